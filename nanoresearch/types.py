@@ -1,0 +1,518 @@
+"""Every artifact and message that crosses a component boundary, as pydantic models.
+
+One Ray-free module: agents, stores, the planner, the trainer and the HTTP API all speak
+these types. Each model carries a `kind` literal (so a union can be discriminated when it
+is read back from JSON) and a `schema_version` (so a workspace written by an older
+release can be recognised and migrated instead of silently misread).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def new_id(prefix: str = "") -> str:
+    """Short random id; the prefix makes logs and file names readable."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def now() -> float:
+    return time.time()
+
+
+class Artifact(BaseModel):
+    """Base of every typed artifact: versioned, tolerant of unknown keys on read."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+    schema_version: int = SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------- enums
+class Phase(str, Enum):
+    """The three stages of a research cycle; user feedback arrives once per phase."""
+
+    IDEATION = "ideation"  # Stage I: literature, hypothesis, blueprint
+    EXPERIMENT = "experiment"  # Stage II: setup, code, run, debug, analyse
+    WRITING = "writing"  # Stage III: paper, review, revision
+
+
+class SkillStage(str, Enum):
+    LITERATURE = "literature"
+    PLANNING = "planning"
+    CODING = "coding"
+    DEBUGGING = "debugging"
+    EXPERIMENT = "experiment"
+    WRITING = "writing"
+    REVIEW = "review"
+
+
+class RunStatus(str, Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # non-zero exit with a traceback or error output
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    KILLED = "killed"
+    NO_METRICS = "no_metrics"  # exited 0 but wrote no valid metrics JSON
+
+
+class StepStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ProjectStatus(str, Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    WAITING_FEEDBACK = "waiting_feedback"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    BUDGET_EXCEEDED = "budget_exceeded"
+
+
+# --------------------------------------------------------------------------- LLM I/O
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Completion(BaseModel):
+    text: str
+    model: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str = "stop"
+    latency_s: float = 0.0
+
+
+# --------------------------------------------------------------------------- users
+class Resources(BaseModel):
+    gpus: int = 0
+    cpus: int = 2
+    hours: float = 1.0
+    money_usd: float = 0.0
+
+
+class UserProfile(Artifact):
+    kind: Literal["user_profile"] = "user_profile"
+    user_id: str
+    name: str = ""
+    research_field: str = ""
+    resources: Resources = Field(default_factory=Resources)
+    methodological_preferences: list[str] = Field(default_factory=list)
+    target_venue: str = ""
+    paper_format: Literal["conference", "journal"] = "conference"
+    writing_style: str = ""
+    notes: str = ""
+    version: int = 1
+    updated_at: float = Field(default_factory=now)
+
+
+class ResearchTopic(Artifact):
+    """A research task, in exactly the benchmark schema (see benchmarks/tasks/)."""
+
+    kind: Literal["research_topic"] = "research_topic"
+    question_id: str = Field(default_factory=lambda: new_id("q-"))
+    domain: str = "general"
+    difficulty: str = "medium"
+    background: str = ""
+    problem_statement: str
+    baselines: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
+    user_requirements: list[str] = Field(default_factory=list)
+    extra_context: str = ""
+
+
+class Feedback(Artifact):
+    kind: Literal["feedback"] = "feedback"
+    feedback_id: str = Field(default_factory=lambda: new_id("fb-"))
+    user_id: str
+    project_id: str
+    phase: Phase
+    text: str
+    source: Literal["cli", "http", "web", "simulated", "skip"] = "cli"
+    created_at: float = Field(default_factory=now)
+
+
+# --------------------------------------------------------------------------- planner
+class Plan(Artifact):
+    """The planner's high-level plan before a task, plus what it chose to use."""
+
+    kind: Literal["plan"] = "plan"
+    call_id: str = Field(default_factory=lambda: new_id("pc-"))
+    user_id: str = ""
+    project_id: str = ""
+    stage: str = ""
+    task: str = ""
+    selected_skill_ids: list[str] = Field(default_factory=list)
+    selected_memory_ids: list[str] = Field(default_factory=list)
+    steps: list[str] = Field(default_factory=list)
+    rationale: str = ""
+    adapter_version: str | None = None
+
+
+class PlannerCall(Artifact):
+    """One logged planner call: its exact prompt and output, kept so that later
+    feedback can be turned into SDPO training triples (x, y, o)."""
+
+    kind: Literal["planner_call"] = "planner_call"
+    call_id: str
+    user_id: str
+    project_id: str = ""
+    stage: str = ""
+    messages: list[ChatMessage]
+    output: str
+    adapter_version: str | None = None
+    created_at: float = Field(default_factory=now)
+
+
+# --------------------------------------------------------------------------- Stage I
+class LiteratureRecord(Artifact):
+    kind: Literal["literature_record"] = "literature_record"
+    id: str  # stable: "arxiv:2106.01234", "doi:10.x/y", "openalex:W123", "s2:abc"
+    title: str
+    abstract: str = ""
+    authors: list[str] = Field(default_factory=list)
+    year: int | None = None
+    venue: str = ""
+    url: str = ""
+    categories: list[str] = Field(default_factory=list)
+    source: Literal["local", "arxiv", "openalex", "semantic_scholar", "user"] = "local"
+    score: float = 0.0
+
+
+class Evidence(Artifact):
+    """A number parsed from a paper; it exists only with its source span."""
+
+    kind: Literal["evidence"] = "evidence"
+    id: str = Field(default_factory=lambda: new_id("ev-"))
+    paper_id: str
+    method: str = ""
+    dataset: str = ""
+    metric: str = ""
+    value: float
+    setting: str = ""
+    span: str = Field(min_length=1)
+    extractor: Literal["rule", "llm"] = "rule"
+
+
+class NoveltyVerdict(BaseModel):
+    novel: bool
+    score: float = Field(ge=0.0, le=1.0)  # 1 = nothing close
+    closest_paper_id: str | None = None
+    closest_similarity: float = 0.0
+    rationale: str = ""
+
+
+class Hypothesis(Artifact):
+    kind: Literal["hypothesis"] = "hypothesis"
+    id: str = Field(default_factory=lambda: new_id("hy-"))
+    statement: str
+    motivation: str = ""
+    expected_effect: str = ""
+    evidence_ids: list[str] = Field(default_factory=list)
+    risk: str = ""
+    novelty: NoveltyVerdict | None = None
+    feasibility: float = 0.5
+    alignment: float = 0.5
+    score: float = 0.0
+
+
+class DatasetSpec(BaseModel):
+    name: str  # a catalog name when offline
+    split: str = "default"
+    notes: str = ""
+
+
+class MethodSpec(BaseModel):
+    name: str
+    description: str = ""
+
+
+class ComputeBudget(BaseModel):
+    cpus: int = 1
+    gpus: int = 0
+    minutes: float = 10.0
+    memory_mb: int = 2048
+
+
+class Blueprint(Artifact):
+    kind: Literal["blueprint"] = "blueprint"
+    project_id: str = ""
+    hypothesis_id: str = ""
+    title: str
+    domain: str = "general"
+    datasets: list[DatasetSpec]
+    baselines: list[MethodSpec]
+    proposed_method: MethodSpec
+    metrics: list[str]
+    primary_metric: str
+    ablations: list[MethodSpec] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+    compute_budget: ComputeBudget = Field(default_factory=ComputeBudget)
+    version: int = 1
+
+
+class CritiqueIssue(BaseModel):
+    category: Literal[
+        "infeasible", "unfair_comparison", "dataset_unavailable", "over_budget",
+        "missing_ablation", "missing_baseline", "unclear_metric", "other",
+    ]
+    severity: Literal["minor", "major"] = "major"
+    message: str
+
+
+class Critique(Artifact):
+    kind: Literal["critique"] = "critique"
+    round: int = 1
+    passed: bool
+    issues: list[CritiqueIssue] = Field(default_factory=list)
+    summary: str = ""
+
+
+# --------------------------------------------------------------------------- Stage II
+class CodeArtifact(Artifact):
+    kind: Literal["code_artifact"] = "code_artifact"
+    files: dict[str, str]  # relative path -> content
+    entrypoint: str = "run.py"
+    mode: Literal["seeded", "free"] = "seeded"
+    version: int = 1
+
+
+class MetricRecord(BaseModel):
+    """The fixed schema of one line of an experiment's metrics JSON: nothing else
+    counts as a result."""
+
+    method: str
+    dataset: str
+    metric: str
+    value: float
+    seed: int = 0
+    split: str = "test"
+
+
+class FailureInfo(BaseModel):
+    category: Literal["exception", "timeout", "oom", "missing_metrics", "killed", "sandbox"]
+    message: str
+    traceback: str = ""
+    file: str | None = None
+    line: int | None = None
+
+
+class RunResult(Artifact):
+    kind: Literal["run_result"] = "run_result"
+    run_id: str = Field(default_factory=lambda: new_id("run-"))
+    backend: Literal["sandbox", "ray", "slurm", "local"] = "sandbox"
+    status: RunStatus
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    metrics: list[MetricRecord] = Field(default_factory=list)
+    failure: FailureInfo | None = None
+    artifacts: list[str] = Field(default_factory=list)  # paths relative to the work dir
+    attempt: int = 1
+
+
+class Comparison(BaseModel):
+    method: str
+    baseline: str
+    dataset: str
+    metric: str
+    mean: float
+    std: float = 0.0
+    baseline_mean: float
+    baseline_std: float = 0.0
+    n_seeds: int = 1
+    delta: float
+    p_value: float | None = None
+
+
+class FigureRef(BaseModel):
+    path: str  # relative to the project workspace
+    caption: str
+    label: str
+
+
+class AnalysisReport(Artifact):
+    kind: Literal["analysis_report"] = "analysis_report"
+    summary: str
+    comparisons: list[Comparison] = Field(default_factory=list)
+    figures: list[FigureRef] = Field(default_factory=list)
+    verdict: Literal["supported", "refuted", "inconclusive"] = "inconclusive"
+    notes: list[str] = Field(default_factory=list)
+    metrics_path: str = ""
+
+
+# --------------------------------------------------------------------------- Stage III
+class Section(BaseModel):
+    name: str
+    latex: str
+
+
+class PaperDraft(Artifact):
+    kind: Literal["paper_draft"] = "paper_draft"
+    title: str
+    abstract: str = ""
+    sections: list[Section] = Field(default_factory=list)
+    bib_keys: list[str] = Field(default_factory=list)
+    tex_path: str = ""
+    pdf_path: str | None = None
+    compiled: bool = False
+    round: int = 0
+    problems: list[str] = Field(default_factory=list)
+
+
+class Review(Artifact):
+    kind: Literal["review"] = "review"
+    reviewer_id: str = "r1"
+    summary: str = ""
+    strengths: list[str] = Field(default_factory=list)
+    weaknesses: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+    soundness: int = Field(default=5, ge=1, le=10)
+    presentation: int = Field(default=5, ge=1, le=10)
+    contribution: int = Field(default=5, ge=1, le=10)
+    overall: int = Field(default=5, ge=1, le=10)
+    confidence: int = Field(default=3, ge=1, le=5)
+    revision_requests: list[str] = Field(default_factory=list)
+    is_meta: bool = False
+    round: int = 1
+
+
+# --------------------------------------------------------------------------- storage
+class SkillEntry(Artifact):
+    kind: Literal["skill"] = "skill"
+    id: str = Field(default_factory=lambda: new_id("sk-"))
+    version: int = 1
+    stage: SkillStage
+    domain: str = "general"
+    trigger: str = ""
+    name: str
+    when_to_use: str = ""
+    instructions: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    scope: str = "global"  # "global" or a user id
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    usage_count: int = 0
+    success_count: int = 0
+    failure_count: int = 0
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+    last_used_at: float | None = None
+    source_trajectory_id: str | None = None
+
+
+class MemoryEntry(Artifact):
+    kind: Literal["memory"] = "memory"
+    id: str = Field(default_factory=lambda: new_id("mem-"))
+    user_id: str
+    project_id: str | None = None  # None: bound to the user, not one project
+    category: Literal[
+        "preference", "resource_limit", "decision", "hypothesis", "validated_config",
+        "failed_direction", "outcome", "fact",
+    ] = "fact"
+    content: str
+    conditions: dict[str, str] = Field(default_factory=dict)  # topic, domain, dataset, method, budget...
+    importance: float = Field(default=0.5, ge=0.0, le=1.0)
+    support_count: int = 0
+    contradiction_count: int = 0
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+    last_accessed_at: float | None = None
+    source_trajectory_id: str | None = None
+
+
+class TrajectoryEvent(BaseModel):
+    step: str
+    action: str
+    outcome: str = ""
+    ok: bool = True
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trajectory(Artifact):
+    """What happened in one stage, fed to the reflection step that distills skills and
+    memories."""
+
+    kind: Literal["trajectory"] = "trajectory"
+    id: str = Field(default_factory=lambda: new_id("tr-"))
+    user_id: str
+    project_id: str
+    phase: Phase
+    domain: str = "general"
+    topic: str = ""
+    events: list[TrajectoryEvent] = Field(default_factory=list)
+
+
+class AdapterVersion(Artifact):
+    kind: Literal["adapter_version"] = "adapter_version"
+    user_id: str
+    version: int
+    path: str
+    checksum: str
+    parent_version: int | None = None
+    base_model: str = ""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    status: Literal["training", "published", "retired", "failed"] = "training"
+    created_at: float = Field(default_factory=now)
+
+
+# --------------------------------------------------------------------------- bookkeeping
+class StepRecord(BaseModel):
+    name: str
+    status: StepStatus = StepStatus.PENDING
+    artifacts: list[str] = Field(default_factory=list)
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+
+
+class StageManifest(Artifact):
+    kind: Literal["stage_manifest"] = "stage_manifest"
+    project_id: str
+    phase: Phase
+    steps: list[StepRecord] = Field(default_factory=list)
+    status: StepStatus = StepStatus.PENDING
+    updated_at: float = Field(default_factory=now)
+
+
+class LedgerEntry(Artifact):
+    kind: Literal["ledger_entry"] = "ledger_entry"
+    call_id: str = Field(default_factory=lambda: new_id("call-"))
+    agent: str = ""
+    provider: str = ""
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    created_at: float = Field(default_factory=now)
+
+
+AnyArtifact = Annotated[
+    Union[
+        UserProfile, ResearchTopic, Feedback, Plan, PlannerCall, LiteratureRecord, Evidence,
+        Hypothesis, Blueprint, Critique, CodeArtifact, RunResult, AnalysisReport,
+        PaperDraft, Review, SkillEntry, MemoryEntry, Trajectory, AdapterVersion,
+        StageManifest, LedgerEntry,
+    ],
+    Field(discriminator="kind"),
+]
