@@ -507,12 +507,66 @@ class LedgerEntry(Artifact):
     created_at: float = Field(default_factory=now)
 
 
+# --------------------------------------------------------------------------- stage results
+class DatasetCard(Artifact):
+    """One entry of the offline dataset catalog (nanoresearch/datasets/)."""
+
+    kind: Literal["dataset_card"] = "dataset_card"
+    name: str  # catalog key, used in blueprints
+    domain: Literal["nlp", "cv", "multimodal", "tabular", "timeseries", "graph", "audio"]
+    task: str  # "classification", "regression", "forecasting", "node_classification", ...
+    source: str  # where it comes from offline: "sklearn", "statsmodels", "debian:dataset-fashion-mnist"...
+    size: str = ""  # human readable: "1797 samples x 64 features"
+    n_samples: int | None = None
+    targets: str = ""  # classes or target description
+    license: str = ""
+    default_metric: str = "accuracy"
+    description: str = ""
+
+
+class IdeationResult(Artifact):
+    kind: Literal["ideation_result"] = "ideation_result"
+    papers: list[LiteratureRecord] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    selected_hypothesis_id: str | None = None
+    react_trace: list[dict[str, Any]] = Field(default_factory=list)
+
+    def selected(self) -> Hypothesis | None:
+        return next((h for h in self.hypotheses if h.id == self.selected_hypothesis_id), None)
+
+
+class PlanningResult(Artifact):
+    kind: Literal["planning_result"] = "planning_result"
+    blueprint: Blueprint
+    critiques: list[Critique] = Field(default_factory=list)
+    passed: bool = False
+
+
+class ExperimentResult(Artifact):
+    kind: Literal["experiment_result"] = "experiment_result"
+    code: CodeArtifact
+    runs: list[RunResult] = Field(default_factory=list)
+    analysis: AnalysisReport | None = None
+    succeeded: bool = False
+
+
+class WritingResult(Artifact):
+    kind: Literal["writing_result"] = "writing_result"
+    draft: PaperDraft
+    reviews: list[Review] = Field(default_factory=list)  # every round, meta-reviews included
+    pdf_path: str | None = None
+    rounds: int = 0
+
+
 AnyArtifact = Annotated[
     Union[
         UserProfile, ResearchTopic, Feedback, Plan, PlannerCall, LiteratureRecord, Evidence,
         Hypothesis, Blueprint, Critique, CodeArtifact, RunResult, AnalysisReport,
         PaperDraft, Review, SkillEntry, MemoryEntry, Trajectory, AdapterVersion,
-        StageManifest, LedgerEntry,
+        StageManifest, LedgerEntry, DatasetCard, IdeationResult, PlanningResult,
+        ExperimentResult, WritingResult,
     ],
     Field(discriminator="kind"),
 ]
