@@ -560,13 +560,28 @@ class WritingResult(Artifact):
     rounds: int = 0
 
 
+class ProjectState(Artifact):
+    """A project's top-level record (project.json in its workspace)."""
+
+    kind: Literal["project_state"] = "project_state"
+    project_id: str
+    user_id: str
+    topic: ResearchTopic
+    status: ProjectStatus = ProjectStatus.CREATED
+    phase: Phase | None = None
+    waiting_feedback_for: Phase | None = None
+    error: str | None = None
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+
+
 AnyArtifact = Annotated[
     Union[
         UserProfile, ResearchTopic, Feedback, Plan, PlannerCall, LiteratureRecord, Evidence,
         Hypothesis, Blueprint, Critique, CodeArtifact, RunResult, AnalysisReport,
         PaperDraft, Review, SkillEntry, MemoryEntry, Trajectory, AdapterVersion,
         StageManifest, LedgerEntry, DatasetCard, IdeationResult, PlanningResult,
-        ExperimentResult, WritingResult,
+        ExperimentResult, WritingResult, ProjectState,
     ],
     Field(discriminator="kind"),
 ]
