@@ -1,0 +1,146 @@
+"""The three phases of a research cycle as step sequences for the orchestrator.
+
+Each step is resumable (see Orchestrator.step): its output artifact is written before the
+step is marked done, and a trajectory event is recorded inside the step so a resumed run
+does not record it twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from pydantic import BaseModel
+
+from actors.orchestrator import Orchestrator
+from nanoresearch.types import (
+    AnalysisReport, CodeArtifact, Hypothesis, IdeationResult, Phase, PlanningResult,
+    RunResult, RunStatus, WritingResult,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RunsRecord(BaseModel):
+    code: CodeArtifact
+    runs: list[RunResult]
+
+
+# ---------------------------------------------------------------------- Stage I
+def run_ideation(o: Orchestrator) -> None:
+    P = Phase.IDEATION
+    st, prof = o.state, o.profile()
+    topic = st.topic
+    lit = o.plan(P, "literature", f"Survey the literature and propose a testable, novel "
+                 f"hypothesis for: {topic.problem_statement}")
+
+    def ideate() -> IdeationResult:
+        res = o.team.ideation.run(topic, prof, lit.plan, lit.skills, lit.memories)
+        sel = res.selected()
+        o.record(P, "ideation", "literature search, evidence, hypotheses",
+                 f"{len(res.papers)} papers, {len(res.evidence)} evidence tuples, "
+                 f"{len(res.hypotheses)} hypotheses; selected: {sel.statement if sel else 'none'}",
+                 ok=sel is not None, papers=[p.id for p in res.papers[:10]])
+        return res
+
+    ide = o.step(P, "ideation", "ideation/ideation.json", IdeationResult, ideate)
+    hyp = ide.selected() or (ide.hypotheses[0] if ide.hypotheses else
+                             Hypothesis(statement=topic.problem_statement))
+    design = o.plan(P, "planning", f"Design an experiment blueprint (datasets, baselines, "
+                    f"method, metrics, ablations) to test: {hyp.statement}")
+
+    def blueprint() -> PlanningResult:
+        res = o.team.planning.run(topic, prof, hyp, design.plan, design.skills, design.memories)
+        for c in res.critiques:
+            o.record(P, "blueprint", f"review round {c.round}", c.summary or
+                     "; ".join(i.message for i in c.issues), ok=c.passed,
+                     issues=[i.category for i in c.issues])
+        return res
+
+    pr = o.step(P, "blueprint", "ideation/planning.json", PlanningResult, blueprint)
+    summary = (f"Hypothesis: {hyp.statement}\nBlueprint: {pr.blueprint.title} on "
+               f"{', '.join(d.name for d in pr.blueprint.datasets)}; baselines "
+               f"{', '.join(b.name for b in pr.blueprint.baselines)}; reviewer "
+               f"{'passed' if pr.passed else 'did not pass'} after {len(pr.critiques)} round(s)")
+    o.finish_phase(P, summary, [lit, design], success=pr.passed)
+
+
+# ---------------------------------------------------------------------- Stage II
+def run_experiment(o: Orchestrator) -> None:
+    P = Phase.EXPERIMENT
+    pr = o.ws.read_model("ideation/planning.json", PlanningResult)
+    bp = pr.blueprint
+    code_dir = o.ws.path("experiment", "code")
+    b = o.plan(P, "coding", f"Write and run code for '{bp.title}': datasets "
+               f"{[d.name for d in bp.datasets]}, method {bp.proposed_method.name}, "
+               f"baselines {[x.name for x in bp.baselines]}, metric {bp.primary_metric}")
+
+    def code() -> CodeArtifact:
+        art = o.team.experiment.write_code(bp, b.plan, b.skills, code_dir)
+        o.record(P, "coding", f"wrote {len(art.files)} files ({art.mode} mode)",
+                 ", ".join(sorted(art.files))[:500])
+        return art
+
+    art = o.step(P, "coding", "experiment/code.json", CodeArtifact, code)
+
+    def run() -> RunsRecord:
+        def on_event(kind: str, data: dict) -> None:
+            o.record(P, "debug", kind, json.dumps(data, default=str)[:1500],
+                     ok=kind not in ("failure",), **{"kind": kind})
+        final, runs = o.team.experiment.run(art, code_dir, on_event=on_event)
+        last = runs[-1] if runs else None
+        o.record(P, "run", f"{len(runs)} attempt(s)", last.status.value if last else "none",
+                 ok=bool(last and last.status == RunStatus.SUCCEEDED))
+        return RunsRecord(code=final, runs=runs)
+
+    rr = o.step(P, "run", "experiment/runs.json", RunsRecord, run)
+    ok_runs = [r for r in rr.runs if r.status == RunStatus.SUCCEEDED]
+
+    def analyze() -> AnalysisReport:
+        rep = o.team.experiment.analyze(bp, ok_runs, o.ws.path("experiment"))
+        o.record(P, "analysis", f"verdict {rep.verdict}", rep.summary[:800],
+                 ok=bool(ok_runs))
+        return rep
+
+    rep = o.step(P, "analysis", "experiment/analysis.json", AnalysisReport, analyze)
+    summary = (f"Experiment: {len(rr.runs)} run attempt(s), "
+               f"{'succeeded' if ok_runs else 'no successful run'}; verdict {rep.verdict}.\n"
+               f"{rep.summary[:600]}")
+    o.finish_phase(P, summary, [b], success=bool(ok_runs))
+
+
+# ---------------------------------------------------------------------- Stage III
+def run_writing(o: Orchestrator) -> None:
+    P = Phase.WRITING
+    st, prof = o.state, o.profile()
+    ide = o.ws.read_model("ideation/ideation.json", IdeationResult)
+    pr = o.ws.read_model("ideation/planning.json", PlanningResult)
+    rep = o.ws.read_model("experiment/analysis.json", AnalysisReport)
+    rr = o.ws.read_model("experiment/runs.json", RunsRecord)
+    metrics = [m for r in rr.runs if r.status == RunStatus.SUCCEEDED for m in r.metrics]
+    hyp = ide.selected() or Hypothesis(statement=st.topic.problem_statement)
+    b = o.plan(P, "writing", f"Write a {prof.paper_format} paper for "
+               f"{prof.target_venue or 'a general ML venue'} on: {pr.blueprint.title}")
+
+    def write() -> WritingResult:
+        res = o.team.writing.write(topic=st.topic, profile=prof, hypothesis=hyp,
+                                   blueprint=pr.blueprint, papers=ide.papers, analysis=rep,
+                                   metrics=metrics, paper_dir=o.ws.path("writing"),
+                                   plan=b.plan, skills=b.skills, workspace_root=o.ws.root)
+        metas = [r for r in res.reviews if r.is_meta]
+        for r in metas:
+            o.record(P, "review", f"round {r.round} meta-review overall {r.overall}",
+                     "; ".join(r.revision_requests)[:800], ok=r.overall >= o.budgets.review_threshold)
+        o.record(P, "paper", "compiled" if res.pdf_path else "not compiled",
+                 "; ".join(res.draft.problems)[:800], ok=bool(res.pdf_path))
+        return res
+
+    res = o.step(P, "paper", "writing/result.json", WritingResult, write)
+    metas = [r for r in res.reviews if r.is_meta]
+    summary = (f"Paper: {res.draft.title}; PDF {'at ' + res.pdf_path if res.pdf_path else 'missing'};"
+               f" {res.rounds} review round(s), last meta score "
+               f"{metas[-1].overall if metas else 'n/a'}")
+    o.finish_phase(P, summary, [b], success=bool(res.pdf_path))
+
+
+PHASE_RUNNERS = {Phase.IDEATION: run_ideation, Phase.EXPERIMENT: run_experiment,
+                 Phase.WRITING: run_writing}
