@@ -1,0 +1,3 @@
+from nanoresearch_cli.main import entry
+
+entry()

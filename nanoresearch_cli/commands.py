@@ -1,0 +1,229 @@
+"""The CLI's commands. Each takes the parsed args and returns an exit code."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from nanoresearch.config import Settings, load_settings, parse_overrides
+from nanoresearch.errors import UserError
+from nanoresearch.types import Feedback, Phase, ProjectState, ResearchTopic, new_id
+from nanoresearch.workspace import Workspace
+
+console = Console(stderr=False)
+log = logging.getLogger("nanoresearch.cli")
+
+DOMAIN_WORDS = {
+    "nlp": ["text", "language", "sentiment", "review", "tweet", "token", "nlp", "translation"],
+    "cv": ["image", "vision", "pixel", "mnist", "convolution", "cnn", "visual"],
+    "multimodal": ["multimodal", "image-text", "caption", "emoji", "cross-modal", "vision-language"],
+    "tabular": ["tabular", "churn", "credit", "default", "feature", "gradient boosting", "tree"],
+    "timeseries": ["time series", "forecast", "temporal", "sunspot", "seasonal", "co2", "arima"],
+    "graph": ["graph", "node", "network", "community", "gnn", "edge", "karate"],
+    "audio": ["audio", "speech", "sound", "spoken", "acoustic", "speaker", "mfcc"],
+}
+
+
+def setup_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(message)s", datefmt="%X",
+                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+
+
+def settings_from(args: Any) -> Settings:
+    return load_settings(getattr(args, "config", None), parse_overrides(getattr(args, "overrides", [])))
+
+
+def guess_domain(text: str) -> str:
+    t = text.lower()
+    scores = {d: sum(w in t for w in ws) for d, ws in DOMAIN_WORDS.items()}
+    best = max(scores, key=scores.get)
+    return best if scores[best] > 0 else "tabular"
+
+
+def topic_from(args: Any) -> ResearchTopic:
+    if args.task:
+        p = Path(args.task)
+        if not p.exists():
+            raise UserError(f"task file {p} does not exist (see benchmarks/tasks/ for examples)")
+        try:
+            return ResearchTopic.model_validate_json(p.read_text())
+        except ValidationError as e:
+            raise UserError(f"task file {p} does not match the task schema (question_id, domain, "
+                            f"difficulty, background, problem_statement, baselines, datasets, "
+                            f"user_requirements, extra_context):\n{e}") from None
+    text = (args.topic or "").strip()
+    if len(text) < 8:
+        raise UserError("--topic is too short: state the research question in a sentence")
+    return ResearchTopic(problem_statement=text, domain=args.domain or guess_domain(text),
+                         background=text)
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_doctor(args: Any) -> int:
+    from nanoresearch.doctor import run_checks
+
+    checks = run_checks(settings_from(args))
+    t = Table(title="nanoresearch doctor")
+    for col in ("", "component", "where", "to install"):
+        t.add_column(col)
+    for c in checks:
+        mark = "[green]ok[/]" if c.ok else ("[red]missing[/]" if c.required else "[yellow]optional[/]")
+        t.add_row(mark, c.name, c.detail, c.fix)
+    console.print(t)
+    missing = [c for c in checks if c.required and not c.ok]
+    ok = sum(c.ok for c in checks)
+    console.print(f"{ok}/{len(checks)} available" +
+                  (f"; required missing: {', '.join(c.name for c in missing)}" if missing else ""))
+    return 1 if missing else 0
+
+
+def _print_event(kind: str, data: dict) -> None:
+    if kind == "phase_start":
+        console.rule(f"[bold]{data['phase']}")
+    elif kind == "step_start":
+        console.print(f"  [cyan]>[/] {data['step']} ...")
+    elif kind == "step_done":
+        console.print(f"  [green]done[/] {data['step']} ({data['seconds']} s)")
+    elif kind == "step_skipped":
+        console.print(f"  [dim]skip {data['step']} (finished earlier)[/]")
+    elif kind == "feedback":
+        console.print(f"  [magenta]feedback[/] {data['text']}")
+
+
+def cmd_run(args: Any, phases: tuple[Phase, ...] | None = None) -> int:
+    from nanoresearch_cli import compose
+
+    settings = settings_from(args)
+    if args.feedback:
+        settings.feedback = args.feedback
+    topic = topic_from(args)
+    project_id = args.project or new_id("p-")
+    state = ProjectState(project_id=project_id, user_id=args.user, topic=topic)
+    console.print(f"project [bold]{project_id}[/] ({topic.domain}): {topic.problem_statement[:120]}")
+    t0 = time.time()
+    final = compose.run_project(settings, state, phases=phases, use_ray=not args.no_ray,
+                                on_event=_print_event)
+    return _report(settings, final, time.time() - t0)
+
+
+def cmd_ideate(args: Any) -> int:
+    return cmd_run(args, phases=(Phase.IDEATION,))
+
+
+def cmd_resume(args: Any) -> int:
+    from nanoresearch_cli import compose
+
+    settings = settings_from(args)
+    if args.feedback:
+        settings.feedback = args.feedback
+    ws = _workspace(settings, args.project)
+    state = ws.read_model("project.json", ProjectState)
+    t0 = time.time()
+    final = compose.run_project(settings, state, use_ray=not args.no_ray, on_event=_print_event)
+    return _report(settings, final, time.time() - t0)
+
+
+def _report(settings: Settings, st: ProjectState, seconds: float) -> int:
+    ws = Workspace(settings.projects_dir / st.project_id)
+    pdf = ws.path("writing", "paper.pdf")
+    console.rule("result")
+    console.print(f"status: [bold]{st.status.value}[/] after {seconds:.0f} s; workspace {ws.root}")
+    if pdf.exists():
+        console.print(f"paper: {pdf}")
+    if st.error:
+        console.print(f"[red]{st.error}[/]\ncontinue with: nanoresearch resume {st.project_id}")
+    return 0 if st.status.value == "done" else 1
+
+
+def _workspace(settings: Settings, project_id: str) -> Workspace:
+    root = settings.projects_dir / project_id
+    if not (root / "project.json").exists():
+        raise UserError(f"no project {project_id!r} under {settings.projects_dir}; "
+                        "`nanoresearch status` lists projects")
+    return Workspace(root)
+
+
+def cmd_status(args: Any) -> int:
+    settings = settings_from(args)
+    if args.project:
+        ws = _workspace(settings, args.project)
+        st = ws.read_model("project.json", ProjectState)
+        console.print(f"[bold]{st.project_id}[/] {st.status.value} user={st.user_id} "
+                      f"phase={st.phase.value if st.phase else '-'}")
+        for ph in Phase:
+            m = ws.manifest(ph)
+            console.print(f"  {ph.value}: {m.status.value}")
+            for s in m.steps:
+                dur = f"{s.finished_at - s.started_at:.1f}s" if s.finished_at and s.started_at else ""
+                console.print(f"    {s.status.value:8} {s.name:20} {dur} {s.error or ''}")
+        return 0
+    t = Table(title="projects")
+    for col in ("project", "user", "status", "phase", "topic"):
+        t.add_column(col)
+    root = settings.projects_dir
+    for pj in sorted(root.glob("*/project.json"), key=lambda p: p.stat().st_mtime) if root.exists() else []:
+        st = ProjectState.model_validate_json(pj.read_text())
+        if args.user and st.user_id != args.user:
+            continue
+        t.add_row(st.project_id, st.user_id, st.status.value, st.phase.value if st.phase else "-",
+                  st.topic.problem_statement[:60])
+    console.print(t)
+    return 0
+
+
+def cmd_feedback(args: Any) -> int:
+    from nanoresearch_cli import compose
+
+    settings = settings_from(args)
+    ws = _workspace(settings, args.project)
+    st = ws.read_model("project.json", ProjectState)
+    fb = Feedback(user_id=st.user_id, project_id=st.project_id, phase=Phase(args.phase),
+                  text=args.text, source="cli")
+    ws.write_json(f"{fb.phase.value}/feedback_{fb.feedback_id}.json", fb)
+    result = compose.apply_feedback(settings, fb, wait=args.wait)
+    console.print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_profile(args: Any) -> int:
+    from nanoresearch_cli import compose
+
+    return compose.profile_command(settings_from(args), args.action, args.user, console)
+
+
+def cmd_store(args: Any) -> int:
+    from nanoresearch_cli import compose
+
+    return compose.store_command(settings_from(args), args.cmd, args.action, args.arg,
+                                 args.user, args.k, console)
+
+
+def cmd_serve(args: Any) -> int:
+    from nanoresearch_cli import compose
+
+    return compose.serve_command(settings_from(args), planner=not args.no_planner,
+                                 block=args.block, console=console)
+
+
+def cmd_submit(args: Any) -> int:
+    from nanoresearch_cli import compose
+
+    rest = [a for a in args.rest if a != "--"]
+    if not rest:
+        raise UserError("give the nanoresearch command to run after --, e.g. "
+                        "nanoresearch submit -- run --topic '...'")
+    return compose.submit_command(settings_from(args), rest, args.address, not args.no_wait, console)
+
+
+def dispatch(args: Any) -> int:
+    table = {"doctor": cmd_doctor, "run": cmd_run, "ideate": cmd_ideate, "resume": cmd_resume,
+             "status": cmd_status, "feedback": cmd_feedback, "profile": cmd_profile,
+             "skills": cmd_store, "memories": cmd_store, "serve": cmd_serve, "submit": cmd_submit}
+    return table[args.cmd](args)
