@@ -1,0 +1,161 @@
+"""The HTTP API and web page of nanoresearch: a plain FastAPI app (no Ray here).
+
+    app = create_app(service, TokenAuth(settings.data_dir / "api_tokens.json"))
+    uvicorn.run(app, host="127.0.0.1", port=8000)        # or serve/ray_api.py on Ray Serve
+
+Everything the API knows about research comes through `ProjectService`, which the
+composition root (actors/ray_app.py) implements over the orchestrator and the stores.
+Routes live in api_users.py and api_projects.py; this module owns the contract, the
+error format and the assembly. Every route is a sync `def`, so FastAPI runs service calls
+(which may block on Ray) in its thread pool instead of stalling the event loop.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nanoresearch.errors import (BudgetExceeded, NanoResearchError, ServiceUnavailable,
+                                 UserError)
+from nanoresearch.types import (AdapterVersion, Feedback, MemoryEntry, ResearchTopic,
+                                SkillEntry, UserProfile)
+from serve.api_deps import ApiError
+from serve.api_models import ErrorBody
+from serve.auth import ApiOptions, TokenAuth
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+
+@runtime_checkable
+class ProjectService(Protocol):
+    """What the API needs from the research system. Implementations must be thread-safe
+    (requests arrive on a thread pool) and must scope every `user_id` call to that user."""
+
+    def create_user(self, user_id: str, name: str = "") -> str: ...  # returns an API token
+    def profile_questions(self) -> list[dict]: ...  # [{id, question, type, choices?, default?}]
+    def save_profile(self, user_id: str, answers: dict) -> UserProfile: ...
+    def get_profile(self, user_id: str) -> UserProfile | None: ...
+    def create_project(self, user_id: str, topic: ResearchTopic) -> str: ...  # starts the cycle
+    def list_projects(self, user_id: str) -> list[dict]: ...  # [{project_id, status, title, ...}]
+    def project_owner(self, project_id: str) -> str | None: ...  # None: no such project
+    def project_status(self, project_id: str) -> dict: ...
+    # ^ {status, phase, manifests: {phase: [StepRecord | dict]}, waiting_feedback_for,
+    #    optional: phase_status: {phase: StepStatus}, topic: dict, error: str}
+    def list_artifacts(self, project_id: str) -> list[str]: ...  # paths relative to the workspace
+    def artifact_path(self, project_id: str, rel: str) -> Path: ...  # inside the workspace
+    def submit_feedback(self, feedback: Feedback) -> None: ...
+    def cancel(self, project_id: str) -> None: ...
+    def resume(self, project_id: str) -> None: ...
+    def search_skills(self, user_id: str, query: str, k: int) -> list[SkillEntry]: ...
+    def search_memories(self, user_id: str, query: str, k: int) -> list[MemoryEntry]: ...
+    def list_adapters(self, user_id: str) -> list[AdapterVersion]: ...  # this user's planner LoRA
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 413: "too_large",
+                 415: "unsupported_media_type", 422: "invalid_request"}
+
+
+def _error(status: int, code: str, detail: str, errors: list | None = None) -> JSONResponse:
+    body = ErrorBody(error=code, detail=detail, errors=errors or [])
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e.get("loc", ()))
+        out.append({"field": loc, "message": e.get("msg", ""), "type": e.get("type", "")})
+    return out
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        return _error(exc.status, exc.code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        errors = _field_errors(exc)
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return _error(422, "invalid_request", f"invalid request - {summary}", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, _STATUS_CODES.get(exc.status_code, "http_error"),
+                      str(exc.detail))
+
+    @app.exception_handler(UserError)
+    async def _user_error(_: Request, exc: UserError):
+        return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(BudgetExceeded)
+    async def _budget(_: Request, exc: BudgetExceeded):
+        return _error(409, "budget_exceeded", str(exc))
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(_: Request, exc: ServiceUnavailable):
+        return _error(503, "service_unavailable", f"{exc}; retry in a moment")
+
+    @app.exception_handler(NanoResearchError)
+    async def _failure(_: Request, exc: NanoResearchError):
+        log.exception("request failed inside the research system")
+        return _error(500, "run_failure", f"{type(exc).__name__}: {exc}")
+
+
+def _install_web(app: FastAPI) -> None:
+    """The single-page UI: index.html at `/`, its JS/CSS under `/static`."""
+    if not (WEB_DIR / "index.html").exists():
+        log.warning("web page missing at %s; serving the API only", WEB_DIR)
+        return
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+
+def create_app(service: ProjectService, auth: TokenAuth,
+               options: ApiOptions | None = None) -> FastAPI:
+    """Build the app. `options` (admin token, open registration) default to the
+    environment: NANORESEARCH_ADMIN_TOKEN, NANORESEARCH_OPEN_REGISTRATION."""
+    from serve.api_projects import projects_router
+    from serve.api_users import users_router
+
+    options = options or ApiOptions.from_env()
+    app = FastAPI(
+        title="nanoresearch API",
+        version="1.0",
+        description=("Personalized research automation: create a research project from a "
+                     "topic, follow its three stages (ideation, experiment, writing), download "
+                     "artifacts and the paper, and steer each stage with free-form feedback "
+                     "that trains your own planner. Authenticate with "
+                     "`Authorization: Bearer <token>`."),
+        openapi_tags=[
+            {"name": "users", "description": "accounts, tokens and the profile questionnaire"},
+            {"name": "projects", "description": "research cycles, their artifacts and feedback"},
+            {"name": "knowledge", "description": "your skills, memories and planner adapters"},
+        ],
+        responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    )
+    _install_error_handlers(app)
+    app.include_router(users_router(service, auth, options), prefix=API_PREFIX)
+    app.include_router(projects_router(service, auth), prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health", tags=["users"], summary="Liveness probe (no auth)")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    _install_web(app)
+    return app

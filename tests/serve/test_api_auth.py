@@ -1,0 +1,64 @@
+"""TokenAuth: hashed storage, atomic persistence, reload, revocation; ApiOptions."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from nanoresearch.errors import UserError
+from serve.auth import ApiOptions, TokenAuth, check_user_id
+
+
+def test_tokens_stored_hashed_and_reloaded(tmp_path):
+    path = tmp_path / "data" / "api_tokens.json"
+    auth = TokenAuth(path)
+    tok = auth.issue("alice")
+    raw = path.read_text()
+    assert tok not in raw and hashlib.sha256(tok.encode()).hexdigest() in raw
+    assert oct(path.stat().st_mode)[-3:] == "600"
+    again = TokenAuth(path)
+    assert again.verify(tok) == "alice" and again.verify(tok + "x") is None
+    assert again.verify(None) is None and again.verify("") is None
+    assert not list(path.parent.glob(".*.tmp"))  # atomic write left no temp file
+
+
+def test_add_token_idempotent_and_owned(tmp_path):
+    auth = TokenAuth(tmp_path / "t.json")
+    auth.add_token("alice", "a" * 20)
+    auth.add_token("alice", "a" * 20)
+    assert len(json.loads((tmp_path / "t.json").read_text())["tokens"]) == 1
+    with pytest.raises(UserError, match="another user"):
+        auth.add_token("bob", "a" * 20)
+    with pytest.raises(UserError, match="16 characters"):
+        auth.add_token("bob", "short")
+
+
+def test_revoke(tmp_path):
+    auth = TokenAuth(tmp_path / "t.json")
+    t1, t2, tb = auth.issue("alice"), auth.issue("alice"), auth.issue("bob")
+    assert auth.revoke_user("alice") == 2
+    assert auth.verify(t1) is None and auth.verify(t2) is None and auth.verify(tb) == "bob"
+    assert TokenAuth(tmp_path / "t.json").verify(t1) is None
+    assert not auth.has_user("alice") and auth.has_user("bob")
+
+
+def test_corrupt_file_gives_clear_error(tmp_path):
+    (tmp_path / "t.json").write_text("{broken")
+    with pytest.raises(UserError, match="not valid JSON"):
+        TokenAuth(tmp_path / "t.json")
+
+
+@pytest.mark.parametrize("uid", ["", "../x", "a b", "-lead", "x" * 65])
+def test_bad_user_ids(uid):
+    with pytest.raises(UserError, match="user id"):
+        check_user_id(uid)
+
+
+def test_options_from_env(monkeypatch):
+    monkeypatch.setenv("NANORESEARCH_ADMIN_TOKEN", "s3cret-admin-token")
+    monkeypatch.setenv("NANORESEARCH_OPEN_REGISTRATION", "yes")
+    opts = ApiOptions.from_env()
+    assert opts.open_registration and opts.is_admin("s3cret-admin-token")
+    assert not opts.is_admin("wrong") and not opts.is_admin(None)
+    assert not ApiOptions().is_admin("anything")
