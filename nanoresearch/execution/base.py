@@ -1,0 +1,133 @@
+"""The one interface every execution backend implements.
+
+`Executor.run(work_dir, entrypoint, limits)` runs an experiment that already sits in
+`work_dir` and returns a `RunResult`. Backends only *launch* (sandbox, local process, Ray
+job, SLURM job) and hand back a `RawRun`; reading `metrics.json` and classifying the
+failure is shared here, so every backend reports the same statuses for the same program.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from nanoresearch.errors import UserError
+from nanoresearch.execution.classify import classify
+from nanoresearch.execution.metrics import METRICS_FILE, read_metrics
+from nanoresearch.types import RunResult
+
+log = logging.getLogger(__name__)
+TAIL_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run. `disk_mb` caps the work dir's growth and any single
+    file; `tmp_mb` is the size of the private /tmp; `max_procs` caps processes/threads."""
+
+    timeout_s: float = 600.0
+    memory_mb: int = 2048
+    cpus: int = 1
+    max_procs: int = 128
+    disk_mb: int = 1024
+    tmp_mb: int = 256
+    cpu_s: int | None = None  # CPU-seconds cap; None: timeout_s * cpus + slack
+
+    def cpu_seconds(self) -> int:
+        return int(self.cpu_s if self.cpu_s is not None else self.timeout_s * self.cpus + 5)
+
+    def with_(self, **kw) -> "Limits":
+        return replace(self, **kw)
+
+    @classmethod
+    def from_settings(cls, execution) -> "Limits":
+        return cls(timeout_s=float(execution.timeout_s), memory_mb=int(execution.memory_mb),
+                   cpus=int(execution.cpus))
+
+
+@dataclass
+class RawRun:
+    """What a backend observed, before metrics and classification."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    signal: int | None = None  # the signal that ended the program, if any
+    limit_hit: str | None = None  # "disk", "memory", "procs"... when a watchdog fired
+    backend_error: str | None = None  # the backend itself failed (not the program)
+    state: str = ""  # backend-specific final state (Ray job status, SLURM state)
+    extra_metrics_text: str | None = None  # metrics.json content shipped back via logs
+    notes: list[str] = field(default_factory=list)
+
+
+def tail(text: str, n: int = TAIL_CHARS) -> str:
+    return text if len(text) <= n else "..." + text[-n:]
+
+
+class Executor(ABC):
+    """Base class: subclasses implement `_launch`; `run` is shared."""
+
+    backend: str = "local"
+
+    def __init__(self, limits: Limits | None = None):
+        self.default_limits = limits or Limits()
+
+    def run(self, work_dir: Path, entrypoint: str = "run.py",
+            limits: Limits | None = None) -> RunResult:
+        work_dir = Path(work_dir).resolve()
+        self._check_inputs(work_dir, entrypoint)
+        limits = limits or self.default_limits
+        stale = work_dir / METRICS_FILE
+        if stale.exists():  # a previous attempt's numbers must never count for this one
+            stale.unlink()
+        before = snapshot(work_dir)
+        t0 = time.monotonic()
+        raw = self._launch(work_dir, entrypoint, limits)
+        if not raw.duration_s:
+            raw.duration_s = time.monotonic() - t0
+        return self._result(work_dir, raw, before)
+
+    @abstractmethod
+    def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:
+        ...
+
+    def _check_inputs(self, work_dir: Path, entrypoint: str) -> None:
+        if not work_dir.is_dir():
+            raise UserError(f"work dir {work_dir} does not exist; write the code there first")
+        if Path(entrypoint).is_absolute() or ".." in Path(entrypoint).parts:
+            raise UserError(f"entrypoint {entrypoint!r} must be a path inside the work dir")
+        if not (work_dir / entrypoint).is_file():
+            raise UserError(f"entrypoint {entrypoint} not found in {work_dir}; "
+                            "the code artifact must contain it")
+
+    def _result(self, work_dir: Path, raw: RawRun, before: dict[str, int]) -> RunResult:
+        metrics, metrics_error = read_metrics(work_dir, raw.extra_metrics_text)
+        status, failure = classify(raw, work_dir, metrics, metrics_error)
+        artifacts = sorted(p for p, m in snapshot(work_dir).items() if before.get(p) != m)
+        result = RunResult(backend=self.backend, status=status, exit_code=raw.exit_code,
+                           duration_s=round(raw.duration_s, 3), stdout_tail=tail(raw.stdout),
+                           stderr_tail=tail(raw.stderr), metrics=metrics, failure=failure,
+                           artifacts=artifacts)
+        log.info("%s run in %s: %s in %.1fs (%d metrics)%s", self.backend, work_dir,
+                 status.value, raw.duration_s, len(metrics),
+                 f" - {failure.category}: {failure.message[:120]}" if failure else "")
+        return result
+
+
+def snapshot(work_dir: Path, cap: int = 5000) -> dict[str, int]:
+    """relative path -> mtime_ns of the regular files (symlinks excluded), to tell which
+    files a run created or rewrote."""
+    out: dict[str, int] = {}
+    try:
+        for p in work_dir.rglob("*"):
+            if not p.is_symlink() and p.is_file():
+                out[str(p.relative_to(work_dir))] = p.stat().st_mtime_ns
+                if len(out) >= cap:
+                    break
+    except OSError:
+        pass
+    return out

@@ -1,0 +1,37 @@
+"""Picking an executor from `settings.execution`.
+
+The Ray job backend lives in `ray_jobs.py` (the only file here that imports ray), so it
+is imported by name only when configured, keeping the rest importable without Ray.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from nanoresearch.errors import ConfigError
+from nanoresearch.execution.base import Executor, Limits
+
+log = logging.getLogger(__name__)
+BACKENDS = {
+    "sandbox": "nanoresearch.execution.sandbox:SandboxExecutor",
+    "local": "nanoresearch.execution.local:LocalExecutor",
+    "ray": "nanoresearch.execution.ray_jobs:RayJobExecutor",
+    "slurm": "nanoresearch.execution.slurm:SlurmExecutor",
+}
+
+
+def make_executor(settings, **kwargs) -> Executor:
+    """`settings` is a `Settings` (or anything with an `.execution` section)."""
+    ex = settings.execution
+    if ex.backend not in BACKENDS:
+        raise ConfigError(f"execution.backend={ex.backend!r}; choose one of {', '.join(BACKENDS)}")
+    module, cls_name = BACKENDS[ex.backend].split(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    limits = Limits.from_settings(ex)
+    if ex.backend == "ray":
+        kwargs.setdefault("address", ex.ray_address)
+    if ex.backend == "slurm":
+        kwargs.setdefault("partition", ex.slurm_partition)
+    log.info("execution backend: %s (timeout %.0fs, %d MB, %d cpu)", ex.backend,
+             limits.timeout_s, limits.memory_mb, limits.cpus)
+    return cls(limits=limits, **kwargs)
