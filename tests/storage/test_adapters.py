@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from nanoresearch.errors import UserError
+from storage.adapters import AdapterIntegrityError, AdapterRegistry, checksum_dir
+
+
+def _adapter(tmp_path, name: str, payload: bytes = b"weights") -> str:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "adapter_config.json").write_text(json.dumps({"r": 8}))
+    (d / "adapter_model.safetensors").write_bytes(payload)
+    return str(d)
+
+
+def test_publish_versions_current_and_checksum(tmp_path):
+    reg = AdapterRegistry(tmp_path / "reg")
+    assert reg.current("alice") is None and reg.list("alice") == []
+    v1 = reg.publish("alice", _adapter(tmp_path, "a1", b"one"), base_model="smollm2", metrics={"loss": 1.5})
+    v2 = reg.publish("alice", _adapter(tmp_path, "a2", b"two"), parent_version=1)
+    assert (v1.version, v2.version, v2.parent_version) == (1, 2, 1)
+    assert reg.current_version("alice") == 2 and reg.current("alice").status == "published"
+    assert reg.get("alice", 1).metrics == {"loss": 1.5}
+    path = reg.resolve("alice", 2)
+    assert (path / "adapter_model.safetensors").read_bytes() == b"two"
+    assert checksum_dir(path) == v2.checksum
+    assert not [p for p in reg.user_dir("alice").iterdir() if p.name.startswith(".publish-")]
+
+
+def test_checksum_mismatch_is_refused(tmp_path):
+    reg = AdapterRegistry(tmp_path / "reg")
+    reg.publish("alice", _adapter(tmp_path, "a1"))
+    (reg.version_dir("alice", 1) / "adapter_model.safetensors").write_bytes(b"tampered")
+    with pytest.raises(AdapterIntegrityError, match="checksum"):
+        reg.resolve("alice", 1)
+
+
+def test_rollback_to_parent_and_to_base(tmp_path):
+    reg = AdapterRegistry(tmp_path / "reg")
+    reg.publish("alice", _adapter(tmp_path, "a1"))
+    reg.publish("alice", _adapter(tmp_path, "a2"), parent_version=1)
+    back = reg.rollback("alice")
+    assert back.version == 1 and reg.current_version("alice") == 1
+    assert reg.get("alice", 2).status == "retired"
+    assert reg.rollback("alice") is None and reg.current_version("alice") is None
+    reg.publish("alice", _adapter(tmp_path, "a3"))
+    assert reg.rollback("alice", to_version=2).version == 2
+    with pytest.raises(UserError, match="no adapter version 9"):
+        reg.rollback("alice", to_version=9)
+
+
+def test_users_are_isolated(tmp_path):
+    reg = AdapterRegistry(tmp_path / "reg")
+    reg.publish("alice", _adapter(tmp_path, "a1"))
+    assert reg.current("bob") is None
+    with pytest.raises(UserError):
+        reg.resolve("bob", 1)
+    # a record copied into another user's folder is refused: it names its real owner
+    import shutil
+    reg.user_dir("bob").mkdir()
+    shutil.copytree(reg.version_dir("alice", 1), reg.version_dir("bob", 1))
+    with pytest.raises(AdapterIntegrityError, match="recorded for user 'alice'"):
+        reg.resolve("bob", 1)
+    for bad in ("../alice", "a/b", "", ".."):
+        with pytest.raises(UserError, match="not usable"):
+            reg.user_dir(bad)
+
+
+def test_concurrent_publishes_get_distinct_versions(tmp_path):
+    reg = AdapterRegistry(tmp_path / "reg")
+    srcs = [_adapter(tmp_path, f"s{i}", bytes([i])) for i in range(6)]
+    threads = [threading.Thread(target=reg.publish, args=("alice", s)) for s in srcs]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(v.version for v in reg.list("alice")) == [1, 2, 3, 4, 5, 6]
+
+
+def test_publish_rejects_non_adapter(tmp_path):
+    reg = AdapterRegistry(tmp_path / "reg")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="adapter_config.json"):
+        reg.publish("alice", tmp_path / "empty")
