@@ -41,7 +41,8 @@ def parse_metrics_text(text: str) -> tuple[list[MetricRecord], str | None]:
             where = ".".join(str(x) for x in first["loc"])
             return [], f"metrics.json item {i}: {where}: {first['msg']}; {SCHEMA_HINT}"
         if not math.isfinite(rec.value):
-            return [], f"metrics.json item {i}: value is {rec.value}, not a finite number"
+            return [], (f"metrics.json item {i}: value is {rec.value}, not a finite number "
+                        "(the run likely diverged: fix it, do not report it)")
         records.append(rec)
     return records, None
 
