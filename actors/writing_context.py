@@ -1,0 +1,191 @@
+"""What the writer knows about a finished Stage II: the inputs bundled once, the facts it
+may tell the model per section, and deterministic text built only from those artifacts.
+
+The deterministic paragraphs are the fallback when the model's text is unusable, and the
+backbone that must be in the paper whatever the model writes (the comparison sentences
+of the results, the setup details, a citation for every retrieved paper).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex
+from nanoresearch.types import (AnalysisReport, Blueprint, DatasetCard, Hypothesis,
+                                LiteratureRecord, MetricRecord, Plan, ResearchTopic,
+                                SkillEntry, UserProfile)
+
+SECTIONS: list[tuple[str, str]] = [
+    ("introduction", "Introduction"), ("related_work", "Related Work"), ("method", "Method"),
+    ("experimental_setup", "Experimental Setup"), ("results", "Results"),
+    ("limitations", "Limitations"), ("conclusion", "Conclusion"),
+]
+SECTION_TITLES = dict(SECTIONS)
+
+
+def load_metrics(runs_metrics: Any) -> list[MetricRecord]:
+    """Accepts MetricRecords, dicts, or a path to metrics.json (a list of records)."""
+    if isinstance(runs_metrics, (str, Path)):
+        runs_metrics = json.loads(Path(runs_metrics).read_text())
+    return [m if isinstance(m, MetricRecord) else MetricRecord.model_validate(m) for m in runs_metrics or []]
+
+
+def fmt_num(x: float, digits: int = 3) -> str:
+    """A number as LaTeX at fixed precision; tiny ones in scientific form."""
+    if x != 0 and abs(x) < 10 ** -digits:
+        exp = math.floor(math.log10(abs(x)))
+        return f"${x / 10 ** exp:.1f} \\times 10^{{{exp}}}$"
+    return f"{x:.{digits}f}"
+
+
+def human_list(items: Sequence[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _lc_first(s: str) -> str:
+    """"Does X help?" -> "does X help?" inside a sentence, but keep "SVM ..." as is."""
+    return s[:1].lower() + s[1:] if len(s) > 1 and s[1:2].islower() else s
+
+
+@dataclass
+class PaperInputs:
+    topic: ResearchTopic
+    profile: UserProfile
+    hypothesis: Hypothesis
+    blueprint: Blueprint
+    papers: list[LiteratureRecord]
+    analysis: AnalysisReport
+    metrics: list[MetricRecord]
+    cards: list[DatasetCard] = field(default_factory=list)
+    plan: Plan | None = None
+    skills: Sequence[SkillEntry] = ()
+    workspace_root: Path | None = None
+    evidence: EvidenceSet = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.papers = list({p.id: p for p in self.papers}.values())
+        self.evidence = build_evidence(self.metrics, self.analysis, self.blueprint, self.cards, self.papers)
+
+    # ------------------------------------------------------------------ sources
+    @property
+    def keys(self) -> list[str]:
+        return [bib_key(p.id) for p in self.papers]
+
+    def sources_prompt(self) -> str:
+        return "\n".join(f"[{i}] {p.title} ({p.year or 'n.d.'})" for i, p in enumerate(self.papers, 1))
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def method(self) -> str:
+        return self.blueprint.proposed_method.name
+
+    @property
+    def datasets(self) -> list[str]:
+        return [d.name for d in self.blueprint.datasets]
+
+    @property
+    def baselines(self) -> list[str]:
+        return [b.name for b in self.blueprint.baselines]
+
+    def comparison_facts(self) -> list[str]:
+        out = []
+        for c in self.analysis.comparisons:
+            p = f", p-value {c.p_value:.3g}" if c.p_value is not None else ""
+            out.append(f"On {c.dataset}, {c.method} has mean {c.metric} {c.mean:.3f} (std {c.std:.3f}) "
+                       f"versus {c.baseline_mean:.3f} for {c.baseline}, a difference of {c.delta:+.3f}"
+                       f" over {c.n_seeds} seeds{p}.")
+        return out
+
+    def facts(self, section: str) -> str:
+        bp, hy = self.blueprint, self.hypothesis
+        base = [f"Research question: {self.topic.problem_statement}", f"Hypothesis: {hy.statement}"]
+        per = {
+            "introduction": [f"Motivation: {hy.motivation}" if hy.motivation else "",
+                             f"We compare {self.method} with {human_list(self.baselines)} on "
+                             f"{human_list(self.datasets)}.", f"Outcome: the hypothesis is {self.analysis.verdict}."],
+            "related_work": [f"Background: {self.topic.background}" if self.topic.background else ""],
+            "method": [f"Proposed method {self.method}: {bp.proposed_method.description}",
+                       *[f"Baseline {b.name}: {b.description}" for b in bp.baselines]],
+            "experimental_setup": [f"Datasets: {human_list(self.datasets)}", f"Metrics: {human_list(bp.metrics)}",
+                                   f"Seeds: {len(bp.seeds)}", *[f"{c.name}: {c.size}" for c in self.cards if c.size]],
+            "results": [*self.comparison_facts(), f"Verdict: {self.analysis.verdict}"],
+            "limitations": [*self.analysis.notes[:4], f"Only {len(self.datasets)} dataset(s) were used."],
+            "conclusion": [f"Verdict: the hypothesis is {self.analysis.verdict}.", *self.comparison_facts()[:1]],
+            "abstract": [*self.comparison_facts()[:2], f"Verdict: {self.analysis.verdict}"],
+        }
+        return "\n".join(f"- {f}" for f in [*base, *per.get(section, [])] if f)
+
+    # ------------------------------------------------------------------ deterministic text
+    def comparison_sentences(self) -> list[str]:
+        """One LaTeX sentence per analysis comparison; every number is an artifact value."""
+        out = []
+        for c in self.analysis.comparisons:
+            p = f" ($p = {fmt_num(c.p_value, 3).strip('$')}$)" if c.p_value is not None else ""
+            out.append(
+                f"On {escape_latex(c.dataset)}, {escape_latex(c.method)} reaches a mean "
+                f"{escape_latex(c.metric)} of {fmt_num(c.mean)} ($\\pm$ {fmt_num(c.std)}) against "
+                f"{fmt_num(c.baseline_mean)} ($\\pm$ {fmt_num(c.baseline_std)}) for "
+                f"{escape_latex(c.baseline)}, a difference of {'+' if c.delta >= 0 else '$-$'}"
+                f"{fmt_num(abs(c.delta))} over {c.n_seeds} seeds{p}.")
+        return out
+
+    def verdict_sentence(self) -> str:
+        words = {"supported": "The results support the hypothesis",
+                 "refuted": "The results do not support the hypothesis",
+                 "inconclusive": "The results are inconclusive with respect to the hypothesis"}
+        return f"{words[self.analysis.verdict]}: {escape_latex(self.hypothesis.statement.rstrip('.'))}."
+
+    def cite_sentence(self, p: LiteratureRecord) -> str:
+        names = [escape_latex(a.split()[-1]) for a in p.authors if a.split()]
+        if len(names) > 2:
+            who, verb = names[0] + " et~al.", "study"
+        elif len(names) == 2:
+            who, verb = f"{names[0]} and {names[1]}", "study"
+        else:
+            who, verb = (names[0] if names else "Prior work"), "studies"
+        key, title = bib_key(p.id), escape_latex(p.title.rstrip("."))
+        return f"{who} \\citep{{{key}}} {verb} {title}."
+
+    def setup_details(self) -> str:
+        bp = self.blueprint
+        sizes = [f"{escape_latex(c.name)} ({escape_latex(c.size)})" for c in self.cards
+                 if c.size and c.name in self.datasets]
+        data = human_list(sizes) if sizes else human_list([escape_latex(d) for d in self.datasets])
+        n_seeds = len({m.seed for m in self.metrics}) or len(bp.seeds)
+        return (f"We evaluate on {data}. We compare {escape_latex(self.method)} with "
+                f"{human_list([escape_latex(b) for b in self.baselines])}, report "
+                f"{human_list([escape_latex(m) for m in bp.metrics])} on the test split, and repeat every "
+                f"run with {n_seeds} random seeds.")
+
+    def fallback(self, section: str) -> str:
+        """A paragraph built only from the artifacts, for when the model's text is unusable."""
+        hy, bp = self.hypothesis, self.blueprint
+        e = escape_latex
+        texts = {
+            "abstract": f"We study {e(_lc_first(self.topic.problem_statement.rstrip('.')))}. We test the "
+                        f"hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}. "
+                        + " ".join(self.comparison_sentences()[:1]) + " " + self.verdict_sentence(),
+            "introduction": f"This paper studies {e(_lc_first(self.topic.problem_statement.rstrip('.')))}. "
+                            + (f"{e(hy.motivation.rstrip('.'))}. " if hy.motivation else "")
+                            + f"We test the hypothesis: {e(hy.statement.rstrip('.'))}. " + self.setup_details(),
+            "related_work": " ".join(self.cite_sentence(p) for p in self.papers)
+                            or "No prior work was retrieved for this topic.",
+            "method": f"The proposed method, {e(self.method)}, is defined as follows: "
+                      f"{e((bp.proposed_method.description or self.method).rstrip('.'))}. "
+                      + " ".join(f"The baseline {e(b.name)}: {e(b.description.rstrip('.'))}."
+                                 for b in bp.baselines if b.description),
+            "experimental_setup": self.setup_details(),
+            "results": " ".join(self.comparison_sentences()) + " " + self.verdict_sentence(),
+            "limitations": f"The study covers {len(self.datasets)} dataset(s) and a small compute budget, so "
+                           "the conclusions may not transfer to larger data or models. "
+                           + " ".join(e(n.rstrip(".")) + "." for n in self.analysis.notes[:3]),
+            "conclusion": f"We asked whether {e(hy.statement.rstrip('.'))}. " + self.verdict_sentence()
+                          + " Future work should extend the evaluation to more datasets and baselines.",
+        }
+        return texts[section].strip()

@@ -1,0 +1,163 @@
+"""Compile a paper directory to PDF without ever losing a good PDF.
+
+latexmk runs in a scratch copy of the paper directory; only a run that exits 0 *and*
+produces a PDF replaces `paper.pdf` (atomically), so a failed retry leaves the last good
+version in place. The log is parsed into structured errors (file, line, message) that
+the writer maps back to the section file at fault.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nanoresearch.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# file the templates need -> Debian package that ships it (for a clear install hint)
+REQUIRED_TEX_FILES = {
+    "article.cls": "texlive-latex-base", "natbib.sty": "texlive-latex-base",
+    "plainnat.bst": "texlive-latex-base", "graphicx.sty": "texlive-latex-base",
+    "hyperref.sty": "texlive-latex-base", "geometry.sty": "texlive-latex-base",
+    "amsmath.sty": "texlive-latex-base", "times.sty": "texlive-latex-base",
+    "url.sty": "texlive-latex-base", "booktabs.sty": "texlive-latex-recommended",
+    "microtype.sty": "texlive-latex-recommended", "caption.sty": "texlive-latex-recommended",
+    "xcolor.sty": "texlive-latex-recommended", "float.sty": "texlive-latex-recommended",
+}
+_TOOLS = {"latexmk": "latexmk", "pdflatex": "texlive-latex-base", "bibtex": "texlive-binaries",
+          "kpsewhich": "texlive-binaries"}
+
+
+@dataclass
+class LatexError:
+    message: str
+    file: str | None = None  # relative to the paper dir, e.g. "sections/results.tex"
+    line: int | None = None
+    context: str = ""  # the offending source line as TeX printed it (after "l.<n>")
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        return f"{where}{self.message}" + (f" (near: {self.context.strip()})" if self.context else "")
+
+
+@dataclass
+class CompileResult:
+    ok: bool
+    pdf_path: Path | None
+    errors: list[LatexError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    log_tail: str = ""
+    seconds: float = 0.0
+    pages: int | None = None
+
+
+def check_tex_installation() -> None:
+    """Raise UserError naming the Debian packages to install when a tool or a package
+    file the templates use is missing."""
+    missing = {pkg for tool, pkg in _TOOLS.items() if shutil.which(tool) is None}
+    if not missing:
+        for name, pkg in REQUIRED_TEX_FILES.items():
+            out = subprocess.run(["kpsewhich", name], capture_output=True, text=True, timeout=30)
+            if not out.stdout.strip():
+                missing.add(pkg)
+    if missing:
+        raise UserError("LaTeX is incomplete: install the Debian packages "
+                        f"`apt-get install {' '.join(sorted(missing))}` (missing files the paper "
+                        "templates need), then rerun the writing stage")
+
+
+# build leftovers are never copied: a stale .aux/.bbl/.fdb_latexmk makes latexmk skip
+# or fail on steps it must run again
+_IGNORE = shutil.ignore_patterns("*.pdf", "*.aux", "*.log", "*.bbl", "*.blg", "*.fls", "*.out",
+                                 "*.fdb_latexmk", "*.synctex.gz", ".*.tmp", "reviews", "history")
+_FILE_LINE_RE = re.compile(r"^(?P<file>\.?/?[^:\n]+\.(?:tex|sty|cls|bbl)):(?P<line>\d+): (?P<msg>.+)$", re.M)
+_BANG_RE = re.compile(r"^! (?P<msg>.+)$", re.M)
+_LNUM_RE = re.compile(r"^l\.(?P<line>\d+) (?P<ctx>.*)$", re.M)
+_MISSING_RE = re.compile(r"File `(?P<f>[^']+)' not found")
+
+
+def parse_log(text: str) -> list[LatexError]:
+    """Errors from a pdflatex log written with -file-line-error (falls back to the
+    classic "! message ... l.<n>" form)."""
+    errors: list[LatexError] = []
+    for m in _FILE_LINE_RE.finditer(text):
+        ctx = _LNUM_RE.search(text, m.end())
+        errors.append(LatexError(m.group("msg").strip(), _norm(m.group("file")),
+                                 int(m.group("line")), ctx.group("ctx") if ctx else ""))
+    if not errors:
+        for m in _BANG_RE.finditer(text):
+            ctx = _LNUM_RE.search(text, m.end())
+            errors.append(LatexError(m.group("msg").strip(), None,
+                                     int(ctx.group("line")) if ctx else None, ctx.group("ctx") if ctx else ""))
+    for e in errors:
+        miss = _MISSING_RE.search(e.message)
+        if miss and miss.group("f").endswith((".sty", ".cls")):
+            e.message += (f" - install the Debian package that ships {miss.group('f')} "
+                          "(usually texlive-latex-extra or texlive-science)")
+    return errors
+
+
+def _tool_errors(work: Path, stem: str, out: str, rc: int) -> list[LatexError]:
+    """No TeX error in the log: the failure came from bibtex or latexmk itself."""
+    blg = work / f"{stem}.blg"
+    if blg.exists():
+        lines = blg.read_text(errors="replace").splitlines()
+        msgs = [f"bibtex: {ln.strip()} {lines[i + 1].strip() if i + 1 < len(lines) else ''}"
+                for i, ln in enumerate(lines) if "I was expecting" in ln or "I couldn't" in ln
+                or ln.startswith("Repeated entry")]
+        if msgs:
+            return [LatexError(m, "references.bib") for m in msgs]
+    summary = out.split("Collected error summary", 1)[-1].strip().splitlines()
+    return [LatexError(summary[-1].strip() if summary and summary[-1].strip() else f"latexmk exited {rc}")]
+
+
+def _norm(path: str) -> str:
+    return path[2:] if path.startswith("./") else path
+
+
+def _pages(log_text: str) -> int | None:
+    m = re.search(r"Output written on .*?\((\d+) pages?", log_text)
+    return int(m.group(1)) if m else None
+
+
+def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120.0) -> CompileResult:
+    """latexmk in a scratch copy; on success the PDF atomically replaces
+    `paper_dir/<main stem>.pdf`. On failure the previous PDF is untouched."""
+    paper_dir = Path(paper_dir)
+    stem = Path(main).stem
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="nr-latex-") as tmp:
+        work = Path(tmp) / "paper"
+        shutil.copytree(paper_dir, work, ignore=_IGNORE)
+        cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+               "-bibtex", main]
+        env = dict(os.environ, max_print_line="10000")  # unwrapped log lines parse reliably
+        try:
+            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s, env=env)
+            rc, out = proc.returncode, proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired:
+            rc, out = -1, f"latexmk timed out after {timeout_s:.0f}s"
+        log_path = work / f"{stem}.log"
+        log_text = log_path.read_text(errors="replace") if log_path.exists() else out
+        if log_path.exists():
+            shutil.copyfile(log_path, paper_dir / f"{stem}.log")
+        pdf = work / f"{stem}.pdf"
+        seconds = time.monotonic() - t0
+        if rc == 0 and pdf.exists() and pdf.stat().st_size > 0:
+            target = paper_dir / f"{stem}.pdf"
+            staged = paper_dir / f".{stem}.pdf.tmp"
+            shutil.copyfile(pdf, staged)
+            os.replace(staged, target)
+            warnings = re.findall(r"^(?:LaTeX|Package \w+) Warning: (.+)$", log_text, re.M)
+            log.info("compiled %s in %.1fs", target, seconds)
+            return CompileResult(True, target, [], warnings[:50], log_text[-2000:], seconds, _pages(log_text))
+        errors = parse_log(log_text) or _tool_errors(work, stem, out, rc)
+        log.info("compile failed in %.1fs: %s", seconds, errors[0])
+        return CompileResult(False, None, errors, [], log_text[-4000:], seconds)
