@@ -55,10 +55,27 @@ class TokenAuth:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._mtime: tuple[int, int, int] | None = None
         self._tokens: dict[str, dict] = self._load()
 
+    def _stamp(self) -> tuple[int, int, int] | None:
+        # os.replace gives every save a new inode, so this changes even within one mtime tick
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _refresh(self) -> None:
+        # another process (the CLI, a second API replica) may have added a user since we
+        # loaded; one stat() per request keeps every replica current without a database
+        if self._stamp() != self._mtime:
+            with self._lock:
+                self._tokens = self._load()
+
     def _load(self) -> dict[str, dict]:
-        if not self.path.exists():
+        self._mtime = self._stamp()
+        if self._mtime is None:
             return {}
         try:
             data = json.loads(self.path.read_text())
@@ -70,6 +87,7 @@ class TokenAuth:
     def _save(self) -> None:
         atomic_write_json(self.path, {"tokens": self._tokens})
         os.chmod(self.path, 0o600)
+        self._mtime = self._stamp()
 
     def issue(self, user_id: str) -> str:
         """Create and store a new token for `user_id`; the plain token is returned once."""
@@ -83,6 +101,7 @@ class TokenAuth:
         if len(token) < 16:
             raise UserError("an API token must be at least 16 characters long")
         h = hash_token(token)
+        self._refresh()
         with self._lock:
             owner = self._tokens.get(h, {}).get("user_id")
             if owner is not None and owner != user_id:
@@ -95,14 +114,17 @@ class TokenAuth:
         """The user id the token belongs to, or None."""
         if not token:
             return None
+        self._refresh()
         rec = self._tokens.get(hash_token(token))
         return rec["user_id"] if rec else None
 
     def has_user(self, user_id: str) -> bool:
+        self._refresh()
         return any(r["user_id"] == user_id for r in self._tokens.values())
 
     def revoke_user(self, user_id: str) -> int:
         """Drop every token of a user; returns how many were dropped."""
+        self._refresh()
         with self._lock:
             keep = {h: r for h, r in self._tokens.items() if r["user_id"] != user_id}
             dropped = len(self._tokens) - len(keep)

@@ -62,3 +62,14 @@ def test_options_from_env(monkeypatch):
     assert opts.open_registration and opts.is_admin("s3cret-admin-token")
     assert not opts.is_admin("wrong") and not opts.is_admin(None)
     assert not ApiOptions().is_admin("anything")
+
+
+def test_second_instance_sees_new_users_and_revocations(tmp_path):
+    """Two replicas (or the CLI and the server) share one file: each sees the other's writes."""
+    path = tmp_path / "t.json"
+    server, cli = TokenAuth(path), TokenAuth(path)
+    assert server.verify("nr_" + "x" * 30) is None
+    tok = cli.issue("dave")
+    assert server.verify(tok) == "dave" and server.has_user("dave")
+    cli.revoke_user("dave")
+    assert server.verify(tok) is None
