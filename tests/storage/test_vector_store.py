@@ -67,14 +67,14 @@ def test_filters_are_applied_inside_the_query(store, factory):
 
 def test_delete_scroll_and_idempotent_ensure(store, factory):
     c = factory.prefix + "c"
-    fill(store, c, n=600)
+    fill(store, c, n=300)
     store.ensure_collection(c, DIM, {"user": "keyword", "n": "float", "tags": "keyword"})
-    assert store.count(c) == 600
+    assert store.count(c) == 300
     store.delete(c, [f"item-{i}" for i in range(100)])
     ids = {h.id for h in store.scroll(c, batch=64)}
-    assert len(ids) == 500 and "item-5" not in ids and "item-100" in ids
+    assert len(ids) == 200 and "item-5" not in ids and "item-100" in ids
     assert {h.id for h in store.scroll(c, Filter(must=(Eq("user", "u2"),)))} == \
-        {f"item-{i}" for i in range(100, 600) if i % 3 == 2}
+        {f"item-{i}" for i in range(100, 300) if i % 3 == 2}
 
 
 def test_dimension_mismatch_is_a_user_error(store, factory):

@@ -1,0 +1,167 @@
+"""Reflection: one stage's trajectory -> skill candidates + memory candidates.
+
+Two extractors, both always run, and the banks' `add` merges what they propose:
+- rules (deterministic, evidence only): a failed event followed by a successful
+  event of the same step becomes a debugging skill (trigger = the error, instruction =
+  the action that worked) and a failed_direction memory; failures never fixed become
+  failed_direction memories; events marked as outcomes (detail["category"], or a step
+  named outcome/result/analysis/verdict) become memories of that category.
+- the LLM, asked for a small JSON object (prompts/reflection.yaml). The embedded model
+  is tiny, so its output is validated and dropped when unusable; `last_report` says
+  which path produced what.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+from nanoresearch.errors import ModelError
+from nanoresearch.llm.base import LLM
+from nanoresearch.llm.structured import generate_structured
+from nanoresearch.types import MemoryEntry, SkillEntry, SkillStage, Trajectory, TrajectoryEvent
+
+log = logging.getLogger(__name__)
+OUTCOME_STEP = re.compile(r"outcome|result|analysis|verdict", re.I)
+CONDITION_KEYS = ("dataset", "method", "metric", "task", "budget")
+MEMORY_CATEGORIES = ("preference", "resource_limit", "decision", "hypothesis", "validated_config",
+                     "failed_direction", "outcome", "fact")
+_ERR_NAME = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Warning))\b")
+
+
+class SkillDraft(BaseModel):
+    name: str = Field(min_length=3, max_length=120)
+    stage: SkillStage
+    trigger: str = Field(default="", max_length=300)
+    instruction: str = Field(min_length=5, max_length=400)
+    tags: list[str] = Field(default_factory=list, max_length=6)
+
+
+class MemoryDraft(BaseModel):
+    category: Literal["preference", "resource_limit", "decision", "hypothesis",
+                      "validated_config", "failed_direction", "outcome", "fact"]
+    content: str = Field(min_length=8, max_length=400)
+
+
+class ReflectionOut(BaseModel):
+    skills: list[SkillDraft] = Field(default_factory=list)
+    memories: list[MemoryDraft] = Field(default_factory=list)
+
+    @field_validator("skills", "memories")
+    @classmethod
+    def _at_most_three(cls, v: list) -> list:
+        return v[:3]  # a chatty model's extra items are dropped, not a reason to re-ask
+
+
+def _prompts() -> dict:
+    return yaml.safe_load(resources.files("storage").joinpath("prompts/reflection.yaml").read_text())
+
+
+def _short(text: str, n: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _signature(outcome: str) -> str:
+    """The line of an error output that names the error, else its last non-empty line."""
+    lines = [ln.strip() for ln in str(outcome).splitlines() if ln.strip()]
+    named = [ln for ln in lines if _ERR_NAME.search(ln)]
+    return _short((named or lines or ["failed"])[-1], 160)
+
+
+class Reflector:
+    def __init__(self, llm: LLM | None = None, skill_scope: Literal["global", "user"] = "global",
+                 retries: int = 1, max_events: int = 20):
+        self.llm = llm
+        self.skill_scope = skill_scope
+        self.retries = retries
+        self.max_events = max_events
+        self.last_report: dict = {}
+
+    # ------------------------------------------------------------- public
+    def distill(self, trajectory: Trajectory) -> tuple[list[SkillEntry], list[MemoryEntry]]:
+        skills, memories = self.rule_based(trajectory)
+        report = {"trajectory_id": trajectory.id, "rule_skills": len(skills),
+                  "rule_memories": len(memories), "llm": "not configured"}
+        if self.llm is not None and trajectory.events:
+            try:
+                out = self._ask(trajectory)
+                llm_skills = [self._skill(trajectory, d) for d in out.skills]
+                llm_mems = [self._memory(trajectory, d.category, d.content, 0.5) for d in out.memories]
+                skills += llm_skills
+                memories += llm_mems
+                report.update(llm="ok", llm_skills=len(llm_skills), llm_memories=len(llm_mems))
+            except ModelError as e:
+                log.info("reflection LLM output unusable for %s, rules only: %s", trajectory.id, e)
+                report["llm"] = f"unusable: {str(e)[:200]}"
+        self.last_report = report
+        return skills, memories
+
+    # ------------------------------------------------------------- LLM path
+    def _ask(self, tr: Trajectory) -> ReflectionOut:
+        p = _prompts()
+        events = tr.events[-self.max_events:]
+        lines = "\n".join(f"- {e.step} {'ok' if e.ok else 'FAILED'}: {_short(e.action, 100)} -> "
+                          f"{_short(e.outcome, 120)}" for e in events)
+        user = p["user"].format(phase=tr.phase.value, domain=tr.domain, topic=_short(tr.topic, 200),
+                                events=lines)
+        out, _ = generate_structured(self.llm, [{"role": "system", "content": p["system"]},
+                                                {"role": "user", "content": user}],
+                                     ReflectionOut, retries=self.retries, max_tokens=400)
+        return out
+
+    # ------------------------------------------------------------- rules
+    def rule_based(self, tr: Trajectory) -> tuple[list[SkillEntry], list[MemoryEntry]]:
+        skills, memories = [], []
+        for i, ev in enumerate(tr.events):
+            if not ev.ok:
+                fix = next((e for e in tr.events[i + 1:] if e.ok and e.step == ev.step), None)
+                sig = _signature(ev.outcome)
+                if fix is not None:
+                    skills.append(self._debug_skill(tr, ev, fix, sig))
+                text = f"{ev.step}: '{_short(ev.action, 120)}' failed with {sig}"
+                text += f"; fixed by: {_short(fix.action, 160)}" if fix else "; not fixed"
+                memories.append(self._memory(tr, "failed_direction", text, 0.6, ev))
+            elif (cat := self._outcome_category(ev)) is not None:
+                text = f"{ev.step}: {_short(ev.outcome or ev.action, 300)}"
+                memories.append(self._memory(tr, cat, text, 0.7, ev))
+        return skills, memories
+
+    @staticmethod
+    def _outcome_category(ev: TrajectoryEvent) -> str | None:
+        cat = ev.detail.get("category")
+        if cat in MEMORY_CATEGORIES:
+            return cat
+        return "outcome" if OUTCOME_STEP.search(ev.step) else None
+
+    def _debug_skill(self, tr: Trajectory, failed: TrajectoryEvent, fix: TrajectoryEvent,
+                     sig: str) -> SkillEntry:
+        err = _ERR_NAME.search(sig)
+        tags = [t for t in (tr.domain, failed.step, err.group(1) if err else "") if t]
+        return SkillEntry(
+            stage=SkillStage.DEBUGGING, domain=tr.domain, name=_short(f"{failed.step}: {sig}", 100),
+            trigger=sig, when_to_use=f"when {failed.step} fails with: {sig}",
+            instructions=[_short(fix.action, 300)], tags=sorted({t.lower() for t in tags}),
+            scope=self._scope(tr), confidence=0.6, source_trajectory_id=tr.id)
+
+    def _skill(self, tr: Trajectory, d: SkillDraft) -> SkillEntry:
+        return SkillEntry(stage=d.stage, domain=tr.domain, name=_short(d.name, 100), trigger=d.trigger,
+                          when_to_use=d.trigger, instructions=[d.instruction],
+                          tags=sorted({t.lower().strip() for t in d.tags if t.strip()}),
+                          scope=self._scope(tr), confidence=0.4, source_trajectory_id=tr.id)
+
+    def _memory(self, tr: Trajectory, category: str, content: str, importance: float,
+                ev: TrajectoryEvent | None = None) -> MemoryEntry:
+        conds = {"domain": tr.domain} if tr.domain and tr.domain != "general" else {}
+        if ev is not None:
+            conds.update({k: str(ev.detail[k]) for k in CONDITION_KEYS if ev.detail.get(k)})
+        return MemoryEntry(user_id=tr.user_id, project_id=tr.project_id, category=category,
+                           content=content, conditions=conds, importance=importance,
+                           source_trajectory_id=tr.id)
+
+    def _scope(self, tr: Trajectory) -> str:
+        return tr.user_id if self.skill_scope == "user" else "global"
