@@ -1,0 +1,179 @@
+"""The debugging agent and the auto-debug loop with a scripted model, real executors."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from actors.debugging import DebuggingAgent, debug_loop, numbered_snippet, parse_failure
+from nanoresearch.config import Budgets
+from nanoresearch.errors import UserError
+from nanoresearch.execution import Limits, LocalExecutor, SandboxExecutor
+from nanoresearch.execution.fixers import deterministic_fix
+from nanoresearch.execution.patching import FixReply, PatchError, apply_reply
+from nanoresearch.llm.scripted import ScriptedModel
+from nanoresearch.types import (CodeArtifact, FailureInfo, RunResult, RunStatus, SkillEntry,
+                                SkillStage)
+
+LIMITS = Limits(timeout_s=30, memory_mb=1024, disk_mb=50)
+SHAPE_BUG = '''import json
+import numpy as np
+
+
+def project(x):
+    w = np.ones((3, 4))
+    return np.dot(x, w)
+
+
+x = np.random.default_rng(0).normal(size=(5, 4))
+y = project(x)
+rows = [dict(method="proj", dataset="synthetic", metric="mean", value=float(y.mean()), seed=0)]
+json.dump(rows, open("metrics.json", "w"))
+'''
+PATCH = {"file": "run.py", "search": "return np.dot(x, w)", "replace": "return np.dot(x, w.T)",
+         "reason": "w must be (4, 3) to multiply x of shape (5, 4)"}
+
+
+def executor():
+    return SandboxExecutor(LIMITS) if shutil.which("bwrap") else LocalExecutor(LIMITS)
+
+
+def events_recorder():
+    events: list[tuple[str, dict]] = []
+    return events, lambda kind, data: events.append((kind, json.loads(json.dumps(data))))
+
+
+def test_debug_loop_fixes_planted_shape_bug_with_scripted_model(tmp_path):
+    llm = ScriptedModel([PATCH])
+    agent = DebuggingAgent(llm, Budgets())
+    events, on_event = events_recorder()
+    code = CodeArtifact(files={"run.py": SHAPE_BUG})
+    final, runs = debug_loop(code, tmp_path / "wd", executor(), agent, attempts=3, on_event=on_event)
+
+    assert [r.status for r in runs] == [RunStatus.FAILED, RunStatus.SUCCEEDED]
+    assert runs[0].failure.file == "run.py" and runs[0].failure.line == 7
+    assert "not aligned" in runs[0].failure.message
+    assert "np.dot(x, w.T)" in final.files["run.py"] and final.version == 2
+    assert runs[1].metrics[0].dataset == "synthetic"
+    kinds = [k for k, _ in events]
+    assert kinds == ["run", "failure", "fix", "run", "outcome"]
+    fix = dict(events)["fix"]
+    assert fix["source"] == "llm" and fix["llm_valid"] and "w.T" in fix["diff"]
+    assert dict(events)["outcome"]["resolved"] is True
+    # the prompt showed the model the failing line with its number and the error
+    prompt = llm.calls[0][-1].content
+    assert "   7|     return np.dot(x, w)" in prompt and "not aligned" in prompt
+
+
+def test_unusable_model_patch_falls_back_to_deterministic_rule(tmp_path):
+    code = CodeArtifact(files={"run.py": "import json\nx = np.arange(3)\n"
+                               "json.dump([dict(method='m', dataset='d', metric='s', value=float(x.sum()))],"
+                               " open('metrics.json', 'w'))\n"})
+    bad = {"file": "run.py", "search": "this text is not in the file", "replace": "x"}
+    agent = DebuggingAgent(ScriptedModel([bad, bad]), Budgets(structured_retries=0))
+    events, on_event = events_recorder()
+    final, runs = debug_loop(code, tmp_path / "wd", executor(), agent, attempts=2, on_event=on_event)
+    assert runs[-1].status == RunStatus.SUCCEEDED and len(runs) == 2
+    rec = agent.history[0]
+    assert rec.llm_attempted and not rec.llm_valid and "not found" in rec.llm_error
+    assert rec.source == "missing_import" and rec.generalizable
+    assert final.files["run.py"].startswith("import numpy as np\n")
+
+
+def test_budget_is_respected_and_failures_reported(tmp_path):
+    code = CodeArtifact(files={"run.py": "raise RuntimeError('always broken')\n"})
+    useless = {"file": "run.py", "search": "always broken", "replace": "still broken"}
+    agent = DebuggingAgent(ScriptedModel([useless, {"file": "run.py", "search": "still broken",
+                                                    "replace": "broken again"}]), Budgets())
+    events, on_event = events_recorder()
+    final, runs = debug_loop(code, tmp_path / "wd", LocalExecutor(LIMITS), agent, attempts=2,
+                             on_event=on_event)
+    assert len(runs) == 3 and all(r.status == RunStatus.FAILED for r in runs)
+    assert [r.attempt for r in runs] == [1, 2, 3]
+    assert [k for k, _ in events].count("failure") == 3
+    assert all(not d["resolved"] for k, d in events if k == "outcome")
+
+
+def test_loop_gives_up_when_no_patch_is_usable(tmp_path):
+    code = CodeArtifact(files={"run.py": "raise SystemExit('no metrics for you')\n"})
+    agent = DebuggingAgent(ScriptedModel(["not json at all"], cycle_last=True),
+                           Budgets(structured_retries=1))
+    events, on_event = events_recorder()
+    final, runs = debug_loop(code, tmp_path / "wd", LocalExecutor(LIMITS), agent, attempts=3,
+                             on_event=on_event)
+    assert len(runs) == 1 and events[-1][0] == "gave_up"
+    assert final is code and agent.history[0].source == "none"
+    assert "StructuredOutputError" in agent.history[0].llm_error
+
+
+def test_repeated_failure_prefers_rules_over_the_model(tmp_path):
+    # the model "fixes" something irrelevant; the same NameError comes back, so the
+    # agent tries the deterministic rule first the second time
+    code = CodeArtifact(files={"run.py": "import json\nvals = [1, 2]\nprint('x')\n"
+                               "json.dump([dict(method='m', dataset='d', metric='n', value=len(valz))],"
+                               " open('metrics.json', 'w'))\n"})
+    agent = DebuggingAgent(ScriptedModel([{"file": "run.py", "search": "print('x')",
+                                           "replace": "print('y')"}]), Budgets())
+    final, runs = debug_loop(code, tmp_path / "wd", LocalExecutor(LIMITS), agent, attempts=3)
+    assert [r.status for r in runs][-1] == RunStatus.SUCCEEDED and len(runs) == 3
+    assert [h.source for h in agent.history] == ["llm", "name_typo"]
+    assert "len(vals)" in final.files["run.py"]
+
+
+def test_skill_rule_fixes_known_shape_pattern():
+    skill = SkillEntry(stage=SkillStage.DEBUGGING, name="transpose weight in np.dot",
+                       trigger=r"shapes \(\d+,\d+\) and \(\d+,\d+\) not aligned",
+                       instructions=[r"replace: np\.dot\((\w+), (\w+)\) => np.dot(\1, \2.T)"])
+    failure = FailureInfo(category="exception", file="run.py", line=7,
+                          message="ValueError: shapes (5,4) and (3,4) not aligned: 4 (dim 1) != 3 (dim 0)")
+    fix = deterministic_fix(failure, {"run.py": SHAPE_BUG}, [skill])
+    assert fix.rule == f"skill:{skill.id}" and "np.dot(x, w.T)" in fix.content
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("NameError: name 'np' is not defined", "import numpy as np"),
+    ("NameError: name 'math' is not defined", "import math"),
+    ("NameError: name 'train_test_split' is not defined",
+     "from sklearn.model_selection import train_test_split"),
+])
+def test_missing_import_rule(message, expected):
+    src = '"""doc"""\nfrom __future__ import annotations\nprint(1)\n'
+    fix = deterministic_fix(FailureInfo(category="exception", message=message, file="a.py", line=3),
+                            {"a.py": src})
+    assert fix.rule == "missing_import"
+    assert fix.content.splitlines()[2] == expected  # after the docstring and __future__
+
+
+def test_apply_reply_fuzzy_whole_file_and_rejections():
+    files = {"run.py": "def f():\n    return 1\n"}
+    new, _ = apply_reply(FixReply(search="return 1", replace="return 2"), files, "run.py")
+    assert new["run.py"] == "def f():\n    return 2\n"
+    new, _ = apply_reply(FixReply(search="  return 1  ", replace="return 3"), files, "run.py")
+    assert new["run.py"] == "def f():\n    return 3\n"  # stripped match, re-indented
+    new, summary = apply_reply(FixReply(content="print('hi')"), files, "run.py")
+    assert new["run.py"] == "print('hi')\n" and summary == "rewrote run.py"
+    for reply, err in [(FixReply(search="return 1", replace="return ("), "does not parse"),
+                       (FixReply(search="nothing like it", replace="x"), "not found"),
+                       (FixReply(file="../etc/x.py", content="x=1"), "relative path"),
+                       (FixReply(file="other.py", search="a", replace="b"), "not part of the code"),
+                       (FixReply(search="return 1", replace="return 1"), "changes nothing"),
+                       (FixReply(reason="only prose"), "neither")]:
+        with pytest.raises(PatchError, match=err):
+            apply_reply(reply, files, "run.py")
+
+
+def test_parse_failure_and_snippet():
+    ok = RunResult(status=RunStatus.SUCCEEDED)
+    with pytest.raises(UserError):
+        parse_failure(ok)
+    tb = ('Traceback (most recent call last):\n  File "/work_dir/run.py", line 4, in <module>\n'
+          '    foo()\nKeyError: \'lr\'\n')
+    res = RunResult(status=RunStatus.FAILED, stderr_tail=tb)
+    f = parse_failure(res)
+    assert (f.category, f.file, f.line) == ("exception", "run.py", 4) and f.traceback
+    assert parse_failure(RunResult(status=RunStatus.TIMEOUT)).category == "timeout"
+    text = "\n".join(f"line{i}" for i in range(1, 200))
+    snip = numbered_snippet(text, 100, radius=2)
+    assert snip.splitlines() == ["  98| line98", "  99| line99", " 100| line100", " 101| line101",
+                                 " 102| line102"]
