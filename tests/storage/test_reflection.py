@@ -1,0 +1,82 @@
+"""Reflection: rule extraction from evidence, the LLM path, and its fallback."""
+from __future__ import annotations
+
+from nanoresearch.embeddings import HashEmbedder
+from nanoresearch.llm.scripted import ScriptedModel
+from nanoresearch.types import Phase, Trajectory, TrajectoryEvent
+from storage.reflection import Reflector
+from storage.service import StoreService
+from storage.vector_store import make_vector_store
+
+TRACE = ("Traceback (most recent call last):\n  File \"run.py\", line 12, in <module>\n"
+         "ValueError: Input X contains NaN.")
+
+
+def trajectory(**kw) -> Trajectory:
+    events = [
+        TrajectoryEvent(step="run", action="python run.py", ok=False, outcome=TRACE,
+                        detail={"dataset": "wine", "method": "logreg"}),
+        TrajectoryEvent(step="patch", action="edit run.py"),
+        TrajectoryEvent(step="run", action="add SimpleImputer(strategy='median') before the model",
+                        outcome="exit 0, metrics written"),
+        TrajectoryEvent(step="run", action="python run.py --seeds 5", ok=False, outcome="timeout after 600 s"),
+        TrajectoryEvent(step="analysis", action="compare to baseline",
+                        outcome="logreg+imputer reaches 0.95 accuracy vs 0.91 baseline"),
+        TrajectoryEvent(step="config", action="kept lr=0.01", detail={"category": "validated_config"},
+                        outcome="lr=0.01 with 3 seeds is stable"),
+    ]
+    base = dict(user_id="ana", project_id="p1", phase=Phase.EXPERIMENT, domain="tabular",
+                topic="imputation for wine quality", events=events)
+    base.update(kw)
+    return Trajectory(**base)
+
+
+def test_rules_turn_a_fixed_failure_into_a_skill_and_memories():
+    skills, memories = Reflector().distill(trajectory())
+    assert len(skills) == 1
+    s = skills[0]
+    assert s.stage.value == "debugging" and "ValueError: Input X contains NaN." in s.trigger
+    assert s.instructions == ["add SimpleImputer(strategy='median') before the model"]
+    assert "valueerror" in s.tags and s.scope == "global" and s.source_trajectory_id
+    cats = [m.category for m in memories]
+    assert cats == ["failed_direction", "failed_direction", "outcome", "validated_config"]
+    fixed, unfixed = memories[0], memories[1]
+    assert "fixed by" in fixed.content and fixed.conditions == {"domain": "tabular", "dataset": "wine",
+                                                                "method": "logreg"}
+    assert "not fixed" in unfixed.content and "timeout" in unfixed.content
+    assert all(m.user_id == "ana" and m.project_id == "p1" for m in memories)
+    assert "0.95" in memories[2].content
+
+
+def test_llm_drafts_are_validated_and_added():
+    llm = ScriptedModel([{"skills": [{"name": "impute before fitting", "stage": "coding",
+                                      "trigger": "NaN in features", "instruction": "add an imputer step",
+                                      "tags": ["sklearn"]}],
+                          "memories": [{"category": "decision", "content": "chose median imputation"}]}])
+    r = Reflector(llm, skill_scope="user")
+    skills, memories = r.distill(trajectory())
+    assert r.last_report["llm"] == "ok" and r.last_report["llm_skills"] == 1
+    llm_skill = skills[-1]
+    assert llm_skill.name == "impute before fitting" and llm_skill.scope == "ana"
+    assert memories[-1].category == "decision"
+    prompt = llm.calls[0][-1].content
+    assert "FAILED" in prompt and "imputation for wine quality" in prompt
+
+
+def test_unusable_llm_output_falls_back_to_rules():
+    llm = ScriptedModel(["I think you should try harder.", '{"skills": [{"name": "x"}]}'])
+    r = Reflector(llm, retries=1)
+    skills, memories = r.distill(trajectory())
+    assert r.last_report["llm"].startswith("unusable") and len(skills) == 1 and len(memories) == 4
+
+
+def test_distilling_the_same_stage_twice_merges(tmp_path):
+    svc = StoreService(make_vector_store("edge", str(tmp_path / "q")), HashEmbedder(), tmp_path, tmp_path)
+    try:
+        first = svc.distill(trajectory())
+        second = svc.distill(trajectory(id="tr-2"))
+        assert svc.stats()["skills"] == 1 and svc.stats()["memories"] == 4
+        assert second["skills"][0].id == first["skills"][0].id and second["skills"][0].version == 2
+        assert all(m.support_count == 1 for m in second["memories"])
+    finally:
+        svc.close()
