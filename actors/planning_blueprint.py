@@ -1,0 +1,145 @@
+"""Blueprint construction for the planning agent: the model's small JSON draft becomes a
+typed Blueprint; dataset names are mapped onto the offline catalog; deterministic repairs
+fix what the reviewer's rule checks flag.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from nanoresearch.literature.text import tokenize
+from nanoresearch.types import (Blueprint, ComputeBudget, DatasetCard, DatasetSpec, Hypothesis,
+                                MethodSpec, ResearchTopic, UserProfile)
+
+TASK_METRICS = {
+    "classification": {"accuracy", "macro_f1", "f1", "micro_f1", "weighted_f1", "auc", "roc_auc",
+                       "precision", "recall", "balanced_accuracy", "log_loss", "error_rate"},
+    "regression": {"rmse", "mae", "mse", "r2", "mape"},
+    "forecasting": {"mae", "rmse", "mse", "mape", "smape", "mase"},
+    "link_prediction": {"auc", "roc_auc", "average_precision", "ap", "mrr", "hits_at_10", "accuracy"},
+}
+TASK_METRICS["node_classification"] = TASK_METRICS["classification"]
+ALIASES = {"f1_score": "f1", "macro_f1_score": "macro_f1", "macrof1": "macro_f1", "auroc": "roc_auc",
+           "auc_roc": "roc_auc", "r^2": "r2", "r_squared": "r2", "acc": "accuracy",
+           "mean_absolute_error": "mae", "root_mean_squared_error": "rmse", "hits@10": "hits_at_10"}
+DEFAULT_BASELINES = {"classification": ["logistic regression", "majority class"],
+                     "regression": ["linear regression", "mean predictor"],
+                     "forecasting": ["seasonal naive", "last value"],
+                     "node_classification": ["logistic regression on node features", "label propagation"],
+                     "link_prediction": ["common neighbours", "Adamic-Adar"]}
+
+
+class DraftOut(BaseModel):
+    title: str = Field(default="", max_length=300)
+    datasets: list[str] = Field(default_factory=list)
+    baselines: list[str] = Field(default_factory=list)
+    method: str = Field(default="", max_length=200)
+    method_description: str = Field(default="", max_length=600)
+    metrics: list[str] = Field(default_factory=list)
+    primary_metric: str = Field(default="", max_length=60)
+    ablations: list[str] = Field(default_factory=list)
+
+
+def norm_metric(m: str) -> str:
+    key = re.sub(r"[\s\-]+", "_", m.strip().lower())
+    return ALIASES.get(key, key)
+
+
+def fits(metric: str, task: str) -> bool:
+    return task not in TASK_METRICS or norm_metric(metric) in TASK_METRICS[task]
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def map_dataset(name: str, topic: ResearchTopic, catalog: dict[str, DatasetCard],
+                offline: bool) -> DatasetSpec:
+    """Exact/close catalog match, else the nearest catalog dataset of the topic's domain
+    (by words shared with the name), else keep the name flagged as unavailable."""
+    keys = {_key(k): k for k in catalog}
+    if _key(name) in keys:
+        return DatasetSpec(name=keys[_key(name)])
+    close = difflib.get_close_matches(_key(name), list(keys), n=1, cutoff=0.8)
+    if close:
+        return DatasetSpec(name=keys[close[0]], notes=f"mapped from {name!r} (close name)")
+    if not offline:
+        return DatasetSpec(name=name, notes="not in the offline catalog; must be downloaded")
+    domain = [k for k, c in catalog.items() if c.domain == topic.domain]
+    if not domain:
+        return DatasetSpec(name=name, notes="not in the offline catalog and no catalog "
+                                            f"dataset for domain {topic.domain!r}")
+    preferred = [k for k in domain if k in topic.datasets] or domain
+    words = set(tokenize(name))
+    best = max(preferred, key=lambda k: (len(words & set(tokenize(
+        f"{k.replace('_', ' ')} {catalog[k].description} {catalog[k].targets}"))), -preferred.index(k)))
+    return DatasetSpec(name=best, notes=f"mapped from {name!r}: nearest offline {topic.domain} dataset")
+
+
+def budget_from(profile: UserProfile) -> ComputeBudget:
+    # half the researcher's hours go to the planned runs; the rest is left for debugging
+    r = profile.resources
+    return ComputeBudget(cpus=max(1, r.cpus), gpus=r.gpus, minutes=round(r.hours * 60 * 0.5, 1),
+                         memory_mb=min(2048 * max(1, r.cpus), 16384))
+
+
+def required_seeds(topic: ResearchTopic) -> int:
+    m = re.search(r"(\d+)\s*(?:random\s+)?seeds?", " ".join(topic.user_requirements), re.I)
+    return int(m.group(1)) if m else 3
+
+
+def default_draft(topic: ResearchTopic, hyp: Hypothesis, catalog: dict[str, DatasetCard]) -> DraftOut:
+    """The deterministic design: the topic's own datasets/baselines, the hypothesis as the
+    method, the catalog's default metric, one ablation."""
+    datasets = [d for d in topic.datasets if d in catalog] or \
+        [k for k, c in catalog.items() if c.domain == topic.domain][:1] or topic.datasets[:1]
+    card = catalog.get(datasets[0]) if datasets else None
+    metric = card.default_metric if card else "accuracy"
+    method = " ".join(tokenize(hyp.statement)[:6]) or "proposed method"
+    return DraftOut(title=hyp.statement[:120], datasets=datasets,
+                    baselines=topic.baselines or DEFAULT_BASELINES.get(card.task if card else "", []),
+                    method=method, method_description=hyp.statement, metrics=[metric],
+                    primary_metric=metric, ablations=[f"{method} without its key component"])
+
+
+def to_blueprint(d: DraftOut, topic: ResearchTopic, hyp: Hypothesis, profile: UserProfile,
+                 catalog: dict[str, DatasetCard], offline: bool, version: int = 1) -> Blueprint:
+    clean = lambda xs: [x.strip()[:120] for x in xs if isinstance(x, str) and x.strip()]  # noqa: E731
+    specs: list[DatasetSpec] = []
+    for name in clean(d.datasets)[:4]:
+        s = map_dataset(name, topic, catalog, offline)
+        if s.name not in {x.name for x in specs}:
+            specs.append(s)
+    metrics = list(dict.fromkeys(norm_metric(m) for m in clean(d.metrics)))
+    primary = norm_metric(d.primary_metric) if d.primary_metric.strip() else (metrics[:1] or [""])[0]
+    if primary and primary not in metrics:
+        metrics.insert(0, primary)
+    method = d.method.strip()[:120] or "proposed method"
+    return Blueprint(
+        hypothesis_id=hyp.id, title=d.title.strip() or hyp.statement[:120], domain=topic.domain,
+        datasets=specs, baselines=[MethodSpec(name=b) for b in clean(d.baselines)[:5]],
+        proposed_method=MethodSpec(name=method, description=d.method_description.strip() or hyp.statement),
+        metrics=metrics, primary_metric=primary,
+        ablations=[MethodSpec(name=a) for a in clean(d.ablations)[:3]],
+        seeds=list(range(required_seeds(topic))), compute_budget=budget_from(profile), version=version)
+
+
+def as_draft_text(bp: Blueprint) -> str:
+    return (f"title: {bp.title}\ndatasets: {', '.join(d.name for d in bp.datasets)}\n"
+            f"baselines: {', '.join(b.name for b in bp.baselines)}\nmethod: {bp.proposed_method.name}"
+            f" - {bp.proposed_method.description[:200]}\nmetrics: {', '.join(bp.metrics)} "
+            f"(primary: {bp.primary_metric})\nablations: {', '.join(a.name for a in bp.ablations) or 'none'}"
+            f"\nseeds: {bp.seeds}")
+
+
+def estimate_minutes(bp: Blueprint, catalog: dict[str, DatasetCard]) -> float:
+    """Rough cost: runs x minutes per run, where a run costs more on larger datasets."""
+    per_seed = len(bp.baselines) + 1 + len(bp.ablations)
+    total = 0.0
+    for d in bp.datasets:
+        n = (catalog[d.name].n_samples if d.name in catalog else None) or 5000
+        total += per_seed * len(bp.seeds) * (0.5 + n / 50000)
+    return round(total, 2)
