@@ -1,0 +1,111 @@
+"""Ray job backend: runs an experiment as a Ray job on a (possibly remote) cluster.
+
+The work dir is staged with `job_entry.py` (limits, scrubbed env, wall clock) and
+uploaded as the job's `runtime_env.working_dir`; the entrypoint reserves `limits.cpus`
+CPUs. The job's working dir is a copy on some node, so results come back two ways:
+metrics.json and the stderr tail are printed between markers into the job's logs
+(always works), and when `NR_RESULT_DIR` (the driver's work dir) is reachable from the
+node - same machine or shared filesystem - the files the run wrote are copied there.
+Needs the Ray dashboard (job server), e.g. `ray start --head --include-dashboard=true`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+from nanoresearch.errors import ServiceUnavailable, UserError
+from nanoresearch.execution.base import Executor, Limits, RawRun
+from nanoresearch.execution.remote import parse_job_output, stage_copy
+
+log = logging.getLogger(__name__)
+TERMINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}
+STARTUP_GRACE_S = 120.0  # runtime_env upload and driver start, on top of the run's timeout
+
+
+def find_auth_token() -> str | None:
+    """Ray >= 2.59 turns token auth on for local clusters: the job server then wants the
+    token as a bearer header. Same lookup order as Ray: env, env path, ~/.ray/auth_token."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return os.environ["RAY_AUTH_TOKEN"].strip()
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+class RayJobExecutor(Executor):
+    backend = "ray"
+
+    def __init__(self, limits: Limits | None = None, address: str | None = None,
+                 poll_s: float = 0.5, client: JobSubmissionClient | None = None,
+                 auth_token: str | None = None):
+        super().__init__(limits)
+        self.address = address or os.environ.get("RAY_JOB_ADDRESS") or os.environ.get("RAY_ADDRESS")
+        if client is None and not self.address:
+            raise UserError("execution.backend=ray needs execution.ray_address (the dashboard URL, "
+                            "e.g. http://127.0.0.1:8265) or $RAY_ADDRESS; start a head with "
+                            "`ray start --head --include-dashboard=true`")
+        self.poll_s = poll_s
+        self._client = client
+        self.auth_token = auth_token
+
+    @property
+    def client(self) -> JobSubmissionClient:
+        if self._client is None:
+            token = self.auth_token or find_auth_token()
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            try:
+                self._client = JobSubmissionClient(self.address, headers=headers)
+            except Exception as e:  # the SDK raises ConnectionError/RuntimeError variants
+                raise ServiceUnavailable(f"cannot reach the Ray job server at {self.address}: {e}; "
+                                         "is the head running with the dashboard?") from None
+        return self._client
+
+    def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:
+        sub_id = f"nanoresearch-{uuid.uuid4().hex[:10]}"
+        with tempfile.TemporaryDirectory(prefix="nr-rayjob-") as tmp:
+            staging = stage_copy(work_dir, Path(tmp) / "job", entrypoint, limits)
+            t0 = time.monotonic()
+            self.client.submit_job(
+                entrypoint="python job_entry.py", submission_id=sub_id,
+                runtime_env={"working_dir": str(staging),
+                             "env_vars": {"NR_RESULT_DIR": str(work_dir)}},
+                entrypoint_num_cpus=limits.cpus, metadata={"source": "nanoresearch"})
+            log.info("submitted Ray job %s to %s", sub_id, self.address)
+            status, waited_out = self._wait(sub_id, limits.timeout_s + STARTUP_GRACE_S)
+        logs = self.client.get_job_logs(sub_id)
+        raw = parse_job_output(logs)
+        raw.state, raw.duration_s = status.value, raw.duration_s or (time.monotonic() - t0)
+        if waited_out:
+            raw.timed_out, raw.backend_error = True, None
+        elif raw.backend_error and status == JobStatus.FAILED:
+            info = self.client.get_job_info(sub_id)
+            raw.backend_error = f"Ray job {sub_id} failed before the experiment ran: {info.message}"
+        return raw
+
+    def _wait(self, sub_id: str, deadline_s: float) -> tuple[JobStatus, bool]:
+        t0 = time.monotonic()
+        while True:
+            status = self.client.get_job_status(sub_id)
+            if status in TERMINAL:
+                return status, False
+            if time.monotonic() - t0 > deadline_s:
+                log.info("Ray job %s exceeded %.0fs: stopping it", sub_id, deadline_s)
+                self.client.stop_job(sub_id)
+                return self._settle(sub_id), True
+            time.sleep(self.poll_s)
+
+    def _settle(self, sub_id: str, wait_s: float = 20.0) -> JobStatus:
+        t0 = time.monotonic()
+        status = self.client.get_job_status(sub_id)
+        while status not in TERMINAL and time.monotonic() - t0 < wait_s:
+            time.sleep(self.poll_s)
+            status = self.client.get_job_status(sub_id)
+        return status
