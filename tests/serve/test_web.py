@@ -15,6 +15,7 @@ import socket
 import subprocess
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -62,7 +63,9 @@ class Browser:
         targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
         page = next(t for t in targets if t["type"] == "page")
         from websockets.sync.client import connect
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=20)
+        self._stack = ExitStack()
+        self.ws = self._stack.enter_context(
+            connect(page["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=20))
         self._id = 0
 
     def _port(self, f: Path) -> int:
@@ -110,7 +113,7 @@ class Browser:
 
     def close(self):
         try:
-            self.ws.close()
+            self._stack.close()
         finally:
             os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
             try:
@@ -195,7 +198,7 @@ def test_page_shows_timeline_reviews_and_sends_feedback(live, service, make_user
 
 def test_page_rejects_a_bad_token(live, browser):
     browser.cmd("Page.navigate", url=f"{live}/#token=nr_this-is-not-a-valid-token")
-    msg = browser.wait_js("(document.getElementById('notice').textContent || '')")
+    msg = browser.wait_js("((document.getElementById('notice') || {}).textContent || '')")
     assert "Sign-in failed" in msg and "unknown or revoked token" in msg
     assert browser.js("localStorage.getItem('nr_token')") is None
     assert browser.js("getComputedStyle(document.getElementById('token-form')).display") != "none"
