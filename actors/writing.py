@@ -260,7 +260,7 @@ class WritingAgent:
         return self._assemble(name)
 
 
-_ROUTES = [("related_work", ("related", "citation", "cite", "reference", "prior work", "literature")),
+_ROUTES = [("related_work", ("related work", "citation", "cite", "reference", "prior work", "literature")),
            ("experimental_setup", ("setup", "dataset", "seed", "hyperparameter", "reproduc")),
            ("results", ("result", "table", "figure", "number", "statistic", "significan", "evidence")),
            ("limitations", ("limitation", "threat", "weakness of the study")),

@@ -1,0 +1,77 @@
+"""Planted fabrications: numbers not in any artifact, cite keys not in the .bib, made-up
+references - each must be caught, located and reported."""
+from nanoresearch.latex import (build_evidence, check_citations, check_numbers, check_section,
+                                check_textual_refs, write_bib)
+from nanoresearch.latex.bib import verify_bib
+from nanoresearch.types import LiteratureRecord, MetricRecord
+
+PAPERS = [LiteratureRecord(id="arxiv:2307.01932", title="Integrating Random Forests and GLMs",
+                           authors=["Abhineet Agarwal", "Ana M. Kenney", "Bin Yu"], year=2023)]
+METRICS = [MetricRecord(method="ours", dataset="iris", metric="accuracy", value=v, seed=s)
+           for s, v in enumerate([0.95, 0.96, 0.97])]
+EV = build_evidence(METRICS, papers=PAPERS)
+
+
+def test_planted_number_is_removed_with_its_sentence_and_reported():
+    text = "Our method reaches 0.960 accuracy. It also reaches 97.8\\% on ImageNet. We use 3 seeds."
+    out, rep = check_numbers(text, EV, "results")
+    assert out == "Our method reaches 0.960 accuracy. We use 3 seeds."
+    (bad,) = rep.problems
+    assert (bad.text, bad.section, bad.line, bad.action) == ("97.8\\%", "results", 1, "removed")
+    assert "ImageNet" in bad.sentence
+    assert len(rep.matched) == 2
+
+
+def test_block_mode_changes_nothing_and_blocks():
+    text = "Accuracy is 0.991 here."
+    out, rep = check_numbers(text, EV, "abstract", mode="block")
+    assert out == text and [f.text for f in rep.blocking] == ["0.991"]
+
+
+def test_numbers_inside_a_table_block_even_in_remove_mode():
+    table = "\\begin{table}\\begin{tabular}{lc} ours & 0.960 \\\\ base & 0.871 \\\\ \\end{tabular}\\end{table}"
+    out, rep = check_numbers(table, EV, "results")
+    assert out == table
+    assert [f.text for f in rep.blocking] == ["0.871"]
+
+
+def test_decimal_points_and_abbreviations_do_not_split_sentences():
+    text = "Prior work (Agarwal et al., 2023) e.g. trees reach 0.960. Then 0.123 appears. End."
+    out, _ = check_numbers(text, EV, "x")
+    assert out == "Prior work (Agarwal et al., 2023) e.g. trees reach 0.960. End."
+
+
+def test_unknown_cite_key_is_removed_and_reported():
+    text = "Trees work \\citep{arxiv2307_01932,smith2020fake}. Boosting too \\cite{made_up}."
+    out, rep = check_citations(text, ["arxiv2307_01932"], "intro")
+    assert out == "Trees work \\citep{arxiv2307_01932}. Boosting too."
+    assert sorted(f.text for f in rep.problems) == ["made_up", "smith2020fake"]
+
+
+def test_made_up_textual_reference_is_removed():
+    text = "Agarwal et al. (2023) combine forests and GLMs. Smith et al. (2019) solved this already. Fine."
+    out, rep = check_textual_refs(text, PAPERS, "related_work")
+    assert out == "Agarwal et al. (2023) combine forests and GLMs. Fine."
+    assert rep.problems[0].text.startswith("Smith et al.")
+
+
+def test_wrong_year_of_a_real_author_is_a_made_up_reference():
+    _, rep = check_textual_refs("Agarwal et al. (2011) did it.", PAPERS, "x")
+    assert rep.problems
+
+
+def test_check_section_runs_all_checks_and_cites_are_not_numbers():
+    text = "We cite \\citep{arxiv2307_01932} in 2023 work. Fake \\cite{nope} claim of 0.5 here."
+    out, rep = check_section(text, section="intro", bib_keys=["arxiv2307_01932"], evidence=EV, papers=PAPERS)
+    assert "nope" not in out and "0.5" not in out and "arxiv2307_01932" in out
+    assert {f.check for f in rep.problems} == {"cite", "number"}
+
+
+def test_bib_with_a_made_up_entry_is_flagged(tmp_path):
+    write_bib(PAPERS, tmp_path / "references.bib")
+    text = (tmp_path / "references.bib").read_text()
+    assert verify_bib(text, PAPERS) == []
+    forged = text + "\n@article{smith2020,\n  title = {A Paper Nobody Retrieved},\n  year = {2020}\n}\n"
+    assert [p.key for p in verify_bib(forged, PAPERS)] == ["smith2020"]
+    edited = text.replace("Integrating", "Disintegrating")
+    assert "differs" in verify_bib(edited, PAPERS)[0].reason
