@@ -1,0 +1,237 @@
+"""Coding agent: blueprint + coding plan -> a self-contained experiment codebase.
+
+Two modes. Seeded: a per-domain scaffold (nanoresearch/scaffolds, also offered to the
+skill bank via `scaffold_skills()`) runs everything; the model only fills the method slot
+with a small JSON object, which is validated and replaced by the scaffold default (with
+the reason recorded) when unusable. Free-form: a strong model writes every file as JSON
+{path: content}; files that do not pass static checks make the agent fall back to the
+seeded codebase. Either way the workspace gets data/ (staged), config.json, run.py,
+run.sh, job.sbatch and coding_notes.json (every decision taken and why).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+import yaml
+from pydantic import BaseModel
+
+from nanoresearch.datasets import get_catalog, resolve_name, stage
+from nanoresearch.errors import ModelError, UserError
+from nanoresearch.llm.base import LLM
+from nanoresearch.llm.structured import generate_structured
+from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, MethodFill, check_code,
+                                    default_config, match_baseline, scaffold_files,
+                                    scaffold_skills, validate_fill)
+from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, choose_baselines, dumps,
+                                          job_sbatch, map_metrics)
+from nanoresearch.scaffolds.specs import feature_spec
+from nanoresearch.scaffolds.templates.nr_common import FAMILIES
+from nanoresearch.types import Blueprint, CodeArtifact, DatasetCard, Plan, SkillEntry
+
+log = logging.getLogger(__name__)
+PROMPTS = yaml.safe_load((Path(__file__).parent / "prompts" / "coding.yaml").read_text())
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+MAX_DATASETS, MAX_SEEDS, MAX_ABLATIONS = 2, 5, 3
+
+__all__ = ["CodingAgent", "FreeFormFiles", "scaffold_skills"]
+
+
+class FreeFormFiles(BaseModel):
+    files: dict[str, str]
+
+
+class CodingAgent:
+    """`write(blueprint, plan, skills, workspace_dir) -> CodeArtifact`; `last_notes` keeps
+    the decisions of the last call (also written to coding_notes.json)."""
+
+    def __init__(self, llm: LLM, catalog: dict[str, DatasetCard] | None = None,
+                 budgets: Any = None, mode: Literal["seeded", "free"] = "seeded",
+                 partition: str | None = None):
+        self.llm = llm
+        self.catalog = catalog or get_catalog()
+        self.retries = int(getattr(budgets, "structured_retries", 2))
+        self.mode = mode
+        self.partition = partition
+        self.last_notes: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ entry point
+    def write(self, blueprint: Blueprint, plan: Plan | None, skills: list[SkillEntry],
+              workspace_dir: Path, mode: Literal["seeded", "free"] | None = None) -> CodeArtifact:
+        workspace_dir = Path(workspace_dir)
+        notes: list[str] = []
+        domain, task, datasets = self._resolve_datasets(blueprint, notes)
+        staged = {ds: stage(ds, workspace_dir / "data") for ds in datasets}
+        cfg = self._base_config(blueprint, domain, task, datasets, notes)
+        mode = mode or self.mode
+        files, source = (self._free(blueprint, plan, skills, cfg, staged, notes) if mode == "free"
+                         else (None, ""))
+        if files is None:
+            mode = "seeded"
+            files, source = self._seeded(blueprint, plan, skills, cfg, notes)
+        files.setdefault("config.json", dumps(cfg))
+        files["run.sh"] = RUN_SH
+        budget = blueprint.compute_budget
+        files["job.sbatch"] = job_sbatch(f"nr-{blueprint.project_id or 'exp'}", budget.minutes,
+                                         budget.memory_mb, self.partition)
+        self.last_notes = {"mode": mode, "method_source": source, "domain": domain, "task": task,
+                           "datasets": datasets, "notes": notes}
+        files["coding_notes.json"] = dumps(self.last_notes)
+        for rel, content in files.items():
+            path = workspace_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        (workspace_dir / "run.sh").chmod(0o755)
+        log.info("coding agent wrote %d files (%s mode, method from %s) to %s", len(files), mode,
+                 source, workspace_dir)
+        return CodeArtifact(files=files, entrypoint="run.py", mode=mode)
+
+    # ------------------------------------------------------------------ datasets / config
+    def _resolve_datasets(self, bp: Blueprint, notes: list[str]) -> tuple[str, str, list[str]]:
+        names: list[str] = []
+        for spec in bp.datasets:
+            try:
+                key = resolve_name(spec.name, bp.domain if bp.domain in DOMAIN_SPECS else None)
+            except UserError:
+                notes.append(f"dataset {spec.name!r} is not in the offline catalog; dropped")
+                continue
+            if key != spec.name:
+                notes.append(f"dataset {spec.name!r} resolved to catalog entry {key!r}")
+            names.append(key)
+        if not names:
+            domain = bp.domain if bp.domain in DOMAIN_SPECS else "tabular"
+            names = [DOMAIN_SPECS[domain]["default_dataset"]]
+            notes.append(f"no catalog dataset in the blueprint; using {names[0]!r} ({domain})")
+        first = self.catalog[names[0]]
+        keep = [n for n in dict.fromkeys(names)
+                if (self.catalog[n].domain, self.catalog[n].task) == (first.domain, first.task)]
+        if len(keep) < len(set(names)):
+            notes.append(f"kept datasets of one domain/task ({first.domain}/{first.task}): {keep}")
+        if len(keep) > MAX_DATASETS:
+            notes.append(f"kept the first {MAX_DATASETS} datasets to stay within the time budget")
+        return first.domain, first.task, keep[:MAX_DATASETS]
+
+    def _base_config(self, bp: Blueprint, domain: str, task: str, datasets: list[str],
+                     notes: list[str]) -> dict:
+        seeds = list(dict.fromkeys(bp.seeds))[:MAX_SEEDS] or [0, 1, 2]
+        if len(seeds) < 3:
+            notes.append(f"only {len(seeds)} seed(s): no significance test will be possible")
+        cfg = default_config(domain, task, datasets, bp.proposed_method.name, seeds)
+        cfg["title"] = bp.title
+        cfg["metrics"], cfg["primary_metric"] = map_metrics(domain, task, bp.metrics, bp.primary_metric, notes)
+        cfg["baselines"] = choose_baselines(domain, task, [b.name for b in bp.baselines if
+                                                           b.name != bp.proposed_method.name],
+                                            lambda n: match_baseline(domain, task, n), notes)
+        return cfg
+
+    # ------------------------------------------------------------------ seeded mode
+    def _seeded(self, bp, plan, skills, cfg, notes) -> tuple[dict[str, str], str]:
+        domain, task = cfg["domain"], cfg["task"]
+        fill = self._ask_fill(bp, plan, skills, cfg, notes)
+        method, source, fill_notes = validate_fill(domain, task, fill, bp.proposed_method.name)
+        notes += fill_notes
+        files = scaffold_files(domain)
+        if source == "llm_code":
+            files["method.py"] = fill.code
+        cfg["method"] = method
+        n_abl = min(MAX_ABLATIONS, max(1, len(bp.ablations)))
+        cfg["ablations"] = ablation_variants(domain, task, method, n_abl)
+        if bp.ablations:
+            notes.append("blueprint ablations " + ", ".join(repr(a.name) for a in bp.ablations)
+                         + " realised as: " + ", ".join(a["name"] for a in cfg["ablations"]))
+        files["config.json"] = dumps(cfg)
+        return files, source
+
+    def _ask_fill(self, bp, plan, skills, cfg, notes) -> MethodFill | None:
+        domain, task = cfg["domain"], cfg["task"]
+        fams = {f: list(FAMILIES.get(f, {}).get("params", {})) for f in DOMAIN_SPECS[domain]["tasks"][task]["families"]}
+        default = DOMAIN_SPECS[domain]["tasks"][task]["method"]
+        example = {k: default[k] for k in ("family", "params", "steps") if k in default}
+        if "features" in default:
+            example["features"] = default["features"]
+        prompt = _ENV.from_string(PROMPTS["fill"]).render(
+            title=bp.title, task=task, datasets=", ".join(cfg["datasets"]), domain=domain,
+            method_name=bp.proposed_method.name, method_description=bp.proposed_method.description,
+            plan_steps=(plan.steps if plan else [])[:6], skills=_skill_lines(skills, domain),
+            families=fams, features=_describe_features(feature_spec(domain, task)),
+            example=json.dumps(example))
+        msgs = [{"role": "system", "content": PROMPTS["system_fill"].strip()},
+                {"role": "user", "content": prompt}]
+        try:
+            fill, _ = generate_structured(self.llm, msgs, MethodFill, retries=self.retries, max_tokens=300)
+            return fill
+        except ModelError as e:
+            notes.append(f"method slot: model output unusable ({e})")
+            return None
+
+    # ------------------------------------------------------------------ free-form mode
+    def _free(self, bp, plan, skills, cfg, staged, notes) -> tuple[dict[str, str] | None, str]:
+        data = []
+        for ds, npz in staged.items():
+            doc = json.loads(npz.with_suffix(".json").read_text())
+            data.append({"name": ds, "arrays": doc["arrays"], "meta": _short_meta(doc["meta"])})
+        cfg = dict(cfg, ablations=[{"name": a.name} for a in bp.ablations])
+        prompt = _ENV.from_string(PROMPTS["free"]).render(
+            title=bp.title, domain=cfg["domain"], task=cfg["task"], method_name=bp.proposed_method.name,
+            method_description=bp.proposed_method.description,
+            baselines=", ".join(b["name"] for b in cfg["baselines"]),
+            ablations=", ".join(a.name for a in bp.ablations) or "none", seeds=cfg["seeds"],
+            metrics=", ".join(cfg["metrics"]), primary_metric=cfg["primary_metric"],
+            plan_steps=(plan.steps if plan else [])[:8], skills=_skill_lines(skills, cfg["domain"]),
+            data=data, minutes=bp.compute_budget.minutes, imports=", ".join(sorted(FREE_IMPORTS)))
+        msgs = [{"role": "system", "content": PROMPTS["system_free"].strip()},
+                {"role": "user", "content": prompt}]
+        try:
+            out, _ = generate_structured(self.llm, msgs, FreeFormFiles, retries=self.retries,
+                                         max_tokens=6000)
+        except ModelError as e:
+            notes.append(f"free-form: model output unusable ({e}); seeded scaffold used instead")
+            return None, ""
+        problems = check_free_files(out.files)
+        if problems:
+            notes.append("free-form files rejected (" + "; ".join(problems[:4]) + "); seeded scaffold used")
+            return None, ""
+        files = dict(out.files)
+        files.setdefault("config.json", dumps(cfg))
+        return files, "llm_files"
+
+
+def check_free_files(files: dict[str, str]) -> list[str]:
+    """Static checks on a free-form codebase before anything runs."""
+    problems = []
+    if "run.py" not in files:
+        problems.append("no run.py entry point")
+    for path, content in files.items():
+        if path.startswith(("/", "~")) or ".." in Path(path).parts or path.startswith("data/"):
+            problems.append(f"path {path!r} must stay inside the work dir (and not overwrite data/)")
+        elif path.endswith(".py"):
+            problems += [f"{path}: {e}" for e in check_code(content, FREE_IMPORTS)]
+    if "run.py" in files and "metrics.json" not in "".join(v for k, v in files.items() if k.endswith(".py")):
+        problems.append("no code writes metrics.json")
+    return problems
+
+
+def _skill_lines(skills: list[SkillEntry], domain: str) -> list[str]:
+    lines = []
+    for s in skills or []:
+        if s.domain in (domain, "general"):
+            lines += [f"{s.name}: {i}" for i in s.instructions[:2]]
+    return lines[:6]
+
+
+def _describe_features(spec: dict | None) -> str:
+    if not spec:
+        return ""
+    if spec["kind"] == "dict":
+        return "a JSON object with keys " + ", ".join(f"{k} ({v})" for k, v in spec["keys"].items())
+    if spec["kind"] == "subset":
+        return "a list of " + ", ".join(spec["options"])
+    return "one of " + ", ".join(json.dumps(o) for o in spec["options"])
+
+
+def _short_meta(meta: dict) -> dict:
+    return {k: (v if not isinstance(v, list) or len(v) <= 12 else v[:12] + ["..."]) for k, v in meta.items()
+            if k not in ("files", "node_names", "package_dir")}

@@ -1,0 +1,120 @@
+"""Deterministic parts of a seeded experiment: config (baselines matched to the
+blueprint, metrics mapped to what the task reports, ablation variants) and the run
+scripts (run.sh for a shell / sandbox, job.sbatch for SLURM)."""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from nanoresearch.scaffolds.specs import STD, feature_spec, task_spec
+
+METRIC_ALIASES = {"acc": "accuracy", "accuracy": "accuracy", "f1": "macro_f1", "macrof1": "macro_f1",
+                  "f1score": "macro_f1", "f1macro": "macro_f1", "auc": "auc", "rocauc": "auc",
+                  "aucroc": "auc", "auroc": "auc", "rmse": "rmse", "mae": "mae", "r2": "r2",
+                  "mase": "mase", "smape": "smape", "mape": "smape", "ap": "average_precision",
+                  "averageprecision": "average_precision", "mse": "rmse"}
+
+
+def map_metrics(domain: str, task: str, wanted: list[str], primary: str,
+                notes: list[str]) -> tuple[list[str], str]:
+    have = task_spec(domain, task)["metrics"]
+    mapped = []
+    for m in wanted:
+        key = METRIC_ALIASES.get("".join(ch for ch in m.lower() if ch.isalnum()))
+        if key in have:
+            mapped.append(key)
+        else:
+            notes.append(f"metric {m!r} is not reported by the {domain}/{task} scaffold")
+    mapped = list(dict.fromkeys(mapped)) or list(have)
+    prim = METRIC_ALIASES.get("".join(ch for ch in primary.lower() if ch.isalnum()))
+    if prim not in mapped:
+        notes.append(f"primary metric {primary!r} unavailable; using {mapped[0]!r}")
+        prim = mapped[0]
+    return mapped, prim
+
+
+def choose_baselines(domain: str, task: str, names: list[str], match, notes: list[str],
+                     cap: int = 4) -> list[dict]:
+    """Blueprint baselines the scaffold really implements keep their names; the scaffold
+    defaults fill up the rest. `match(name) -> family | None`."""
+    defaults = task_spec(domain, task)["baselines"]
+    out: list[dict] = []
+    for name in names:
+        fam = match(name)
+        if fam is None:
+            notes.append(f"baseline {name!r} has no implementation in the scaffold; skipped")
+            continue
+        base = next((copy.deepcopy(b) for b in defaults if b["family"] == fam),
+                    {"family": fam, "params": {}, "steps": list(STD) if fam in ("logreg", "svm_rbf", "knn", "mlp") else []})
+        base["name"] = name
+        if all(b["family"] != fam for b in out):
+            out.append(base)
+    for b in defaults:
+        if len(out) < cap and all(o["family"] != b["family"] or o.get("features") != b.get("features")
+                                  for o in out):
+            out.append(copy.deepcopy(b))
+    return out[:cap]
+
+
+def _feature_variants(domain: str, task: str, feats: Any) -> list[tuple[str, Any]]:
+    if domain == "multimodal" and isinstance(feats, dict) and len(feats.get("modalities", [])) > 1:
+        return [(f"w/o {m}", dict(feats, modalities=[o for o in feats["modalities"] if o != m]))
+                for m in feats["modalities"]]
+    if domain == "nlp" and isinstance(feats, dict) and feats != {"analyzer": "word", "ngram_max": 1}:
+        return [("with word unigrams", {"analyzer": "word", "ngram_max": 1})]
+    if domain == "cv" and feats not in (None, "pixels"):
+        return [("on raw pixels", "pixels")]
+    if domain == "timeseries" and task == "forecasting" and isinstance(feats, dict):
+        return [("w/o differencing" if feats.get("difference") else "with differencing",
+                 dict(feats, difference=not feats.get("difference")))]
+    if domain == "timeseries" and feats not in (None, "raw"):
+        return [("on raw series", "raw")]
+    if domain == "graph" and isinstance(feats, list) and len(feats) > 1:
+        return [(f"w/o {f} features", [g for g in feats if g != f]) for f in feats]
+    return []
+
+
+def ablation_variants(domain: str, task: str, method: dict, n: int) -> list[dict]:
+    """Up to n honest variants of the proposed method, each named by what it changes."""
+    out: list[dict] = []
+    for label, feats in _feature_variants(domain, task, method.get("features")):
+        out.append(dict(copy.deepcopy(method), name=f"{method['name']} {label}", features=feats))
+    for st in method.get("steps", []):
+        label = st if isinstance(st, str) else next(iter(st))
+        out.append(dict(copy.deepcopy(method), name=f"{method['name']} w/o {label}",
+                        steps=[s for s in method["steps"] if s != st]))
+    if method.get("params") and method.get("family") != "custom":
+        out.append(dict(copy.deepcopy(method), name=f"{method['name']} (default hyperparameters)",
+                        params={}))
+    return out[:n]
+
+
+RUN_SH = """#!/usr/bin/env bash
+# Runs the experiment on one core; writes metrics.json and figures/ next to this file.
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
+exec "${PYTHON:-python3}" run.py "$@"
+"""
+
+
+def job_sbatch(name: str, minutes: float, memory_mb: int, partition: str | None = None) -> str:
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name[:40]}", "#SBATCH --cpus-per-task=1",
+             "#SBATCH --ntasks=1", f"#SBATCH --mem={int(memory_mb)}M",
+             f"#SBATCH --time={max(1, int(minutes))}", "#SBATCH --output=slurm-%j.out",
+             "#SBATCH --error=slurm-%j.err"]
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    lines += ["# one single-threaded experiment; results land in metrics.json and figures/",
+              'cd "${SLURM_SUBMIT_DIR:-$(dirname "$0")}"',
+              "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg",
+              '"${PYTHON:-python3}" run.py', ""]
+    return "\n".join(lines)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2) + "\n"
+
+
+__all__ = ["ablation_variants", "choose_baselines", "feature_spec", "job_sbatch", "map_metrics", "RUN_SH"]

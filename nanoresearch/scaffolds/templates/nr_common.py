@@ -1,0 +1,291 @@
+"""Shared runtime of the nanoresearch experiment scaffolds (copied next to run.py).
+
+It loads the staged data (data/<name>.npz + .json), builds methods from a small set of
+validated building blocks (model family + hyperparameters + preprocessing steps, or a
+user `method.py` with build_model(seed, params)), runs every seed, and writes the only
+thing that counts as a result: metrics.json, a list of
+{method, dataset, metric, value, seed, split}, plus figures under figures/.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+# family -> task kinds it serves and its tunable params: name -> (type, low, high)
+FAMILIES = {
+    "majority": {"kinds": ["clf", "reg"], "params": {}},
+    "logreg": {"kinds": ["clf"], "params": {"C": (float, 1e-4, 1e4)}},
+    "ridge": {"kinds": ["reg", "clf"], "params": {"alpha": (float, 1e-6, 1e4)}},
+    "linear_svm": {"kinds": ["clf"], "params": {"C": (float, 1e-4, 1e4)}},
+    "svm_rbf": {"kinds": ["clf", "reg"], "params": {"C": (float, 1e-3, 1e4)}},
+    "knn": {"kinds": ["clf", "reg"], "params": {"n_neighbors": (int, 1, 50)}},
+    "decision_tree": {"kinds": ["clf", "reg"], "params": {"max_depth": (int, 1, 30)}},
+    "random_forest": {"kinds": ["clf", "reg"], "params": {"n_estimators": (int, 10, 300),
+                                                          "max_depth": (int, 1, 30)}},
+    "extra_trees": {"kinds": ["clf", "reg"], "params": {"n_estimators": (int, 10, 300),
+                                                        "max_depth": (int, 1, 30)}},
+    "gbm": {"kinds": ["clf", "reg"], "params": {"max_iter": (int, 10, 300), "learning_rate": (float, 0.01, 1.0),
+                                               "max_depth": (int, 1, 12)}},
+    "mlp": {"kinds": ["clf", "reg"], "params": {"hidden": (int, 4, 256), "alpha": (float, 1e-6, 1.0),
+                                               "max_iter": (int, 20, 400)}},
+    "naive_bayes": {"kinds": ["clf"], "params": {"alpha": (float, 1e-3, 10.0)}},
+}
+STEPS = {"standardize": None, "minmax": None, "pca": (int, 1, 256), "select_k": (int, 1, 512)}
+HIGHER_IS_BETTER = {"accuracy", "macro_f1", "auc", "average_precision", "r2"}
+
+
+def load_config(path: str | Path = "config.json") -> dict:
+    return json.loads((HERE / path).read_text())
+
+
+def load_dataset(name: str, cfg: dict) -> tuple[dict, dict]:
+    """Arrays and the card/meta document of a staged dataset (never the network)."""
+    data_dir = Path(os.environ.get("NR_DATA_DIR") or HERE / cfg.get("data_dir", "data"))
+    npz, doc = data_dir / f"{name}.npz", data_dir / f"{name}.json"
+    if not npz.exists():
+        raise FileNotFoundError(f"staged dataset {npz} missing: stage it with "
+                                f"nanoresearch.datasets.stage({name!r}, {str(data_dir)!r})")
+    with np.load(npz, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, json.loads(doc.read_text())
+
+
+def clean_params(family: str, params: dict | None) -> dict:
+    """Coerce and clamp to the family's allowed ranges; unknown keys are dropped."""
+    spec = FAMILIES[family]["params"]
+    out = {}
+    for k, v in (params or {}).items():
+        if k in spec and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            typ, lo, hi = spec[k]
+            out[k] = typ(min(max(v, lo), hi))
+    return out
+
+
+def make_estimator(spec: dict, seed: int, kind: str, sparse: bool = False):
+    """A fresh sklearn-style estimator (fit/predict) for a method spec."""
+    family = spec.get("family", "logreg")
+    if family == "custom":
+        return _custom(spec, seed)
+    if family not in FAMILIES or kind not in FAMILIES[family]["kinds"]:
+        raise ValueError(f"family {family!r} cannot do {kind}; choose from "
+                         f"{sorted(f for f, d in FAMILIES.items() if kind in d['kinds'])}")
+    p = clean_params(family, spec.get("params"))
+    est = _family(family, p, seed, kind, sparse)
+    return _with_steps(spec.get("steps") or [], est, seed, sparse)
+
+
+def _family(family: str, p: dict, seed: int, kind: str, sparse: bool = False):
+    from sklearn import dummy, ensemble, linear_model, naive_bayes, neighbors, neural_network, svm, tree
+
+    clf = kind == "clf"
+    if family == "majority":
+        return dummy.DummyClassifier(strategy="most_frequent") if clf else dummy.DummyRegressor()
+    if family == "logreg":
+        return linear_model.LogisticRegression(C=p.get("C", 1.0), max_iter=2000)
+    if family == "ridge":
+        return (linear_model.RidgeClassifier if clf else linear_model.Ridge)(alpha=p.get("alpha", 1.0))
+    if family == "linear_svm":
+        return svm.LinearSVC(C=p.get("C", 1.0), max_iter=5000)
+    if family == "svm_rbf":
+        return (svm.SVC if clf else svm.SVR)(C=p.get("C", 1.0))
+    if family == "knn":
+        return (neighbors.KNeighborsClassifier if clf else neighbors.KNeighborsRegressor)(
+            n_neighbors=p.get("n_neighbors", 5))
+    if family == "decision_tree":
+        return (tree.DecisionTreeClassifier if clf else tree.DecisionTreeRegressor)(
+            max_depth=p.get("max_depth"), random_state=seed)
+    if family in ("random_forest", "extra_trees"):
+        cls = {("random_forest", True): ensemble.RandomForestClassifier,
+               ("random_forest", False): ensemble.RandomForestRegressor,
+               ("extra_trees", True): ensemble.ExtraTreesClassifier,
+               ("extra_trees", False): ensemble.ExtraTreesRegressor}[(family, clf)]
+        return cls(n_estimators=p.get("n_estimators", 100), max_depth=p.get("max_depth"),
+                   random_state=seed, n_jobs=1)
+    if family == "gbm":
+        cls = ensemble.HistGradientBoostingClassifier if clf else ensemble.HistGradientBoostingRegressor
+        return cls(max_iter=p.get("max_iter", 100), learning_rate=p.get("learning_rate", 0.1),
+                   max_depth=p.get("max_depth"), random_state=seed)
+    if family == "mlp":
+        cls = neural_network.MLPClassifier if clf else neural_network.MLPRegressor
+        return cls(hidden_layer_sizes=(p.get("hidden", 64),), alpha=p.get("alpha", 1e-4),
+                   max_iter=p.get("max_iter", 200), early_stopping=False, random_state=seed)
+    if family == "naive_bayes":  # counts / tf-idf (sparse, non-negative) want the multinomial model
+        return naive_bayes.MultinomialNB(alpha=p.get("alpha", 1.0)) if sparse else naive_bayes.GaussianNB()
+    raise ValueError(f"unknown family {family!r}")
+
+
+def _with_steps(steps: list, est, seed: int, sparse: bool):
+    from sklearn import decomposition, feature_selection, pipeline, preprocessing
+
+    parts = []
+    for st in steps:
+        name, arg = (st, None) if isinstance(st, str) else next(iter(st.items()))
+        if name == "standardize":
+            parts.append(preprocessing.StandardScaler(with_mean=not sparse))
+        elif name == "minmax":
+            parts.append(preprocessing.MaxAbsScaler())
+        elif name == "pca":
+            parts.append(decomposition.TruncatedSVD(n_components=int(arg or 20), random_state=seed)
+                         if sparse else decomposition.PCA(n_components=int(arg or 20),
+                                                                       random_state=seed))
+        elif name == "select_k":
+            parts.append(feature_selection.SelectKBest(k=int(arg or 20)))
+        else:
+            raise ValueError(f"unknown step {name!r}; choose from {sorted(STEPS)}")
+    return pipeline.make_pipeline(*parts, est) if parts else est
+
+
+def _custom(spec: dict, seed: int):
+    import importlib.util
+
+    path = HERE / spec.get("module", "method.py")
+    mod_spec = importlib.util.spec_from_file_location("nr_method", path)
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    return mod.build_model(seed, dict(spec.get("params") or {}))
+
+
+# ----------------------------------------------------------------------------- evaluation
+def split_indices(y: np.ndarray | None, n: int, seed: int, test_frac: float = 0.3,
+                  stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    strat = y if (stratify and y is not None and np.bincount(y).min() >= 2) else None
+    return train_test_split(idx, test_size=test_frac, random_state=seed, stratify=strat)
+
+
+def classification_metrics(y_true, y_pred, scores=None) -> dict:
+    from sklearn import metrics as m
+
+    out = {"accuracy": m.accuracy_score(y_true, y_pred),
+           "macro_f1": m.f1_score(y_true, y_pred, average="macro")}
+    if scores is not None and len(np.unique(y_true)) == 2:
+        out["auc"] = m.roc_auc_score(y_true, scores)
+    return out
+
+
+def regression_metrics(y_true, y_pred) -> dict:
+    from sklearn import metrics as m
+
+    return {"rmse": float(np.sqrt(m.mean_squared_error(y_true, y_pred))),
+            "mae": m.mean_absolute_error(y_true, y_pred), "r2": m.r2_score(y_true, y_pred)}
+
+
+class Recorder:
+    """Collects MetricRecord dicts; written atomically so a crash never leaves half a file."""
+
+    def __init__(self, wanted: list[str] | None = None):
+        self.records: list[dict] = []
+        self.wanted = set(wanted or [])
+        self.t0 = time.time()
+
+    def add(self, method: str, dataset: str, values: dict, seed: int, split: str = "test") -> None:
+        # metrics the config did not name are dropped, unless it named none this task has
+        keep = (self.wanted & set(values)) or set(values)
+        for metric, v in values.items():
+            if metric in keep and v is not None and math.isfinite(float(v)):
+                self.records.append({"method": method, "dataset": dataset, "metric": metric,
+                                     "value": float(v), "seed": int(seed), "split": split})
+        print(f"[{time.time() - self.t0:6.1f}s] {dataset} seed={seed} {method}: "
+              + ", ".join(f"{k}={float(v):.4f}" for k, v in values.items()), flush=True)
+
+    def write(self, path: str | Path = "metrics.json") -> Path:
+        out = HERE / path
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.records, indent=1))
+        os.replace(tmp, out)
+        return out
+
+
+def predict_scores(est, X):
+    """Positive-class scores for binary AUC, when the estimator can give them."""
+    if hasattr(est, "predict_proba"):
+        try:
+            return est.predict_proba(X)[:, 1]
+        except (AttributeError, IndexError):
+            return None
+    if hasattr(est, "decision_function"):
+        return est.decision_function(X)
+    return None
+
+
+def default_features(arrays: dict, tr: np.ndarray, te: np.ndarray, spec: dict):
+    """Flattened numeric features (images become pixel vectors); returns (Xtr, Xte, sparse)."""
+    X = arrays["X"] if "X" in arrays else arrays["images"]
+    X = X.reshape(len(X), -1).astype(np.float32)
+    return X[tr], X[te], False
+
+
+def run_supervised(cfg: dict, featurize=default_features) -> Recorder:
+    """Every dataset x seed x method: split, featurize, fit, predict, score."""
+    rec = Recorder(cfg.get("metrics"))
+    for ds in cfg["datasets"]:
+        arrays, doc = load_dataset(ds, cfg)
+        kind = "reg" if doc["card"]["task"] == "regression" else "clf"
+        y = arrays["y"]
+        for seed in cfg["seeds"]:
+            np.random.seed(seed)
+            tr, te = split_indices(y if kind == "clf" else None, len(y), seed, cfg.get("test_frac", 0.3))
+            tr = tr[: int(cfg.get("max_train", len(tr)))]
+            for spec in method_specs(cfg):
+                Xtr, Xte, sparse = featurize(arrays, tr, te, spec)
+                est = make_estimator(spec, seed, kind, sparse)
+                est.fit(Xtr, y[tr])
+                pred = est.predict(Xte)
+                values = (classification_metrics(y[te], pred, predict_scores(est, Xte)) if kind == "clf"
+                          else regression_metrics(y[te], pred))
+                rec.add(spec["name"], ds, values, seed)
+    return rec
+
+
+def method_specs(cfg: dict) -> list[dict]:
+    """Baselines, the proposed method, then ablations (each a spec with a unique name)."""
+    specs = list(cfg.get("baselines", [])) + [cfg["method"]] + list(cfg.get("ablations", []))
+    names = [s["name"] for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"method names must be unique, got {names}")
+    return specs
+
+
+def bar_figure(records: list[dict], metric: str, path: str | Path = "figures/results.png") -> Path:
+    """Mean +- std over seeds of `metric`, one group of bars per dataset."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in records if r["metric"] == metric]
+    datasets = sorted({r["dataset"] for r in rows})
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(methods) * len(datasets)), 3.2))
+    width = 0.8 / max(1, len(methods))
+    for j, m in enumerate(methods):
+        vals = [[r["value"] for r in rows if r["method"] == m and r["dataset"] == d] for d in datasets]
+        ax.bar(np.arange(len(datasets)) + j * width, [np.mean(v) if v else 0 for v in vals], width,
+               yerr=[np.std(v) if v else 0 for v in vals], capsize=3, label=m)
+    ax.set_xticks(np.arange(len(datasets)) + width * (len(methods) - 1) / 2, datasets)
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    out = HERE / path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def finish(rec: Recorder, cfg: dict) -> None:
+    if not rec.records:
+        sys.exit("no metrics were produced; check the config's datasets and metrics")
+    rec.write()
+    present = [r["metric"] for r in rec.records]
+    bar_figure(rec.records, cfg.get("primary_metric") if cfg.get("primary_metric") in present else present[0])
+    print(f"wrote {len(rec.records)} metric records in {time.time() - rec.t0:.1f}s", flush=True)
