@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 from pydantic import BaseModel, Field
 
@@ -24,15 +24,16 @@ METRIC_WORDS = ("macro-F1", "macro F1", "F1", "accuracy", "MAE", "RMSE", "MAPE",
 
 
 class HypOut(BaseModel):
-    statement: str = Field(max_length=600)
-    motivation: str = Field(default="", max_length=600)
-    expected_effect: str = Field(default="", max_length=400)
-    risk: str = Field(default="", max_length=400)
+    statement: str = Field(max_length=400)
+    motivation: str = Field(default="", max_length=300)
+    expected_effect: str = Field(default="", max_length=200)
+    risk: str = Field(default="", max_length=200)
 
 
 class IdeasOut(BaseModel):
-    gaps: list[str] = Field(default_factory=list)
-    hypotheses: list[HypOut] = Field(default_factory=list)
+    # bounded so grammar-constrained decoding of a small model cannot ramble forever
+    gaps: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=6)
+    hypotheses: list[HypOut] = Field(default_factory=list, max_length=6)
 
 
 @dataclass

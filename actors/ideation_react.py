@@ -22,9 +22,15 @@ TOOLS = ("search", "read_record", "extract_evidence", "recall_memory", "finish")
 
 
 class ToolCall(BaseModel):
-    thought: str = Field(default="", max_length=1000)
+    thought: str = Field(default="", max_length=300)
     tool: str
-    arg: str = Field(default="", max_length=300)
+    arg: str = Field(default="", max_length=200)
+
+
+# engines that constrain decoding (llama.cpp grammars, vLLM, OpenAI json_schema) get the
+# tool names as an enum; the parser still checks them, since other engines ignore schemas
+CALL_SCHEMA = ToolCall.model_json_schema()
+CALL_SCHEMA["properties"]["tool"]["enum"] = list(TOOLS)
 
 
 @dataclass
@@ -63,7 +69,7 @@ class ReactLoop:
                                papers=_paper_list(state.papers), step=step,
                                max_steps=self.max_steps,
                                observations="\n".join(t["observation"][:300] for t in state.trace[-3:]))
-            text = self.llm.generate(msgs, max_tokens=160).text
+            text = self.llm.generate(msgs, schema=CALL_SCHEMA, max_tokens=160).text
             call, error = self.parse(text)
             entry = {"step": step, "raw": text[:400], "valid": call is not None,
                      "thought": call.thought if call else "", "tool": call.tool if call else "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -32,15 +32,19 @@ DEFAULT_BASELINES = {"classification": ["logistic regression", "majority class"]
                      "link_prediction": ["common neighbours", "Adamic-Adar"]}
 
 
+Short = Annotated[str, Field(max_length=120)]
+
+
 class DraftOut(BaseModel):
-    title: str = Field(default="", max_length=300)
-    datasets: list[str] = Field(default_factory=list)
-    baselines: list[str] = Field(default_factory=list)
-    method: str = Field(default="", max_length=200)
-    method_description: str = Field(default="", max_length=600)
-    metrics: list[str] = Field(default_factory=list)
+    # every field bounded: grammar-constrained decoding then always terminates
+    title: str = Field(default="", max_length=200)
+    datasets: list[Short] = Field(default_factory=list, max_length=6)
+    baselines: list[Short] = Field(default_factory=list, max_length=6)
+    method: str = Field(default="", max_length=120)
+    method_description: str = Field(default="", max_length=400)
+    metrics: list[Short] = Field(default_factory=list, max_length=6)
     primary_metric: str = Field(default="", max_length=60)
-    ablations: list[str] = Field(default_factory=list)
+    ablations: list[Short] = Field(default_factory=list, max_length=6)
 
 
 def norm_metric(m: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from actors.planning_blueprint import (DEFAULT_BASELINES, as_draft_text, budget_from,
+from actors.planning_blueprint import (DEFAULT_BASELINES, budget_from,
                                        estimate_minutes, fits, map_dataset, required_seeds)
 from nanoresearch.errors import ModelError
 from nanoresearch.llm.structured import generate_structured
@@ -27,12 +27,12 @@ HEAVY = ("pretrain", "pre-train", "billion", "large language model", "from scrat
 
 class IssueOut(BaseModel):
     category: str = Field(default="other", max_length=40)
-    message: str = Field(default="", max_length=400)
+    message: str = Field(default="", max_length=300)
 
 
 class ReviewOut(BaseModel):
     passed: bool
-    issues: list[IssueOut] = Field(default_factory=list)
+    issues: list[IssueOut] = Field(default_factory=list, max_length=6)
 
 
 def rule_issues(bp: Blueprint, topic: ResearchTopic, profile: UserProfile,

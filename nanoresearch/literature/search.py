@@ -10,18 +10,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from typing import Any, Awaitable, Protocol, TypeVar
+from typing import Any, Awaitable, TypeVar
 
 from nanoresearch.errors import NanoResearchError, UserError
+from nanoresearch.literature.http_sources import ArxivSource, OpenAlexSource, SemanticScholarSource
+from nanoresearch.literature.local import LocalLibrary
+from nanoresearch.literature.userlib import UserLibrary
 from nanoresearch.literature.text import normalize_title
 from nanoresearch.types import LiteratureRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Source(Protocol):
-    name: str
 
 
 def run_sync(coro: Awaitable[T]) -> T:
@@ -91,17 +90,16 @@ class LiteratureSearch:
         return None
 
 
-def make_literature(settings: Any, embedder: Any = None) -> LiteratureSearch:
+def make_literature(settings: Any, embedder: Any = None, *, cache_dir: Any = None,
+                    base_urls: dict[str, str] | None = None) -> LiteratureSearch:
     """Sources from settings.literature: the user's library first (their own papers
-    rank before the corpus), then the configured chain."""
-    from nanoresearch.literature.http_sources import (ArxivSource, OpenAlexSource,
-                                                      SemanticScholarSource)
-    from nanoresearch.literature.local import LocalLibrary
-    from nanoresearch.literature.userlib import UserLibrary
-
+    rank before the corpus), then the configured chain. `base_urls` (source name -> URL)
+    points the web clients at mirrors or test servers; `cache_dir` defaults to
+    settings.cache_dir."""
     lit = settings.literature
-    cache = settings.cache_dir
+    cache = cache_dir or settings.cache_dir
     timeout = settings.providers.timeout_s
+    urls = base_urls or {}
     sources: list[Any] = []
     if lit.user_library:
         sources.append(UserLibrary.from_file(lit.user_library, embedder))
@@ -110,11 +108,13 @@ def make_literature(settings: Any, embedder: Any = None) -> LiteratureSearch:
             if name == "local":
                 sources.append(LocalLibrary(lit.library_path, cache, embedder))
             elif name == "openalex":
-                sources.append(OpenAlexSource(mailto=lit.mailto, cache_dir=cache, timeout_s=timeout))
+                sources.append(OpenAlexSource(urls.get(name), mailto=lit.mailto, cache_dir=cache,
+                                              timeout_s=timeout))
             elif name == "arxiv":
-                sources.append(ArxivSource(cache_dir=cache, timeout_s=timeout))
+                sources.append(ArxivSource(urls.get(name), cache_dir=cache, timeout_s=timeout))
             elif name == "semantic_scholar":
-                sources.append(SemanticScholarSource(api_key=lit.semantic_scholar_api_key,
+                sources.append(SemanticScholarSource(urls.get(name),
+                                                     api_key=lit.semantic_scholar_api_key,
                                                      cache_dir=cache, timeout_s=timeout))
         except UserError as e:
             log.warning("literature source %s unavailable: %s", name, e)
