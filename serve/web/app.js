@@ -98,7 +98,7 @@ async function signIn(token) {
   }
   localStorage.setItem("nr_token", state.token);
   renderWho();
-  await loadProjects();
+  await Promise.all([loadProjects(), searchKnowledge()]);
   return true;
 }
 
@@ -109,7 +109,8 @@ function signOut() {
   setHashProject(null);
   renderWho();
   renderProjectList();
-  $("project").replaceChildren($("placeholder") || h("div"));
+  $("knowledge-results").replaceChildren();
+  $("project").replaceChildren(state.placeholder);
 }
 
 function renderWho() {
@@ -353,6 +354,7 @@ async function startProject(call) {
 }
 
 async function init() {
+  state.placeholder = $("placeholder");  // kept: renderProject replaces it, sign-out restores it
   $("token-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token-input").value); });
   $("signout").addEventListener("click", signOut);
   $("refresh").addEventListener("click", () => { loadProjects(); if (state.pid) openProject(state.pid); });

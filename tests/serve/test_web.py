@@ -169,6 +169,10 @@ def test_page_shows_timeline_reviews_and_sends_feedback(live, service, make_user
                    "Does label smoothing help", "Your turn", "Paper & reviews", "one dataset only"]:
         assert needle.lower() in text.lower(), needle
     assert "Bob's secret topic" not in text and bob_token not in text
+    browser.wait_js("document.querySelectorAll('#memory-list .k-item').length > 0")
+    assert browser.js("document.getElementById('memory-list').innerText").startswith("alice has 0 GPUs")
+    skills = browser.js("document.getElementById('skill-list').innerText")
+    assert "scale features before LR" in skills and "bob" not in skills
     assert browser.js("document.querySelectorAll('#project-list .project-item').length") == 1
     hrefs = browser.js("[...document.querySelectorAll('a.artifact-link')].map(a => a.getAttribute('href'))")
     assert f"/api/v1/projects/{pid}/artifacts/writing/paper.pdf" in hrefs
@@ -206,7 +210,9 @@ def test_page_rejects_a_bad_token(live, browser):
 
 def test_cli_screenshot_of_the_landing_page(live, tmp_path):
     """The plain `chromium --screenshot` path (no CDP) renders the page too."""
-    png = tmp_path / "landing.png"
+    shots = Path(os.environ.get("NR_WEB_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    png = shots / "web_landing.png"
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--no-first-run",
                     f"--user-data-dir={tmp_path / 'prof'}", f"--screenshot={png}", "--window-size=1280,900",
