@@ -187,6 +187,14 @@ class AdapterRegistry:
         log.info("rolled back adapter %s v%d -> %s", user_id, cur, target)
         return None if target is None else self.get(user_id, target)
 
+    def set_current(self, user_id: str, version: int) -> AdapterVersion:
+        """Serve a specific (verified) version, e.g. an admin pinning one."""
+        with self._user_lock(user_id):
+            self.resolve(user_id, version)
+            rec = self._set_status(user_id, version, "published")
+            _atomic_write(self.user_dir(user_id) / CURRENT, str(version))
+        return rec
+
     def mark_failed(self, user_id: str, version: int) -> AdapterVersion:
         with self._user_lock(user_id):
             return self._set_status(user_id, version, "failed")

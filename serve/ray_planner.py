@@ -1,0 +1,121 @@
+"""The planner as a Ray Serve deployment (the only planner module that imports ray).
+
+`build_planner_app(settings)` returns the bound application: one `PlannerDeployment`
+replica holding a PlannerEngine (transformers + peft; per-user adapters switched by the
+engine itself, see serve/planner_engine.py) behind the OpenAI-compatible FastAPI app of
+serve/planner_openai.py. `deploy_planner(settings)` runs it on 127.0.0.1 at route
+prefix /v1, which is `settings.providers.planner_base_url` by default:
+
+    from openai import OpenAI
+    OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="-").chat.completions.create(
+        model="planner:alice", messages=[{"role": "user", "content": "..."}])
+
+Engine choice (`settings.serve.planner_engine`): "transformers", "vllm", or "auto"
+(vLLM when it is importable *and* a GPU is present, else transformers). vLLM is
+imported lazily and only on that path; it is never required.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from ray import serve
+
+from nanoresearch.config import Settings
+from nanoresearch.errors import UserError
+from serve.planner_engine import PlannerEngine
+from serve.planner_log import PlannerLog
+from serve.planner_openai import create_planner_api
+from storage.adapters import AdapterRegistry
+
+log = logging.getLogger(__name__)
+APP_NAME = "planner"
+ROUTE_PREFIX = "/v1"
+ADMIN_TOKEN_ENV = "NANORESEARCH_PLANNER_ADMIN_TOKEN"
+
+
+def choose_engine(settings: Settings) -> str:
+    want = settings.serve.planner_engine
+    if want == "transformers":
+        return want
+    try:
+        import importlib.util
+
+        import torch
+        has_vllm = importlib.util.find_spec("vllm") is not None
+        gpu = torch.cuda.is_available()
+    except ImportError:
+        has_vllm, gpu = False, False
+    if want == "vllm" and not has_vllm:
+        raise UserError("serve.planner_engine=vllm but vllm is not installed: "
+                        "`pip install nanoresearch[gpu]` (GPUs) or `[cpu-serving]`, or use 'transformers'")
+    return "vllm" if want == "vllm" or (has_vllm and gpu) else "transformers"
+
+
+def base_model_dir(settings: Settings) -> str:
+    from training.hf_model import ensure_base_model
+    return str(ensure_base_model(settings))
+
+
+def make_engine(settings: Settings, model_dir: str | None = None) -> PlannerEngine:
+    kind = choose_engine(settings)
+    if kind == "vllm":
+        # The vLLM path (LoRARequest per user) needs a GPU build; until it is wired here
+        # the transformers engine serves, and the log says so instead of failing.
+        log.warning("vLLM planner engine requested; serving with transformers (vLLM LoRA path not wired)")
+    import torch
+    torch.set_num_threads(max(1, settings.providers.embedded_threads))
+    return PlannerEngine(model_dir or base_model_dir(settings), AdapterRegistry(settings.adapters_dir),
+                         PlannerLog(settings.data_dir),
+                         device="cuda" if torch.cuda.is_available() else "cpu")
+
+
+@serve.ingress()
+class PlannerDeployment:
+    """One replica = one engine. Generation requests run in FastAPI's thread pool, so an
+    admin load or a second user's request is accepted while one generates; the engine's
+    lock orders their use of the model."""
+
+    def __init__(self, settings_json: str, model_dir: str | None = None, admin_token: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.settings = Settings.model_validate_json(settings_json)
+        self.engine = make_engine(self.settings, model_dir)
+        self.admin_token = admin_token
+
+    def __serve_build_asgi_app__(self):
+        return create_planner_api(self.engine, admin_token=self.admin_token)
+
+
+def build_planner_app(settings: Settings, *, model_dir: str | None = None,
+                      admin_token: str | None = None, num_cpus: float = 1,
+                      max_ongoing_requests: int = 64):
+    """The bound Serve application (pass it to serve.run)."""
+    import torch
+    gpus = 1 if torch.cuda.is_available() else 0
+    dep = serve.deployment(PlannerDeployment, name="PlannerDeployment", num_replicas=1,
+                           max_ongoing_requests=max_ongoing_requests,
+                           ray_actor_options={"num_cpus": num_cpus, "num_gpus": gpus})
+    token = admin_token or os.environ.get(ADMIN_TOKEN_ENV)
+    return dep.bind(settings.model_dump_json(), model_dir, token)
+
+
+def deploy_planner(settings: Settings, *, model_dir: str | None = None, admin_token: str | None = None,
+                   route_prefix: str = ROUTE_PREFIX, **kw: Any):
+    """Start (or join) Ray and Serve on 127.0.0.1 and run the planner app. Returns the
+    deployment handle; the HTTP base URL is http://127.0.0.1:<port><route_prefix>."""
+    import ray
+
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init()
+        else:
+            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False)
+    serve.start(http_options={"host": settings.serve.host if settings.serve.host in ("127.0.0.1", "localhost")
+                              else "127.0.0.1", "port": settings.serve.port})
+    app = build_planner_app(settings, model_dir=model_dir, admin_token=admin_token, **kw)
+    return serve.run(app, name=APP_NAME, route_prefix=route_prefix)
+
+
+def planner_base_url(settings: Settings, route_prefix: str = ROUTE_PREFIX) -> str:
+    return f"http://127.0.0.1:{settings.serve.port}{route_prefix}"
