@@ -126,6 +126,15 @@ def _install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
 
+def _check_service(service: object) -> None:
+    # fail at start-up, naming what is missing, rather than with a 500 on the first request
+    wanted = [n for n, v in vars(ProjectService).items() if callable(v) and not n.startswith("_")]
+    missing = [n for n in wanted if not callable(getattr(service, n, None))]
+    if missing:
+        raise TypeError(f"{type(service).__name__} does not implement ProjectService: "
+                        f"missing {', '.join(missing)} (see serve/api.py)")
+
+
 def create_app(service: ProjectService, auth: TokenAuth,
                options: ApiOptions | None = None) -> FastAPI:
     """Build the app. `options` (admin token, open registration) default to the
@@ -133,6 +142,7 @@ def create_app(service: ProjectService, auth: TokenAuth,
     from serve.api_projects import projects_router
     from serve.api_users import users_router
 
+    _check_service(service)
     options = options or ApiOptions.from_env()
     app = FastAPI(
         title="nanoresearch API",

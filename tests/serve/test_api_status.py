@@ -57,3 +57,15 @@ def test_every_benchmark_task_file_uploads():
     for f in files:
         topic = parse_task_file(f.read_bytes())
         assert topic.question_id == f.stem and topic.problem_statement
+
+
+def test_incomplete_service_is_refused_at_build_time(tmp_path):
+    from serve.api import create_app
+    from serve.auth import TokenAuth
+
+    class Half:
+        def create_user(self, user_id, name=""):
+            return "x" * 20
+
+    with pytest.raises(TypeError, match="missing .*list_adapters"):
+        create_app(Half(), TokenAuth(tmp_path / "t.json"))
