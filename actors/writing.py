@@ -55,11 +55,12 @@ def _render(name: str, **kw: Any) -> str:
 
 class WritingAgent:
     def __init__(self, llm: LLM, budgets: Budgets | None = None, *, compile_timeout_s: float = 180.0,
-                 max_tokens: int = 320):
+                 max_tokens: int = 320, max_sections_per_revision: int = 3):
         self.llm = llm
         self.budgets = budgets or Budgets()
         self.compile_timeout_s = compile_timeout_s
         self.max_tokens = max_tokens
+        self.max_sections_per_revision = max_sections_per_revision
         self.events: list[TrajectoryEvent] = []
         self.compile_history: list[dict] = []
         self.inputs: PaperInputs | None = None
@@ -94,7 +95,8 @@ class WritingAgent:
     def revise(self, draft: PaperDraft, requests: Sequence[str], round: int) -> PaperDraft:
         """Rewrite the sections the requests name (others stay), then check and compile."""
         assert self.inputs is not None, "write() first"
-        targets = route_requests(requests)
+        # a few sections per round keeps a revision as cheap as the requests are focused
+        targets = dict(list(route_requests(requests).items())[:self.max_sections_per_revision])
         for name, asks in targets.items():
             current = re.sub(r"\\[a-zA-Z]+\*?(\{[^{}]*\})?|[{}$]", " ", self._prose.get(name, draft.abstract))
             prompt = _render("revise", title=draft.title, section_title=SECTION_TITLES.get(name, "Abstract"),

@@ -125,11 +125,11 @@ def _in_float(text: str, pos: int) -> bool:
 
 
 def check_textual_refs(text: str, papers: Sequence[LiteratureRecord], section: str = "") -> tuple[str, CheckReport]:
-    surnames = {(a.split()[-1].lower() if a.split() else ""): p.year for p in papers for a in p.authors}
+    known = {(a.split()[-1].lower(), p.year) for p in papers for a in p.authors if a.split()}
     report, spans = CheckReport(), []
     for m in _TEXT_REF_RE.finditer(text):
         name, year = m.group("name").lower(), int(m.group("year"))
-        ok = any(n == name and (y is None or y == year) for n, y in surnames.items())
+        ok = any(n == name and (y is None or y == year) for n, y in known)
         if not ok:
             spans.append(sentence_span(text, m.start()))
             report.findings.append(Finding("reference", section, _line(text, m.start()), m.group(0),

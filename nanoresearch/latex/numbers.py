@@ -44,9 +44,19 @@ _NUMBER_RE = re.compile(
     r"(?P<num>" + _NUM + r")"
     r"(?P<sci>\s*(?:[eE](?P<exp1>[+\-]?\d+)|\$?\s*\\times\s*10\^\{?(?P<exp2>[+\-]?\d+)\}?\$?))?"
     r"(?P<mag>[kKMB](?![A-Za-z]))?"
-    r"(?P<suffix>\s*(?:\\%|%|\\percent|\}\{\\percent\}|\s+percent(?:age points)?|\s*pp\b)|"
+    r"(?P<suffix>(?:\\,|~)?\s*(?:\\%|%|\\percent|\s+per cent|\}\{\\percent\}|\s+percent(?:age points)?|\s*pp\b)|"
     r"\s*(?:x(?![A-Za-z])|\$?\\times\$?(?!\s*10\^)|\u00d7|-fold|\s+times\b))?"
 )
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+          "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
+_WORD_VALUES = {w: i for i, w in enumerate(_UNITS)} | _TENS
+# "one" is everywhere in prose ("one of the"); from two on a number word is a claim.
+_WORD_RE = re.compile(
+    r"\b(?P<w>" + "|".join(sorted(set(_WORD_VALUES) - {"zero", "one"}, key=len, reverse=True)) + r")"
+    r"(?:[- ](?P<u>one|two|three|four|five|six|seven|eight|nine)\b)?\b"
+    r"(?P<pct>\s+(?:percent|per cent)|\s*\\%)?", re.I)
 _POW10_RE = re.compile(r"(?<![\d.])10\^\{?(?P<exp>[+\-]?\d+)\}?")
 _RANGE_SEP = re.compile(r"^\s*(?:--|-|\u2013|to)\s*$")
 _MAG = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}
@@ -102,7 +112,7 @@ def _mention(m: re.Match, src: str) -> NumberMention:
         decimals -= {1e3: 3, 1e6: 6, 1e9: 9}[_MAG[m.group("mag")]]
     suffix = (m.group("suffix") or "").strip()
     if suffix:
-        form = "percent" if ("%" in suffix or "percent" in suffix or suffix == "pp") else "ratio"
+        form = "percent" if ("%" in suffix or "per" in suffix or suffix == "pp") else "ratio"
     sign = m.group("sign") or ""
     if "-" in sign or "\u2212" in sign:
         value = -value
@@ -110,6 +120,17 @@ def _mention(m: re.Match, src: str) -> NumberMention:
     return NumberMention(text=src[start:m.end()].strip(), value=value, decimals=decimals,
                          form=form, signed=bool(sign), comparator=_comparator(m.group("comp")),
                          start=start, end=m.end(), line=src.count("\n", 0, start) + 1)
+
+
+def _word_numbers(src: str, masked: str, section: str) -> list[NumberMention]:
+    out = []
+    for m in _WORD_RE.finditer(masked):
+        value = _WORD_VALUES[m.group("w").lower()] + (_WORD_VALUES[m.group("u").lower()] if m.group("u") else 0)
+        out.append(NumberMention(text=m.group(0).strip(), value=float(value), decimals=0,
+                                 form="percent" if m.group("pct") else "plain", signed=False, comparator="",
+                                 start=m.start(), end=m.end(), line=src.count("\n", 0, m.start()) + 1,
+                                 section=section))
+    return out
 
 
 def find_numbers(src: str, names: Iterable[str] = (), section: str = "") -> list[NumberMention]:
@@ -134,4 +155,5 @@ def find_numbers(src: str, names: Iterable[str] = (), section: str = "") -> list
             mention.start, mention.text = m.start("num"), src[m.start("num"):m.end()].strip()
         mention.section = section
         out.append(mention)
+    out += _word_numbers(src, masked, section)
     return sorted(out, key=lambda n: n.start)

@@ -83,3 +83,12 @@ def test_shown_precision_is_respected():
     assert ev.match(NumberMention("0.935", 0.935, 3, "plain", False, "", 0, 5))
     assert ev.match(NumberMention("0.93", 0.93, 2, "plain", False, "", 0, 4))
     assert not ev.match(NumberMention("0.936", 0.936, 3, "plain", False, "", 0, 5))
+
+
+def test_number_words_are_claims_too():
+    found = [(n.value, n.form) for n in find_numbers("three seeds, ninety-five percent, one of them, Twelve")]
+    assert found == [(3.0, "plain"), (95.0, "percent"), (12.0, "plain")]
+
+
+def test_percent_after_thin_space_and_per_cent():
+    assert nums(r"93.2\,\% and 12 per cent") == [(93.2, "percent", False), (12.0, "percent", False)]
