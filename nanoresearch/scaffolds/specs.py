@@ -68,11 +68,11 @@ DOMAIN_SPECS: dict[str, dict[str, Any]] = {
             "families": ["logreg", "ridge", "linear_svm", "naive_bayes", "knn", "random_forest", "mlp"],
             "metrics": CLF_METRICS,
             "baselines": [_m("Majority class", "majority", features={"modalities": ["image"]}),
-                          _m("Image-only logistic regression", "logreg", {"C": 10.0},
+                          _m("Image-only logistic regression", "logreg", {"C": 1.0},
                              features={"modalities": ["image"]}),
-                          _m("Text-only logistic regression", "logreg", {"C": 10.0},
+                          _m("Text-only logistic regression", "logreg", {"C": 1.0},
                              features={"modalities": ["text"]})],
-            "method": _m("", "logreg", {"C": 10.0}, features={"modalities": ["image", "text"],
+            "method": _m("", "logreg", {"C": 1.0}, features={"modalities": ["image", "text"],
                                                              "text_weight": 1.0})}}},
     "timeseries": {"template": "timeseries.py", "default_dataset": "co2", "tasks": {
         "forecasting": {
