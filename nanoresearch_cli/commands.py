@@ -193,33 +193,33 @@ def cmd_feedback(args: Any) -> int:
 
 
 def cmd_profile(args: Any) -> int:
-    from nanoresearch_cli import compose
+    from nanoresearch_cli import admin
 
-    return compose.profile_command(settings_from(args), args.action, args.user, console)
+    return admin.profile_command(settings_from(args), args.action, args.user, console)
 
 
 def cmd_store(args: Any) -> int:
-    from nanoresearch_cli import compose
+    from nanoresearch_cli import admin
 
-    return compose.store_command(settings_from(args), args.cmd, args.action, args.arg,
+    return admin.store_command(settings_from(args), args.cmd, args.action, args.arg,
                                  args.user, args.k, console)
 
 
 def cmd_serve(args: Any) -> int:
-    from nanoresearch_cli import compose
+    from nanoresearch_cli import admin
 
-    return compose.serve_command(settings_from(args), planner=not args.no_planner,
+    return admin.serve_command(settings_from(args), planner=not args.no_planner,
                                  block=args.block, console=console)
 
 
 def cmd_submit(args: Any) -> int:
-    from nanoresearch_cli import compose
+    from nanoresearch_cli import admin
 
     rest = [a for a in args.rest if a != "--"]
     if not rest:
         raise UserError("give the nanoresearch command to run after --, e.g. "
                         "nanoresearch submit -- run --topic '...'")
-    return compose.submit_command(settings_from(args), rest, args.address, not args.no_wait, console)
+    return admin.submit_command(settings_from(args), rest, args.address, not args.no_wait, console)
 
 
 def dispatch(args: Any) -> int:

@@ -1,0 +1,71 @@
+"""Stage II and III drivers that combine several agents behind the orchestrator's calls.
+
+`ExperimentRunner`: coding agent -> execution backend with the auto-debug loop ->
+analysis agent. `PaperWriter`: writing agent -> compile -> review ensemble -> revision
+loop. The agents may be plain objects or Ray proxies; the loops themselves run in the
+caller's process, so the execution backend and the workspace stay local to the driver.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from actors.debugging import debug_loop
+from actors.writing_revise import revise_loop
+from nanoresearch.config import Budgets
+from nanoresearch.types import (
+    AnalysisReport, Blueprint, CodeArtifact, Plan, RunResult, SkillEntry, WritingResult,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _Debugger:
+    """What debug_loop expects (`fix` + `history`) over a plain or remote agent: the
+    history is read back after each fix because a remote agent keeps it in its process."""
+
+    def __init__(self, agent: Any):
+        self.agent = agent
+        self.history: list = []
+
+    def fix(self, code: CodeArtifact, result: RunResult, skills: Sequence[SkillEntry] = ()) -> CodeArtifact:
+        new = self.agent.fix(code, result, list(skills))
+        self.history = list(self.agent.history)
+        return new
+
+
+class ExperimentRunner:
+    def __init__(self, coding: Any, debugging: Any, analysis: Any, executor: Any, budgets: Budgets):
+        self.coding, self.debugging, self.analysis = coding, debugging, analysis
+        self.executor, self.budgets = executor, budgets
+        self._skills: list[SkillEntry] = []
+
+    def write_code(self, blueprint: Blueprint, plan: Plan | None, skills: list[SkillEntry],
+                   code_dir: Path) -> CodeArtifact:
+        self._skills = list(skills)
+        return self.coding.write(blueprint, plan, list(skills), Path(code_dir))
+
+    def run(self, code: CodeArtifact, code_dir: Path,
+            on_event: Callable[[str, dict], None] | None = None) -> tuple[CodeArtifact, list[RunResult]]:
+        return debug_loop(code, Path(code_dir), self.executor, _Debugger(self.debugging),
+                          self.budgets.debug_attempts, on_event=on_event, skills=self._skills)
+
+    def analyze(self, blueprint: Blueprint, runs: list[RunResult], out_dir: Path) -> AnalysisReport:
+        return self.analysis.analyze(blueprint, runs, Path(out_dir))
+
+
+class PaperWriter:
+    def __init__(self, writing: Any, review: Any, budgets: Budgets):
+        self.writing, self.review, self.budgets = writing, review, budgets
+
+    def write(self, *, topic, profile, hypothesis, blueprint, papers, analysis, metrics,
+              paper_dir: Path, plan=None, skills=(), workspace_root: Path | None = None) -> WritingResult:
+        paper_dir = Path(paper_dir)
+        draft = self.writing.write(topic, profile, hypothesis, blueprint, papers, analysis,
+                                   [m.model_dump() for m in metrics], paper_dir, plan, list(skills),
+                                   workspace_root=workspace_root)
+        res = revise_loop(self.writing, self.review, draft, paper_dir, self.budgets,
+                          venue=profile.paper_format)
+        pdf = paper_dir / "paper.pdf"
+        return res.model_copy(update={"pdf_path": str(pdf) if pdf.exists() else None})

@@ -1,0 +1,134 @@
+"""CLI commands that manage users, the stores, serving and cluster submission."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from nanoresearch.config import Settings
+from nanoresearch.errors import UserError
+
+
+def profile_command(settings: Settings, action: str, user: str, console: Console,
+                    ask=input) -> int:
+    from storage.service import open_store
+
+    store = open_store(settings)
+    try:
+        if action == "show":
+            prof = store.get_profile(user)
+            if prof is None:
+                raise UserError(f"no profile for {user!r}; create one with "
+                                f"`nanoresearch profile init --user {user}`")
+            console.print_json(prof.model_dump_json())
+            return 0
+        answers: dict[str, Any] = {}
+        for q in store.profile_questions():
+            default = q.get("default")
+            shown = ", ".join(default) if isinstance(default, list) else default
+            raw = ask(f"{q['prompt']} [{shown}]: ").strip()
+            if raw:
+                answers[q["field"]] = raw
+        prof = store.save_profile_answers(user, answers)
+        console.print(f"saved profile {user} v{prof.version}")
+        return 0
+    finally:
+        store.close()
+
+
+def store_command(settings: Settings, kind: str, action: str, arg: str | None, user: str,
+                  k: int, console: Console) -> int:
+    from storage.service import open_store
+
+    store = open_store(settings)
+    try:
+        return _store_action(store, kind, action, arg, user, k, console)
+    finally:
+        store.close()
+
+
+def _store_action(store, kind, action, arg, user, k, console) -> int:
+    skills = kind == "skills"
+    if action in ("show", "delete", "search", "export", "import") and not arg:
+        raise UserError(f"`{kind} {action}` needs an argument (id, query or directory)")
+    if action == "list":
+        rows = store.list_skills(user_id=user) if skills else store.list_memories(user)
+    elif action == "search":
+        rows = store.retrieve_skills(query=arg, user_id=user, k=k) if skills else \
+            store.retrieve_memories(query=arg, user_id=user, k=k)
+    elif action == "show":
+        row = store.get_skill(arg) if skills else store.get_memory(arg, user)
+        if row is None:
+            raise UserError(f"no {kind[:-1]} {arg!r} visible to user {user!r}")
+        console.print_json(row.model_dump_json())
+        return 0
+    elif action == "delete":
+        ok = store.delete_skill(arg, user) if skills else store.delete_memory(arg, user)
+        console.print("deleted" if ok else f"no {kind[:-1]} {arg!r} owned by {user!r}")
+        return 0 if ok else 1
+    elif action == "export":
+        console.print(store.export_jsonl(arg))
+        return 0
+    else:
+        console.print(store.import_jsonl(arg, merge=True))
+        return 0
+    t = Table(title=kind)
+    for col in ("id", "what", "scope/conditions", "score"):
+        t.add_column(col)
+    for r in rows:
+        if skills:
+            t.add_row(r.id, f"{r.name}: {r.when_to_use[:60]}", r.scope,
+                      f"conf {r.confidence:.2f}, used {r.usage_count}")
+        else:
+            t.add_row(r.id, r.content[:70], json.dumps(r.conditions)[:40], f"imp {r.importance:.2f}")
+    console.print(t)
+    return 0
+
+
+def serve_command(settings: Settings, planner: bool, block: bool, console: Console) -> int:
+    import functools
+
+    from actors.ray_app import init_ray
+    from nanoresearch_cli.service import SystemProjectService
+    from serve.ray_api import run_api
+
+    init_ray(settings.execution.ray_address)
+    if planner:
+        from serve.ray_planner import deploy_planner, planner_base_url
+        deploy_planner(settings)
+        console.print(f"planner (OpenAI-compatible): {planner_base_url(settings)}")
+    run_api(functools.partial(SystemProjectService, settings), settings)
+    console.print(f"API + web page: http://{settings.serve.host}:{settings.serve.port}/  "
+                  f"(API docs at /docs)")
+    if block:
+        import time
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def submit_command(settings: Settings, rest: list[str], address: str | None, wait: bool,
+                   console: Console) -> int:
+    """`ray job submit` of the same CLI entry point, shipping this project as working_dir."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise UserError("no Ray cluster address: pass --address http://HOST:8265 or set RAY_ADDRESS")
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k.startswith("NANORESEARCH_")}
+    runtime_env = {"working_dir": str(root), "env_vars": env,
+                   "excludes": [".git", "results", "*.pdf", "__pycache__"]}
+    cmd = ["ray", "job", "submit", "--address", address, "--runtime-env-json",
+           json.dumps(runtime_env)] + ([] if wait else ["--no-wait"]) + \
+        ["--", sys.executable, "-m", "nanoresearch_cli"] + rest
+    console.print("$ " + " ".join(shlex.quote(c) for c in cmd))
+    return subprocess.call(cmd)
