@@ -1,9 +1,11 @@
 """Anthropic Messages API via the `anthropic` SDK.
 
 System messages go into the `system` parameter; consecutive turns of the same role are
-merged because the API wants user/assistant alternation starting with a user turn. The
-Messages API has no generic JSON mode here, so `schema` is left to the instruction that
-`llm/structured.py` adds and to its validation.
+merged because the API wants user/assistant alternation starting with a user turn. A
+schema is sent as structured output (`output_config.format`); a server that rejects it
+(400/422, e.g. an unsupported schema feature) is asked again without it and that is
+remembered; `llm/structured.py` validates either way. The current SDK has no
+`temperature` parameter (recent models fix sampling), so it is not sent.
 """
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ import logging
 import time
 from typing import Any
 
-from nanoresearch.errors import ModelError
+from nanoresearch.errors import ModelError, RunFailure
 from nanoresearch.llm.base import LLM, Messages, check_network_allowed, to_messages
-from nanoresearch.llm.retry import RetryPolicy, call_with_retries
+from nanoresearch.llm.retry import RetryPolicy, call_with_retries, status_of
 from nanoresearch.types import ChatMessage, Completion, Usage
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class AnthropicLLM(LLM):
                  timeout_s: float = 120.0, retry: RetryPolicy | None = None):
         self.model, self.base_url = model, base_url
         self.retry = retry or RetryPolicy()
+        self._structured_ok = True  # cleared when the server refuses output_config
         anthropic = _import_anthropic()
         self._anthropic = anthropic
         # max_retries=0: our retry policy (retry.py) is the only one
@@ -78,21 +81,34 @@ class AnthropicLLM(LLM):
     def where(self) -> str:
         return f"anthropic:{self.model} at {self.base_url or 'api.anthropic.com'}"
 
+    def _create(self, kwargs: dict[str, Any], schema: dict[str, Any] | None) -> Any:
+        transient = (self._anthropic.APIConnectionError, self._anthropic.APITimeoutError)
+        while True:
+            structured = bool(schema) and self._structured_ok
+            call = dict(kwargs, **({"output_config": {"format": {"type": "json_schema",
+                                                                 "schema": schema}}}
+                                   if structured else {}))
+            try:
+                return call_with_retries(lambda: self.client.messages.create(**call),
+                                         policy=self.retry, where=self.where, transient=transient)
+            except RunFailure as e:
+                if not (structured and status_of(e.__cause__) in (400, 422)):
+                    raise
+                self._structured_ok = False
+                log.info("%s rejected structured output; continuing without it", self.where)
+
     def generate(self, messages: Messages, *, schema: dict[str, Any] | None = None,
                  max_tokens: int = 512, temperature: float = 0.0,
                  stop: list[str] | None = None) -> Completion:
         check_network_allowed(self.provider, self.base_url)
         system, turns = split_system(to_messages(messages))
-        kwargs: dict[str, Any] = {"model": self.model, "messages": turns,
-                                  "max_tokens": max_tokens, "temperature": temperature}
+        kwargs: dict[str, Any] = {"model": self.model, "messages": turns, "max_tokens": max_tokens}
         if system:
             kwargs["system"] = system
         if stop:
             kwargs["stop_sequences"] = stop
-        transient = (self._anthropic.APIConnectionError, self._anthropic.APITimeoutError)
         t0 = time.perf_counter()
-        resp = call_with_retries(lambda: self.client.messages.create(**kwargs),
-                                 policy=self.retry, where=self.where, transient=transient)
+        resp = self._create(kwargs, schema)
         text, usage, finish = parse_message(resp, self.where)
         return Completion(text=text, model=self.model, usage=usage, finish_reason=finish,
                           latency_s=time.perf_counter() - t0)

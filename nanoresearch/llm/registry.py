@@ -28,7 +28,7 @@ PROVIDERS = ("embedded", "openai", "deepseek", "vllm", "planner", "anthropic", "
 def parse_spec(spec: str) -> tuple[str, str]:
     provider, sep, model = spec.partition(":")
     provider = provider.strip().lower()
-    if not sep or not model.strip():
+    if not sep or not provider or not model.strip():
         raise UserError(f"model spec {spec!r} is not 'provider:model' "
                         f"(e.g. 'embedded:smollm2', 'openai:gpt-4o-mini')")
     if provider not in PROVIDERS:
