@@ -51,11 +51,14 @@ def default_embedder() -> Any:
 
 class IdeationAgent:
     def __init__(self, llm: Any, literature: Any, budgets: Any, embedder: Any = None, *,
-                 extractor: EvidenceExtractor | None = None, papers_per_query: int = 8,
+                 llm_evidence: bool = False, papers_per_query: int = 8,
                  max_papers: int = 24, failed_threshold: float = 0.6):
         self.llm, self.literature, self.budgets = llm, literature, budgets
         self.embedder = embedder if embedder is not None else default_embedder()
-        self.extractor = extractor or EvidenceExtractor(llm=None, mode="rules")
+        # the model reads abstracts the rules found nothing in only when asked: with the
+        # embedded model that is one slow call per paper, with a hosted one it is cheap
+        self.extractor = EvidenceExtractor(llm if llm_evidence else None, mode="fallback",
+                                           retries=budgets.structured_retries)
         self.papers_per_query, self.max_papers = papers_per_query, max_papers
         self.failed_threshold = failed_threshold
 

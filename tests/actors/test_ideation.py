@@ -146,3 +146,28 @@ def test_feasibility_respects_resources():
     gpu = UserProfile(user_id="u", resources=Resources(gpus=8, hours=48))
     assert feasibility(heavy, cpu) < 0.3 < feasibility(heavy, gpu) == 1.0
     assert feasibility(light, cpu) == 1.0
+
+
+def test_plan_steps_become_queries_and_llm_evidence_is_grounded():
+    extra = LiteratureRecord(id="arxiv:2501.00009", title="Boosted Trees for Wine Tabular Data",
+                             abstract="Our boosted trees score 4.7 on the wine judge scale. "
+                                      "This is a tabular wine study with boosting.")
+
+    def fn(msgs):
+        last = msgs[-1].content
+        if "List up to" in last:  # evidence prompt: one grounded, one invented number
+            return json.dumps({"items": [{"metric": "judge score", "value": "4.7"},
+                                         {"metric": "accuracy", "value": "99.9"}]})
+        if "testable hypotheses" in last:
+            return json.dumps({"gaps": [], "hypotheses": [GOOD]})
+        if "already tested" in last:
+            return '{"already_done": false, "reason": "x"}'
+        return '{"thought": "done", "tool": "finish", "arg": ""}'
+    agent = IdeationAgent(FunctionModel(fn), LiteratureSearch([UserLibrary(PAPERS + [extra])]),
+                          budgets(react_steps=1, hypotheses=1), llm_evidence=True)
+    plan = Plan(steps=["Survey boosted trees for wine data"])
+    assert "survey boosted tree wine data" in agent.queries(TOPIC, plan)
+    res = agent.run(TOPIC, PROFILE, plan)
+    llm_ev = [e for e in res.evidence if e.extractor == "llm"]
+    assert [(e.paper_id, e.value) for e in llm_ev] == [("arxiv:2501.00009", 4.7)]
+    assert llm_ev[0].span == "Our boosted trees score 4.7 on the wine judge scale."
