@@ -104,8 +104,7 @@ class HttpSource:
         self.headers = {"User-Agent": "nanoresearch/0.1 (research automation)", **(headers or {})}
         self.transport = transport
         self.requests_sent = 0
-        self._last_request = 0.0
-        self._lock: asyncio.Lock | None = None
+        self._next_slot = 0.0
 
     # -------------------------------------------------------------- subclass hooks
     def request(self, query: str, k: int) -> tuple[str, dict[str, Any]]:
@@ -137,12 +136,14 @@ class HttpSource:
                                     f"({type(e).__name__}: {e}); body starts {body[:120]!r}") from None
 
     async def _polite_wait(self) -> None:
-        self._lock = self._lock or asyncio.Lock()
-        async with self._lock:
-            wait = self._last_request + self.min_interval_s - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last_request = time.monotonic()
+        # reserve the next free slot before awaiting (no await in between, so concurrent
+        # searches on one loop queue up); no asyncio.Lock, which would bind to one loop
+        # while the sync facade runs a fresh loop per call
+        now = time.monotonic()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self.min_interval_s
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def _fetch(self, url: str, params: dict[str, Any]) -> str:
         last = ""

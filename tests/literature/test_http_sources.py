@@ -194,3 +194,16 @@ def test_connection_refused_fails_soft_in_chain(fake_api, tmp_path):
     recs = chain.search("graph convolution", 3)
     assert [r.id for r in recs] == ["arxiv:1609.02907"]
     assert "openalex" in chain.last_errors and "ConnectError" in chain.last_errors["openalex"]
+
+
+def test_polite_rate_limit_spaces_requests(fake_api, tmp_path):
+    import asyncio
+    import time
+    fake_api.script("/works", (200, OPENALEX, {}))
+    src = OpenAlexSource(fake_api.url, cache_dir=None, min_interval_s=0.2)
+
+    async def three():
+        return await asyncio.gather(*(src.asearch(f"q{i}", 2) for i in range(3)))
+    t = time.monotonic()
+    assert all(len(r) == 2 for r in run_sync(three()))
+    assert time.monotonic() - t >= 0.4 and fake_api.count("/works") == 3
