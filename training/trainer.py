@@ -103,8 +103,7 @@ class SDPOTrainer:
         examples = self.build_examples(triples)
         model = attach_lora(self.base_model, cfg, init_adapter if cfg.warm_start else None)
         model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        stepper = self.make_stepper(model)
         order: list[int] = []
         history: list[dict[str, float]] = []
         t0 = time.perf_counter()
@@ -115,25 +114,28 @@ class SDPOTrainer:
                     if not order:
                         order = rng.sample(range(len(examples)), len(examples))
                     batch.append(examples[order.pop()])
-                history.append(self._step(model, opt, params, batch))
+                history.append(self._step(model, stepper, batch))
                 log.debug("sdpo step %d: %s", step, history[-1])
             model.save_pretrained(str(out_dir))
         finally:
             self.base_model = _unwrap(model)  # leave the base clean for the next round
         return self._metrics(history, examples, time.perf_counter() - t0)
 
-    def _step(self, model, opt, params, batch: list[SDPOExample]) -> dict[str, float]:
-        opt.zero_grad(set_to_none=True)
+    def make_stepper(self, model) -> "AdamWStepper":
+        """The optimizer side of a step; training/ray_job.py swaps in DeepSpeed on GPUs."""
+        return AdamWStepper(model, self.config)
+
+    def _step(self, model, stepper, batch: list[SDPOExample]) -> dict[str, float]:
+        stepper.zero_grad()
         loss_sum, kl_sum, gap_sum = 0.0, 0.0, 0.0
         for ex in batch:
             loss, stats = self.example_loss(model, ex)
-            (loss / len(batch)).backward()
+            stepper.backward(loss / len(batch))
             loss_sum += float(loss.detach()) / len(batch)
             kl_sum += stats["kl_sample"] / len(batch)
             gap_sum += stats["abs_log_ratio"] / len(batch)
-        gnorm = torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip or float("inf"))
-        opt.step()
-        return {"loss": loss_sum, "kl_sample": kl_sum, "abs_log_ratio": gap_sum, "grad_norm": float(gnorm)}
+        gnorm = stepper.step()
+        return {"loss": loss_sum, "kl_sample": kl_sum, "abs_log_ratio": gap_sum, "grad_norm": gnorm}
 
     def _metrics(self, history, examples, seconds: float) -> dict[str, Any]:
         tokens = sum(e.completion_len for e in examples)
@@ -143,6 +145,26 @@ class SDPOTrainer:
                 "gap_first": history[0]["abs_log_ratio"], "gap_last": history[-1]["abs_log_ratio"],
                 "seconds": seconds, "seconds_per_step": seconds / max(len(history), 1),
                 "history": history}
+
+
+class AdamWStepper:
+    """AdamW over the trainable (LoRA) parameters with global grad-norm clipping."""
+
+    def __init__(self, model, config: SDPOConfig):
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.clip = config.grad_clip or float("inf")
+        self.opt = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+    def zero_grad(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def step(self) -> float:
+        gnorm = torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+        self.opt.step()
+        return float(gnorm)
 
 
 def _unwrap(model):

@@ -1,0 +1,206 @@
+"""SDPO as a Ray Train job, and the background runner the research cycle uses.
+
+`run_sdpo_job(settings, user_id)` trains the user's next adapter in a TorchTrainer
+(gloo and one CPU worker here; NCCL + a DeepSpeed ZeRO-2 config per GPU worker when
+GPUs are present, the user's triples sharded by rank) and publishes it through the
+AdapterRegistry from the driver, so only a finished, checksummed adapter ever becomes
+`current`. Workers write into a staging dir under `settings.adapters_dir`, which must be
+shared storage on a multi-node cluster (cluster.yaml mounts it).
+
+`train_in_background(...)` runs that job in a daemon *thread* of the caller: Ray
+Train's `fit()` blocks its caller while the work happens in Ray worker processes, so a
+thread is enough to keep the next stage going, it needs no extra Ray resources, and the
+caller gets a handle (`wait()`, `done()`). One round per user at a time (a lock per
+user), so two rounds never race for the same parent version.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import ray
+import torch
+from ray.train import RunConfig, ScalingConfig
+from ray.train.torch import TorchConfig, TorchTrainer
+
+from nanoresearch.config import Settings
+from nanoresearch.errors import RunFailure, UserError
+from nanoresearch.types import AdapterVersion
+from storage.adapters import AdapterRegistry
+from training.history import PlannerHistory
+from training.rounds import numeric_metrics, run_round_from_paths
+from training.sdpo_config import SDPOConfig
+from training.trainer import SDPOTrainer
+
+log = logging.getLogger(__name__)
+
+
+def deepspeed_config(cfg: SDPOConfig) -> dict[str, Any]:
+    """ZeRO-2 (optimizer state + gradients sharded; LoRA params are small, so stage 3
+    buys nothing), bf16, the config's clip, AdamW with its lr."""
+    return {
+        "train_micro_batch_size_per_gpu": 1,
+        "gradient_accumulation_steps": 1,  # the trainer accumulates a batch itself
+        "gradient_clipping": cfg.grad_clip or 0.0,
+        "bf16": {"enabled": cfg.dtype == "bfloat16"},
+        "zero_optimization": {"stage": 2, "overlap_comm": True, "contiguous_gradients": True},
+        "optimizer": {"type": "AdamW", "params": {"lr": cfg.learning_rate, "weight_decay": cfg.weight_decay}},
+    }
+
+
+class DeepSpeedStepper:
+    """The optimizer side of an SDPO step on a DeepSpeed engine (GPU workers)."""
+
+    def __init__(self, model, config: SDPOConfig):
+        import deepspeed  # lazy: only on GPU workers with the [gpu] extra
+
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=params,
+                                                    config=deepspeed_config(config))
+
+    def zero_grad(self) -> None:
+        self.engine.zero_grad()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.engine.backward(loss)
+
+    def step(self) -> float:
+        self.engine.step()
+        return float(self.engine.get_global_grad_norm() or 0.0)
+
+
+class DeepSpeedSDPOTrainer(SDPOTrainer):
+    def make_stepper(self, model):
+        return DeepSpeedStepper(model, self.config)
+
+
+def _use_deepspeed() -> bool:
+    import importlib.util
+    return torch.cuda.is_available() and importlib.util.find_spec("deepspeed") is not None
+
+
+def train_loop_per_worker(loop: dict[str, Any]) -> None:
+    """Runs on every Ray Train worker: rank 0 saves the adapter to the staging dir."""
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = f"cuda:{ctx.get_local_rank()}" if torch.cuda.is_available() else "cpu"
+    torch.set_num_threads(max(1, int(loop.get("threads", 1))))
+    cls = DeepSpeedSDPOTrainer if _use_deepspeed() else SDPOTrainer
+    trainer = cls(loop["base_dir"], SDPOConfig(**loop["config"]), device=device)
+    triples = PlannerHistory(loop["data_dir"]).triples(loop["user_id"])
+    shard = triples[rank::world] or triples  # every rank needs at least one triple
+    out = loop["staging"] if rank == 0 else f"{loop['staging']}.rank{rank}"
+    metrics = numeric_metrics(trainer.train(shard, out, init_adapter=loop.get("init_adapter")))
+    if rank == 0:  # beside the adapter, not in it: Result.metrics is not kept without a checkpoint
+        Path(f"{loop['staging']}.metrics.json").write_text(json.dumps(metrics))
+    ray.train.report(metrics)
+
+
+def _ensure_ray() -> None:
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init()
+        else:
+            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False)
+
+
+def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config: SDPOConfig | None = None,
+                 num_workers: int | None = None) -> AdapterVersion:
+    """Train the user's next adapter with Ray Train and publish it (becomes current)."""
+    cfg = config or SDPOConfig()
+    registry, history = AdapterRegistry(settings.adapters_dir), PlannerHistory(settings.data_dir)
+    if not history.triples(user_id):
+        raise UserError(f"user {user_id!r} has no planner calls paired with feedback yet; nothing to train")
+    parent = registry.current_version(user_id)
+    init = str(registry.resolve(user_id, parent)) if parent is not None and cfg.warm_start else None
+    staging = Path(settings.adapters_dir) / ".staging" / f"{user_id}-{uuid.uuid4().hex[:8]}"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    gpus = torch.cuda.device_count()
+    _ensure_ray()
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"base_dir": str(base_dir), "config": cfg.to_dict(), "user_id": user_id,
+                           "data_dir": str(settings.data_dir), "staging": str(staging),
+                           "init_adapter": init, "threads": settings.providers.embedded_threads},
+        torch_config=TorchConfig(backend="nccl" if gpus else "gloo"),
+        scaling_config=ScalingConfig(num_workers=num_workers or max(1, gpus), use_gpu=gpus > 0),
+        run_config=RunConfig(name=staging.name, storage_path=str(Path(settings.data_dir) / "ray_results")))
+    try:
+        trainer.fit()
+        if not (staging / "adapter_config.json").exists():
+            raise RunFailure(f"SDPO job for {user_id!r} finished without saving an adapter in {staging}")
+        return registry.publish(user_id, staging, parent_version=parent, base_model=Path(base_dir).name,
+                                metrics=json.loads(Path(f"{staging}.metrics.json").read_text()))
+    except (UserError, RunFailure):
+        raise
+    except Exception as e:  # noqa: BLE001 - Ray wraps worker errors; keep the cause
+        raise RunFailure(f"SDPO Ray Train job for user {user_id!r} failed: {e}") from e
+    finally:
+        for p in staging.parent.glob(staging.name + "*"):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+class BackgroundTraining:
+    """Handle of a round running in a thread."""
+
+    def __init__(self, user_id: str):
+        self.user_id = user_id
+        self.result: AdapterVersion | None = None
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> AdapterVersion:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"SDPO round for {self.user_id!r} still running after {timeout} s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+_USER_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _user_lock(user_id: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _USER_LOCKS.setdefault(user_id, threading.Lock())
+
+
+def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
+                        config: SDPOConfig | None = None, *, use_ray: bool = True,
+                        on_done: Callable[[BackgroundTraining], None] | None = None) -> BackgroundTraining:
+    """Start a feedback round; returns at once when `settings.serve.train_in_background`
+    (else after the round). `use_ray=False` trains in-process (no Ray Train)."""
+    handle = BackgroundTraining(user_id)
+
+    def work() -> None:
+        try:
+            with _user_lock(user_id):
+                if use_ray:
+                    handle.result = run_sdpo_job(settings, user_id, base_dir, config)
+                else:
+                    rec = run_round_from_paths(str(base_dir), str(settings.adapters_dir), str(settings.data_dir),
+                                               user_id, (config or SDPOConfig()).to_dict())
+                    handle.result = AdapterVersion.model_validate(rec)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller via wait()
+            log.error("SDPO round for %s failed: %s", user_id, e)
+            handle.error = e
+        finally:
+            handle._done.set()
+            if on_done is not None:
+                on_done(handle)
+
+    if settings.serve.train_in_background:
+        threading.Thread(target=work, name=f"sdpo-{user_id}", daemon=True).start()
+    else:
+        work()
+    return handle
