@@ -135,3 +135,18 @@ def test_route_requests():
                         "something unrelated"])
     assert r == {"results": ["add significance"], "related_work": ["Cite more related papers"],
                  "abstract": ["The abstract is vague"]}
+
+
+def test_fabricated_table_number_blocks_the_paper(stage2, tmp_path):
+    w = WritingAgent(FunctionModel(responder()))
+    d = w.write(paper_dir=tmp_path / "paper", **stage2)
+    good = digest(d.pdf_path)
+    res = next(s for s in d.sections if s.name == "results")
+    assert "logistic\\_regression & 0.947 $\\pm$ 0.009" in res.latex
+    res.latex = res.latex.replace("logistic\\_regression & 0.947", "logistic\\_regression & 0.991")
+    d = w.finalize(d)
+    assert not d.compiled and digest(d.pdf_path) == good
+    assert any("unmatched number" in p and "0.991" in p for p in d.problems)
+    checks = json.loads((tmp_path / "paper" / "checks.json").read_text())
+    (bad,) = [f for f in checks["numbers"] if f["action"] == "blocked"]
+    assert bad["section"] == "results" and bad["text"] == "0.991"
