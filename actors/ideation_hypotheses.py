@@ -71,14 +71,33 @@ def why_unusable(statement: str, topic: ResearchTopic, kept: list[Hypothesis]) -
     return None
 
 
+VERBS = ("match", "beat", "outperform", "improve", "reduce", "identify", "keep", "help", "increase",
+         "change", "remain", "achieve", "lower", "retain", "yield", "work", "hurt", "degrade")
+_VERB = re.compile(rf"\b({'|'.join(VERBS)})\b")
+_COMPARE = re.compile(r"\b(more|less|as|better|worse|faster|slower|cheaper|robust|effective)\b")
+
+
+def _third_person(verb: str) -> str:
+    return verb + ("es" if verb.endswith(("ch", "sh", "s", "x")) else "s")
+
+
 def question_to_claim(question: str) -> str:
-    """'Do X beat Y?' -> 'X beat Y'. Other question forms are kept, framed as a claim to
-    test; good enough for a fallback, and it never invents content."""
+    """'Does X improve Y?' -> 'X improves Y'; 'Can X match Y?' -> 'X can match Y';
+    'Is X as good as Y?' -> 'X is as good as Y'. Open questions (how/what) stay questions
+    framed as what the experiment answers: a fallback must never invent content."""
     q = question.strip().rstrip("?").strip()
-    m = re.match(r"(?i)(do|does|did)\s+(.*)", q)
-    if m:
-        return m.group(2)[0].upper() + m.group(2)[1:]
-    return f"The answer to \"{q}?\" is yes"
+    head, _, rest = q.partition(" ")
+    aux = head.lower()
+    if aux in ("do", "does", "did") and (m := _VERB.search(rest)):
+        verb = _third_person(m.group(1)) if aux == "does" else m.group(1)
+        claim = rest[:m.start()] + verb + rest[m.end():]
+    elif aux in ("can", "could", "will", "would", "should") and (m := _VERB.search(rest)):
+        claim = f"{rest[:m.start()]}{aux} {rest[m.start():]}"
+    elif aux in ("is", "are") and (m := _COMPARE.search(rest)):
+        claim = f"{rest[:m.start()]}{aux} {rest[m.start():]}"
+    else:
+        return f"A controlled experiment answers: {q}?"
+    return claim[0].upper() + claim[1:]
 
 
 def evidence_for(text: str, evidence: list[Evidence], k: int = 3) -> list[str]:

@@ -112,7 +112,7 @@ def test_garbage_model_falls_back_to_templates():
     hyp_stage = next(t for t in res.react_trace if t.get("stage") == "hypotheses")
     assert set(hyp_stage["paths"]) == {"template"} and len(res.hypotheses) == 3
     assert "model output unusable" in hyp_stage["rejected"][0]["reason"]
-    assert res.hypotheses[0].statement.startswith("Gradient boosting beat random forests")
+    assert res.hypotheses[0].statement.startswith("Gradient boosting beats random forests on the wine")
     assert all("similarity only" in h.novelty.rationale for h in res.hypotheses)
     assert res.selected() is not None and res.gaps
 
@@ -171,3 +171,15 @@ def test_plan_steps_become_queries_and_llm_evidence_is_grounded():
     llm_ev = [e for e in res.evidence if e.extractor == "llm"]
     assert [(e.paper_id, e.value) for e in llm_ev] == [("arxiv:2501.00009", 4.7)]
     assert llm_ev[0].span == "Our boosted trees score 4.7 on the wine judge scale."
+
+
+@pytest.mark.parametrize("q,claim", [
+    ("Does boosting improve accuracy on wine?", "Boosting improves accuracy on wine"),
+    ("Do MFCC statistics match a random forest?", "MFCC statistics match a random forest"),
+    ("Can random features match a small MLP on digits?", "Random features can match a small MLP on digits"),
+    ("Is late fusion more robust than early fusion?", "Late fusion is more robust than early fusion"),
+    ("How many components keep k-NN accurate?", "A controlled experiment answers: How many components keep k-NN accurate?"),
+])
+def test_question_to_claim(q, claim):
+    from actors.ideation_hypotheses import question_to_claim
+    assert question_to_claim(q) == claim
