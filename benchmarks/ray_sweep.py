@@ -1,0 +1,77 @@
+"""Sweep cells as Ray tasks: the only sweep module that imports ray.
+
+Each cell is one Ray task with num_cpus=1 (a cycle runs in-process inside it; its
+sandboxed experiments use that CPU). The driver keeps at most `workers` cells in flight
+and submits a chain's next round only when the previous one returned, so rounds of a
+chain stay in order while chains run side by side. With RAY_ADDRESS set the tasks go to
+that cluster (the out dir must then be on storage every node shares).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+import ray
+
+from benchmarks.sweep_cells import Cell, ChainScheduler, SweepLayout
+
+log = logging.getLogger(__name__)
+TASK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1"}
+
+
+def ensure_ray(workers: int) -> bool:
+    """Connect to RAY_ADDRESS, or start a loopback-only local Ray with `workers` CPUs;
+    True when this call started it (so the caller shuts it down)."""
+    if ray.is_initialized():
+        return False
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=False)
+    else:
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=workers,
+                 log_to_driver=False)
+    return True
+
+
+@ray.remote(num_cpus=1, max_retries=1)
+def _cell_task(cfg: Any, cell: Cell) -> Any:
+    # a retry after a worker crash resumes the cell's project where it stopped
+    import torch
+
+    from benchmarks.sweep import run_cell
+    torch.set_num_threads(1)
+    return run_cell(cfg, cell)
+
+
+def run_chains_ray(cfg: Any, chains: list[list[Cell]], workers: int,
+                   on_result: Callable[[Cell, Any], None],
+                   on_start: Callable[[Cell], None] | None = None,
+                   task_fn: Any = None) -> None:
+    """Run every pending chain; `on_result(cell, record_or_exception)` per finished cell.
+    `task_fn` (a ray.remote function of (cfg, cell)) replaces the real cell for benchmarks."""
+    started = ensure_ray(workers)
+    fn = (task_fn or _cell_task).options(runtime_env={"env_vars": TASK_ENV})
+    layout = SweepLayout(cfg.out_dir) if hasattr(cfg, "out_dir") else None
+
+    def submit(cell: Cell):
+        on_start(cell) if on_start else None
+        return fn.remote(cfg, cell)
+
+    def wait(refs: list) -> tuple[Any, Any]:
+        (ref,), _ = ray.wait(refs, num_returns=1)
+        try:
+            return ref, ray.get(ref)
+        except Exception as e:  # noqa: BLE001 - a crashed task fails its chain, not the sweep
+            return ref, e
+
+    def done(cell: Cell, result: Any) -> None:
+        if layout is not None and not isinstance(result, BaseException) and hasattr(result, "task"):
+            layout.save(result)  # also here: the task may have run on a node without our disk
+        on_result(cell, result)
+
+    try:
+        ChainScheduler(chains, workers).run(submit, wait, done)
+    finally:
+        if started:
+            ray.shutdown()

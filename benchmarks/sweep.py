@@ -1,0 +1,326 @@
+"""Multi-round evolution and ablation sweep: tasks x variants chains, R rounds each.
+
+    python -m benchmarks.sweep --tasks nlp_01,tab_01 --rounds 2 --variants base,full
+    python -m benchmarks.sweep --tasks tab_01 --rounds 1 --variants base --dry-scripted
+    python -m benchmarks.sweep ... --out results/sweep-A --persona-mode deterministic --workers 2
+
+Each (task, variant) chain runs its rounds one after the other with the same simulated
+user (the persona bound to the task in personas.yaml), in its own data dir, so what a
+round learns (skills, memories, the planner adapter) carries into the next round and no
+two variants share state. Chains run in parallel as Ray tasks (benchmarks/ray_sweep.py,
+num_cpus=1 each; `--no-ray` runs them here one by one); inside a task a cycle runs
+in-process (run_project(use_ray=False)): nested Ray actors do not fit 2 cores.
+A finished cell is never rerun; an interrupted round resumes its project. The report
+(report.md, results.json, curve_*.png) goes to the out dir; the last stdout line is JSON.
+`--dry-scripted` replaces every model by a scripted one ('{}' for every call: the agents'
+deterministic fallbacks carry the cycle) to exercise the machinery fast; the experiments
+still really run in the sandbox.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.personas import PERSONAS_FILE, DeterministicPersona, LLMPersona, Persona, load_personas
+from benchmarks.sweep_cells import (
+    Cell, CellRecord, ChainScheduler, SweepLayout, make_chains, pending, quality_of, write_report,
+)
+from nanoresearch.config import Settings, load_settings, parse_overrides
+from nanoresearch.errors import UserError
+from nanoresearch.types import Phase, ProjectState, ResearchTopic
+
+log = logging.getLogger(__name__)
+TASKS_DIR = Path(__file__).with_name("tasks")
+SCRIPTED_AGENTS = ("planner", "judge", "simulated_user")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything a cell needs, picklable for Ray tasks."""
+
+    out_dir: str
+    settings_json: str  # the base settings; data_dir is replaced per chain
+    persona_mode: str = "llm"
+    shared_dir: str = ""  # models/ and cache/ (converted weights, literature index) shared by chains
+
+    def chain_settings(self, task: str, variant: str) -> Settings:
+        s = Settings.model_validate_json(self.settings_json)
+        home = SweepLayout(self.out_dir).home(task, variant)
+        s.data_dir = home
+        s.providers.embedded_threads = 1  # one CPU per Ray task
+        link_shared(home, Path(self.shared_dir)) if self.shared_dir else None
+        return s
+
+
+def link_shared(home: Path, shared: Path) -> None:
+    """Weights and the literature index are read-only and costly to rebuild: every chain
+    links them instead of rebuilding (both builders are safe against concurrent writers)."""
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("models", "cache"):
+        (shared / name).mkdir(parents=True, exist_ok=True)
+        link = home / name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to((shared / name).resolve(), target_is_directory=True)
+
+
+# ---------------------------------------------------------------------- tasks and users
+def load_task(task: str) -> ResearchTopic:
+    p = TASKS_DIR / f"{task}.json"
+    if not p.exists():
+        known = ", ".join(sorted(x.stem for x in TASKS_DIR.glob("*.json")))
+        raise UserError(f"unknown task {task!r}; choose from {known}")
+    return ResearchTopic.model_validate_json(p.read_text())
+
+
+def persona_for(task: str) -> Persona:
+    for p in load_personas().values():  # file order: the first persona bound to the task
+        if task in p.tasks:
+            return p
+    raise UserError(f"no persona in {PERSONAS_FILE} lists task {task!r}; add it to one's tasks")
+
+
+class SimulatedUser:
+    """The persona's feedback, counting how often an LLM persona fell back to the
+    deterministic one (the report labels deterministic feedback as such)."""
+
+    def __init__(self, persona: Persona, mode: str, llm: Any = None):
+        self.det = DeterministicPersona(persona)
+        self.inner = LLMPersona(persona, llm) if mode == "llm" else self.det
+        self.counts = {"answers": 0, "fallback": 0}
+
+    @property
+    def kind(self) -> str:
+        if self.inner is self.det:
+            return "deterministic"
+        return f"llm ({self.counts['fallback']}/{self.counts['answers']} fell back)"
+
+    def __call__(self, phase: Phase, summary: str) -> str:
+        text = self.inner(phase, summary)
+        self.counts["answers"] += 1
+        if self.inner is not self.det and text == self.det(phase, summary):
+            self.counts["fallback"] += 1
+        return text
+
+
+def ensure_profile(settings: Settings, persona: Persona) -> str:
+    from storage.service import open_store
+
+    prof = persona.user_profile()
+    store = open_store(settings)
+    try:
+        if store.get_profile(prof.user_id) is None:
+            store.save_profile(prof)
+    finally:
+        store.close()
+    return prof.user_id
+
+
+# ---------------------------------------------------------------------- one cell
+def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
+    """Run (or resume) one round of one chain, judge it and save its record."""
+    from actors.feedback import CallbackFeedback
+    from nanoresearch.llm.registry import llm_for_agent
+    from nanoresearch_cli.compose import VARIANTS, run_project
+
+    layout = SweepLayout(cfg.out_dir)
+    settings = cfg.chain_settings(cell.task, cell.variant)
+    topic, persona = load_task(cell.task), persona_for(cell.task)
+    user_id = ensure_profile(settings, persona)
+    ws = settings.projects_dir / cell.project_id
+    resumed = (ws / "project.json").exists()
+    state = (ProjectState.model_validate_json((ws / "project.json").read_text()) if resumed else
+             ProjectState(project_id=cell.project_id, user_id=user_id, topic=topic))
+    user = SimulatedUser(persona, cfg.persona_mode,
+                         llm_for_agent("simulated_user", settings) if cfg.persona_mode == "llm" else None)
+    t0, status, error = time.time(), "error", None
+    try:
+        final = run_project(settings, state, use_ray=False, feedback=CallbackFeedback(user),
+                            variant=VARIANTS[cell.variant])
+        status, error = final.status.value, final.error
+    except Exception as e:  # a crashed cycle is still judged (E2E 0) and the chain goes on
+        log.exception("%s: the cycle raised", cell.key)
+        error = f"{type(e).__name__}: {e}"
+    wall = time.time() - t0
+    rec = CellRecord(task=cell.task, variant=cell.variant, round=cell.round,
+                     project_id=cell.project_id, persona=persona.id, persona_kind=user.kind,
+                     status=status, error=error, wall_s=round(wall, 2), resumed=resumed,
+                     feedback=user.counts, **measure(ws))
+    rec = judge_cell(settings, layout, cell, topic, ws, rec)
+    layout.save(rec)
+    return rec
+
+
+def measure(ws: Path) -> dict[str, Any]:
+    """Tokens, cost and LLM time from the project's ledger; debug iterations from runs.json
+    (attempts = debug iterations + 1)."""
+    from nanoresearch.llm.ledger import Ledger
+
+    led = Ledger(path=ws / "ledger.jsonl")
+    summ = led.summary()
+    runs_p = ws / "experiment" / "runs.json"
+    runs = json.loads(runs_p.read_text()).get("runs", []) if runs_p.exists() else []
+    return {"tokens": int(summ["tokens"]), "cost_usd": float(summ["cost_usd"]),
+            "llm_calls": int(summ["calls"]),
+            "llm_latency_s": round(sum(e.latency_s or 0.0 for e in led.entries()), 3),
+            "debug_iterations": max(0, len(runs) - 1)}
+
+
+def judge_cell(settings: Settings, layout: SweepLayout, cell: Cell, topic: ResearchTopic,
+               ws: Path, rec: CellRecord) -> CellRecord:
+    from benchmarks.judge import judge_project
+    from nanoresearch.llm.ledger import Ledger
+    from nanoresearch.llm.registry import llm_for_agent
+
+    # the judge's own ledger: its tokens are the benchmark's cost, not the system's
+    led = Ledger(settings.prices, None, layout.cell_dir(cell) / "judge_ledger.jsonl")
+    j = judge_project(ws, topic, llm_for_agent("judge", settings, led)).model_dump()
+    return rec.model_copy(update={"judgement": j, "quality": quality_of(j),
+                                  "executability": float(j["executability"]),
+                                  "judge_tokens": int(led.summary()["tokens"])})
+
+
+# ---------------------------------------------------------------------- the sweep
+def run_inline(cfg: SweepConfig, chains: list[list[Cell]], on_result, on_start=None) -> None:
+    """Chains one after the other in this process (`--no-ray`, debugging)."""
+    results: dict[int, Any] = {}
+
+    def submit(cell: Cell) -> int:
+        on_start(cell) if on_start else None
+        try:
+            results[id(cell)] = run_cell(cfg, cell)
+        except Exception as e:  # noqa: BLE001 - the scheduler stops this chain only
+            log.exception("%s failed", cell.key)
+            results[id(cell)] = e
+        return id(cell)
+
+    ChainScheduler(chains, 1).run(submit, lambda hs: (hs[0], results.pop(hs[0])), on_result)
+
+
+def base_settings(args: argparse.Namespace, out: Path) -> Settings:
+    over = parse_overrides(args.overrides)
+    over.setdefault("execution", {}).setdefault("backend", "sandbox")
+    if args.dry_scripted:
+        script = out / "scripted_responses.json"
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(json.dumps(["{}"]))
+        spec = f"scripted:{script.resolve()}"
+        over.setdefault("models", {})["default"] = spec
+        over["models"]["per_agent"] = {a: spec for a in SCRIPTED_AGENTS}
+        over.setdefault("storage", {}).setdefault("embedder", "hash")
+    return load_settings(args.config, over)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.sweep", description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", required=True, help="comma-separated task ids (benchmarks/tasks/*.json) or 'all'")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--variants", default="base,full", help="comma-separated: base,memory,skills,sdpo,full")
+    ap.add_argument("--out", default=None, help="results dir (default results/sweep-<date>)")
+    ap.add_argument("--persona-mode", choices=("deterministic", "llm"), default="llm")
+    ap.add_argument("--workers", type=int, default=0, help="chains at once (default: min(chains, CPUs))")
+    ap.add_argument("--no-ray", action="store_true", help="run chains one by one in this process")
+    ap.add_argument("--dry-scripted", action="store_true", help="scripted models: test the machinery fast")
+    ap.add_argument("--retry-failed", action="store_true", help="rerun cells whose cycle raised")
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    return ap.parse_args(argv)
+
+
+def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    from nanoresearch_cli.compose import VARIANTS
+
+    tasks = sorted(p.stem for p in TASKS_DIR.glob("*.json")) if args.tasks == "all" else \
+        [t.strip() for t in args.tasks.split(",") if t.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad:
+        raise UserError(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+    for t in tasks:
+        load_task(t), persona_for(t)
+    return tasks, variants
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = parse_args(argv)
+    tasks, variants = resolve(args)
+    out = Path(args.out or f"results/sweep-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    base = base_settings(args, out)
+    mode = "deterministic" if args.dry_scripted else args.persona_mode
+    cfg = SweepConfig(str(out), base.model_dump_json(), mode, str(base.data_dir))
+    layout = SweepLayout(out)
+    if args.retry_failed:
+        for r in layout.records():
+            if r.status == "error":
+                layout.record_path(Cell(r.task, r.variant, r.round)).unlink()
+    chains = make_chains(tasks, variants, args.rounds)
+    todo = pending(layout, chains)
+    total, n_todo = sum(map(len, chains)), sum(map(len, todo))
+    workers = args.workers or max(1, min(len(todo), os.cpu_count() or 1))
+    progress = Progress(n_todo, total - n_todo)
+    t0 = time.time()
+    if todo and args.no_ray:
+        run_inline(cfg, todo, progress.done, progress.started)
+    elif todo:
+        from benchmarks.ray_sweep import run_chains_ray
+        run_chains_ray(cfg, todo, workers, progress.done, progress.started)
+    meta = {"sweep": out.name, "tasks": tasks, "variants": variants, "rounds": args.rounds,
+            "persona_mode": mode, "dry_scripted": args.dry_scripted, "workers": workers,
+            "models_default": base.models.default, "cells_total": total, "cells_run": n_todo,
+            "wall_s": round(time.time() - t0, 1)}
+    rep = write_report(layout, meta)
+    print(rep["table"])
+    print(rep["note"])
+    print(json.dumps(closing_line(meta, rep)))
+    return 0 if progress.failed == 0 else 1
+
+
+def closing_line(meta: dict[str, Any], rep: dict[str, Any]) -> dict[str, Any]:
+    per = rep["aggregate"]["per_variant"]
+    pick = ("quality", "executability", "effectiveness", "tokens", "debug_iterations", "wall_s")
+    return {**meta, "persona_kinds": rep["aggregate"]["persona_kinds"],
+            "cells_done": len(rep["records"]),
+            "variants_mean": {v: {m: (s[m]["mean"] if s[m] else None) for m in pick} for v, s in per.items()},
+            "files": rep["files"]}
+
+
+class Progress:
+    """Cell progress on stderr (stdout keeps the table and the closing JSON line)."""
+
+    def __init__(self, todo: int, skipped: int):
+        self.todo, self.n, self.failed, self.t0 = todo, 0, 0, time.time()
+        if skipped:
+            self._say(f"{skipped} cell(s) already done, skipped")
+
+    def _say(self, msg: str) -> None:
+        print(f"[sweep {time.time() - self.t0:7.0f}s] {msg}", file=sys.stderr, flush=True)
+
+    def started(self, cell: Cell) -> None:
+        self._say(f"start {cell.key}")
+
+    def done(self, cell: Cell, result: Any) -> None:
+        self.n += 1
+        if isinstance(result, BaseException):
+            self.failed += 1
+            self._say(f"[{self.n}/{self.todo}] FAILED {cell.key}: {result}")
+            return
+        self._say(f"[{self.n}/{self.todo}] done {cell.key}: status={result.status} "
+                  f"quality={result.quality:.2f} e2e={result.executability:.0f} "
+                  f"tokens={result.tokens} debug={result.debug_iterations} {result.wall_s:.0f}s")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,305 @@
+"""Sweep bookkeeping without Ray: cells, their records on disk, chain scheduling,
+bootstrap statistics and the report (markdown, JSON, PNG curves).
+
+A sweep is tasks x variants *chains*; a chain runs rounds 1..R of one task for one
+variant with the same simulated user, so what a round learns (skills, memories, the
+planner adapter) is what the next round starts from. Layout under the out dir:
+
+    <out>/<variant>/<task>/home/               the chain's private data dir
+    <out>/<variant>/<task>/round_<r>/cell.json  the finished cell (judgement + measures)
+
+`cell.json` is written last and atomically, so its presence marks a cell done: a rerun
+skips it, and an unfinished round resumes its project (same project id) where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+QUALITY_AXES = ("compliance", "innovation", "expression")
+METRICS = ("quality", "compliance", "executability", "effectiveness", "innovation", "expression",
+           "tokens", "cost_usd", "debug_iterations", "wall_s")
+CURVES = ("quality", "tokens", "debug_iterations")
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    variant: str
+    round: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.variant}/r{self.round}"
+
+    @property
+    def project_id(self) -> str:
+        # deterministic: an interrupted round finds its own project again and resumes it
+        return f"sw-{self.task}-{self.variant}-r{self.round}"
+
+
+class CellRecord(BaseModel):
+    """One finished cell: what the judge said and what the cycle cost."""
+
+    task: str
+    variant: str
+    round: int
+    project_id: str
+    persona: str
+    persona_kind: str  # "deterministic" or "llm" (with how many answers fell back)
+    status: str  # the project's final status, or "error" if the cycle raised
+    error: str | None = None
+    judgement: dict[str, Any] = {}
+    quality: float | None = None
+    executability: float = 0.0  # E2E: a successful run with metrics AND a PDF
+    tokens: int = 0
+    cost_usd: float = 0.0
+    llm_calls: int = 0
+    llm_latency_s: float = 0.0
+    judge_tokens: int = 0
+    debug_iterations: int = 0
+    wall_s: float = 0.0
+    resumed: bool = False
+    feedback: dict[str, int] = {}
+
+    def metric(self, name: str) -> float | None:
+        if name in ("compliance", "effectiveness", "innovation", "expression"):
+            v = self.judgement.get(name)
+            return None if v is None else float(v)
+        v = getattr(self, name)
+        return None if v is None else float(v)
+
+
+def quality_of(judgement: dict[str, Any]) -> float:
+    """Mean of the 1-10 rubric axes; E2E and effectiveness are reported on their own."""
+    return float(np.mean([float(judgement[a]) for a in QUALITY_AXES]))
+
+
+# ---------------------------------------------------------------------- layout
+class SweepLayout:
+    def __init__(self, out_dir: str | Path):
+        self.root = Path(out_dir)
+
+    def chain_dir(self, task: str, variant: str) -> Path:
+        return self.root / variant / task
+
+    def home(self, task: str, variant: str) -> Path:
+        return self.chain_dir(task, variant) / "home"
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.chain_dir(cell.task, cell.variant) / f"round_{cell.round}"
+
+    def record_path(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "cell.json"
+
+    def is_done(self, cell: Cell) -> bool:
+        return self.record_path(cell).exists()
+
+    def save(self, rec: CellRecord) -> Path:
+        path = self.record_path(Cell(rec.task, rec.variant, rec.round))
+        atomic_write(path, rec.model_dump_json(indent=2))
+        return path
+
+    def load(self, cell: Cell) -> CellRecord | None:
+        p = self.record_path(cell)
+        return CellRecord.model_validate_json(p.read_text()) if p.exists() else None
+
+    def records(self) -> list[CellRecord]:
+        out = [CellRecord.model_validate_json(p.read_text())
+               for p in sorted(self.root.glob("*/*/round_*/cell.json"))]
+        return sorted(out, key=lambda r: (r.variant, r.task, r.round))
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def make_chains(tasks: Iterable[str], variants: Iterable[str], rounds: int) -> list[list[Cell]]:
+    if rounds < 1:
+        raise ValueError(f"--rounds must be >= 1 (got {rounds})")
+    return [[Cell(t, v, r) for r in range(1, rounds + 1)] for v in variants for t in tasks]
+
+
+def pending(layout: SweepLayout, chains: list[list[Cell]]) -> list[list[Cell]]:
+    """The unfinished rest of every chain (a done cell is never rerun); empty chains dropped.
+    Rounds stay in order: a round after an unfinished one is pending too."""
+    out = []
+    for chain in chains:
+        rest = [c for c in chain if not layout.is_done(c)]
+        if rest:
+            out.append(rest)
+    return out
+
+
+# ---------------------------------------------------------------------- scheduling
+class ChainScheduler:
+    """Hands out cells so that at most `workers` run at once and a chain's rounds run one
+    after the other. `submit(cell)` starts one (returns a handle), `wait(handles)` blocks
+    until one finishes and returns (handle, result). Ray and in-process runs share this."""
+
+    def __init__(self, chains: list[list[Cell]], workers: int):
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1 (got {workers})")
+        self.queues = [list(c) for c in chains if c]
+        self.workers = workers
+
+    def run(self, submit: Callable[[Cell], Any], wait: Callable[[list], tuple[Any, Any]],
+            on_result: Callable[[Cell, Any], None]) -> None:
+        idle = list(range(len(self.queues)))  # chains with no cell in flight
+        flight: dict[Any, tuple[int, Cell]] = {}
+        while idle or flight:
+            while idle and len(flight) < self.workers:
+                i = idle.pop(0)
+                cell = self.queues[i].pop(0)
+                flight[submit(cell)] = (i, cell)
+            handle, result = wait(list(flight))
+            i, cell = flight.pop(handle)
+            on_result(cell, result)
+            if self.queues[i] and not _failed(result):
+                idle.append(i)
+            elif self.queues[i]:
+                log.error("%s failed; later rounds of this chain are left for a rerun", cell.key)
+
+
+def _failed(result: Any) -> bool:
+    return isinstance(result, BaseException)
+
+
+# ---------------------------------------------------------------------- statistics
+def bootstrap_ci(values: Iterable[float], n_boot: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float, float] | None:
+    """(mean, low, high): percentile bootstrap of the mean with a fixed seed; None when
+    there is no value; a single value gives a zero-width interval."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return None
+    if v.size == 1:
+        return float(v[0]), float(v[0]), float(v[0])
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    a = (1 - level) / 2
+    return float(v.mean()), float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def _summ(recs: list[CellRecord], seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(recs)}
+    for m in METRICS:
+        ci = bootstrap_ci([r.metric(m) for r in recs], seed=seed)
+        out[m] = None if ci is None else {"mean": ci[0], "lo": ci[1], "hi": ci[2]}
+    return out
+
+
+def aggregate(records: list[CellRecord], seed: int = 0) -> dict[str, Any]:
+    """Per variant (all rounds) and per (variant, round): means with bootstrap 95% CIs."""
+    variants = sorted({r.variant for r in records})
+    rounds = sorted({r.round for r in records})
+    per_variant = {v: _summ([r for r in records if r.variant == v], seed) for v in variants}
+    per_round = {v: {str(k): _summ([r for r in records if r.variant == v and r.round == k], seed)
+                     for k in rounds if any(r.variant == v and r.round == k for r in records)}
+                 for v in variants}
+    return {"per_variant": per_variant, "per_round": per_round,
+            "persona_kinds": sorted({r.persona_kind.split(" ")[0] for r in records})}
+
+
+# ---------------------------------------------------------------------- report
+def persona_note(records: list[CellRecord]) -> str:
+    kinds = {r.persona_kind.split(" ")[0] for r in records}
+    if kinds == {"llm"}:
+        fb = sum(r.feedback.get("fallback", 0) for r in records)
+        return ("Simulated users: LLM personas" +
+                (f" ({fb} answers fell back to the deterministic persona)." if fb else "."))
+    return ("Simulated users: DETERMINISTIC personas (feedback derived from the persona's "
+            "explicit preferences, not an LLM)" + (" in some cells." if "llm" in kinds else "."))
+
+
+def _fmt(s: dict | None, digits: int = 2) -> str:
+    if s is None:
+        return "-"
+    if s["lo"] == s["hi"]:
+        return f"{s['mean']:.{digits}f}"
+    return f"{s['mean']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}]"
+
+
+TABLE_COLS = (("quality", 2), ("executability", 2), ("effectiveness", 3), ("compliance", 2),
+              ("innovation", 2), ("expression", 2), ("tokens", 0), ("cost_usd", 4),
+              ("debug_iterations", 2), ("wall_s", 0))
+
+
+def markdown_table(agg: dict[str, Any]) -> str:
+    head = "| variant | round | n | " + " | ".join(c for c, _ in TABLE_COLS) + " |"
+    lines = [head, "|" + "---|" * (3 + len(TABLE_COLS))]
+    for v, rounds in agg["per_round"].items():
+        rows = list(rounds.items()) + [("all", agg["per_variant"][v])]
+        for rnd, s in rows:
+            cells = [_fmt(s[c], d) for c, d in TABLE_COLS]
+            lines.append(f"| {v} | {rnd} | {s['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(agg: dict[str, Any], out_dir: Path, title_note: str) -> list[Path]:
+    """One PNG per curve: the per-round mean with its bootstrap CI, one line per variant."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for metric in CURVES:
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        for v, rounds in agg["per_round"].items():
+            pts = [(int(k), s[metric]) for k, s in rounds.items() if s[metric] is not None]
+            if not pts:
+                continue
+            x = [k for k, _ in pts]
+            y = np.array([s["mean"] for _, s in pts])
+            err = np.array([[s["mean"] - s["lo"] for _, s in pts], [s["hi"] - s["mean"] for _, s in pts]])
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=v)
+        ax.set_xlabel("round")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_title(f"{metric.replace('_', ' ')} per round", fontsize=10)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
+        fig.text(0.01, 0.01, title_note, fontsize=6)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        p = out_dir / f"curve_{metric}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
+    """Aggregate every finished cell under the out dir into report.md, results.json and
+    the curve PNGs; returns the summary (also the closing JSON line's content)."""
+    records = layout.records()
+    if not records:
+        raise ValueError(f"no finished cells under {layout.root}; nothing to report")
+    agg = aggregate(records)
+    note = persona_note(records)
+    table = markdown_table(agg)
+    pngs = plot_curves(agg, layout.root, note)
+    md = [f"# Sweep {layout.root.name}", "", f"**{note}**", "",
+          "quality = mean of the 1-10 rubric axes (compliance, innovation, expression); "
+          "executability = E2E (a successful run with metrics and a compiled PDF); "
+          "cells: mean [95% bootstrap CI].", "", table, "",
+          *[f"![{p.stem}]({p.name})" for p in pngs], "",
+          "```json", json.dumps(meta, indent=1, default=str), "```", ""]
+    atomic_write(layout.root / "report.md", "\n".join(md))
+    full = {"meta": meta, "persona_note": note, "aggregate": agg,
+            "cells": [r.model_dump() for r in records]}
+    atomic_write(layout.root / "results.json", json.dumps(full, indent=1, default=str))
+    return {"table": table, "note": note, "aggregate": agg, "records": records,
+            "files": [str(layout.root / "report.md"), str(layout.root / "results.json"),
+                      *map(str, pngs)]}
