@@ -11,6 +11,7 @@ can turn them into memories and skills.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -177,11 +178,18 @@ class DebuggingAgent:
                 previous: str) -> str:
         location = f"{failure.file}, line {failure.line}" if failure.file and failure.line else ""
         tb = "\n".join(failure.traceback.strip().splitlines()[-12:])
+        failing = _line_at(code.files[target], failure.line) if failure.file == target else ""
         return _ENV.from_string(PROMPTS["fix"]).render(
+            failing_line=failing, search_example=json.dumps(failing or "exact text from the code"),
             category=failure.category, message=failure.message[:600], location=location,
             traceback=tb, skills=_skill_hints(skills, failure), previous=previous,
             files=", ".join(sorted(code.files)), file=target,
             snippet=numbered_snippet(code.files[target], failure.line))
+
+
+def _line_at(text: str, line: int | None) -> str:
+    lines = text.splitlines()
+    return lines[line - 1].strip() if line and 0 < line <= len(lines) else ""
 
 
 # ---------------------------------------------------------------------- the loop
