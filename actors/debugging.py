@@ -29,7 +29,8 @@ from nanoresearch.execution.fixers import deterministic_fix
 from nanoresearch.execution.patching import FixReply, PatchError, apply_reply, unified_diff
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
-from nanoresearch.types import (CodeArtifact, FailureInfo, RunResult, RunStatus, SkillEntry)
+from nanoresearch.types import (CodeArtifact, FailureInfo, MemoryEntry, RunResult, RunStatus,
+                                SkillEntry, SkillStage)
 
 log = logging.getLogger(__name__)
 PROMPTS = yaml.safe_load((Path(__file__).parent / "prompts" / "debugging.yaml").read_text())
@@ -249,3 +250,35 @@ def debug_loop(code: CodeArtifact, work_dir: Path, executor: Executor, debugger:
 def _fix_data(rec: FixRecord) -> dict[str, Any]:
     return {**rec.model_dump(exclude={"failure"}), "generalizable": rec.generalizable,
             "failure": rec.failure.model_dump(exclude={"traceback"})}
+
+
+# ---------------------------------------------------------------------- lessons
+def failure_trigger(f: FailureInfo) -> str:
+    """A regex matching the same kind of error: quoted names and numbers generalised,
+    e.g. "NameError: name 'np' is not defined" -> NameError: name '[^']*' is not defined."""
+    first = (f.message.strip().splitlines() or [f.category])[0][:200]
+    pattern = re.escape(first).replace("\\ ", " ")
+    pattern = re.sub(r"'(?:[^'\\]|\\.)*'", "'[^']*'", pattern)
+    return re.sub(r"\d+", r"\\d+", pattern)
+
+
+def lessons_from_fix(rec: FixRecord, resolved: bool, user_id: str, project_id: str | None = None,
+                     domain: str = "general") -> tuple[MemoryEntry, SkillEntry | None]:
+    """A memory of this failure and its fix (always), and a skill candidate when the fix
+    resolved the failure and is a known pattern or a short model edit."""
+    f = rec.failure
+    where = f" at {f.file}:{f.line}" if f.file else ""
+    memory = MemoryEntry(
+        user_id=user_id, project_id=project_id, category="fact" if resolved else "failed_direction",
+        content=(f"{f.category}{where}: {f.message[:200]} -> {rec.source} fix "
+                 f"({rec.summary[:200]}) {'resolved it' if resolved else 'did not resolve it'}"),
+        conditions={"domain": domain, "failure": f.category}, importance=0.6 if resolved else 0.4)
+    if not resolved or rec.source == "none" or len(rec.diff) > 1500:
+        return memory, None
+    skill = SkillEntry(
+        stage=SkillStage.DEBUGGING, domain=domain, trigger=failure_trigger(f),
+        name=f"fix {f.message.split(':')[0][:40] or f.category}",
+        when_to_use=f"a run fails with {f.message[:120]}",
+        instructions=[rec.summary[:300]], tags=["debugging", rec.source.split(":")[0]],
+        confidence=0.7 if rec.generalizable else 0.5)
+    return memory, skill

@@ -51,12 +51,14 @@ class SlurmExecutor(Executor):
     # ------------------------------------------------------------------ commands
     def _env(self) -> dict[str, str]:
         env = minimal_env(home=str(Path.home()), threads=1, python_bin=self.python)
+        env["PYTHON"] = self.python  # the coding agent's job.sbatch runs "${PYTHON:-python3}"
         if self.slurm_conf:
             env["SLURM_CONF"] = self.slurm_conf
         return env
 
-    def _cmd(self, *args: str, check: bool = True) -> str:
-        proc = subprocess.run(list(args), capture_output=True, text=True, env=self._env(), timeout=60)
+    def _cmd(self, *args: str, check: bool = True, cwd: Path | None = None) -> str:
+        proc = subprocess.run(list(args), capture_output=True, text=True, env=self._env(),
+                              timeout=60, cwd=cwd)
         if check and proc.returncode != 0:
             raise RunFailure(f"`{' '.join(args[:3])}` failed: {proc.stderr.strip()[:500]}")
         return proc.stdout
@@ -69,7 +71,8 @@ class SlurmExecutor(Executor):
                 f"--time={minutes}", "--export=ALL"]
         if self.partition:
             args.append(f"--partition={self.partition}")
-        job_id = self._cmd(*args, str(script)).strip().split(";")[0]
+        # cwd: batch scripts commonly `cd $SLURM_SUBMIT_DIR`, which is sbatch's own cwd
+        job_id = self._cmd(*args, str(script), cwd=work_dir).strip().split(";")[0]
         if not job_id.isdigit():
             raise RunFailure(f"sbatch returned no job id: {job_id!r}")
         return job_id

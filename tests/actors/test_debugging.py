@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from actors.debugging import DebuggingAgent, debug_loop, numbered_snippet, parse_failure
+from actors.debugging import (DebuggingAgent, debug_loop, failure_trigger, lessons_from_fix,
+                              numbered_snippet, parse_failure)
 from nanoresearch.config import Budgets
 from nanoresearch.errors import UserError
 from nanoresearch.execution import Limits, LocalExecutor, SandboxExecutor
@@ -177,3 +178,25 @@ def test_parse_failure_and_snippet():
     snip = numbered_snippet(text, 100, radius=2)
     assert snip.splitlines() == ["  98| line98", "  99| line99", " 100| line100", " 101| line101",
                                  " 102| line102"]
+
+
+def test_lessons_from_a_resolved_fix_become_memory_and_skill(tmp_path):
+    code = CodeArtifact(files={"run.py": "import json\nx = np.arange(3)\n"
+                               "json.dump([dict(method='m', dataset='d', metric='s', value=1.0)],"
+                               " open('metrics.json', 'w'))\n"})
+    agent = DebuggingAgent(ScriptedModel(["{}"]), Budgets(structured_retries=0), patch_retries=0)
+    _, runs = debug_loop(code, tmp_path / "wd", LocalExecutor(LIMITS), agent, attempts=1)
+    assert runs[-1].status == RunStatus.SUCCEEDED
+    memory, skill = lessons_from_fix(agent.history[0], True, user_id="u1", project_id="p1",
+                                     domain="tabular")
+    assert memory.user_id == "u1" and "resolved it" in memory.content and "np" in memory.content
+    assert skill.stage == SkillStage.DEBUGGING and skill.instructions == ["added `import numpy as np`"]
+    assert re_search(skill.trigger, "NameError: name 'pd' is not defined")
+    memory, skill = lessons_from_fix(agent.history[0], False, user_id="u1")
+    assert skill is None and memory.category == "failed_direction"
+    assert failure_trigger(FailureInfo(category="timeout", message="")) == "timeout"
+
+
+def re_search(pattern: str, text: str) -> bool:
+    import re
+    return re.search(pattern, text) is not None

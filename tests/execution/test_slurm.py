@@ -64,11 +64,22 @@ def test_slurm_runs_the_codes_own_batch_script(slurm_cluster, tmp_path, monkeypa
         "import json\njson.dump([dict(method='m', dataset='d', metric='acc', value=0.5)],"
         " open('metrics.json', 'w'))\n")
     (wd / "job.sbatch").write_text("#!/bin/sh\n#SBATCH --job-name=custom\n"
-                                   "echo from-batch-script\npython3 run.py\n")
+                                   'cd "$SLURM_SUBMIT_DIR"\necho from-batch-script\n'
+                                   '"${PYTHON:-python3}" run.py\n')
     res = make_executor(Settings(data_dir=tmp_path / "d",
                                  execution={"backend": "slurm", "timeout_s": 60})).run(wd)
     assert res.status == RunStatus.SUCCEEDED, (res.failure, res.stderr_tail)
     assert "from-batch-script" in res.stdout_tail and res.metrics[0].value == 0.5
+
+    try:  # the batch script the coding agent ships with generated code
+        from nanoresearch.scaffolds.build import job_sbatch
+    except ImportError:
+        job_sbatch = None
+    if job_sbatch is not None:
+        (wd / "job.sbatch").write_text(job_sbatch("nr-test", 1, 1024))
+        res = make_executor(Settings(data_dir=tmp_path / "d",
+                                     execution={"backend": "slurm", "timeout_s": 60})).run(wd)
+        assert res.status == RunStatus.SUCCEEDED, (res.failure, res.stderr_tail)
 
     (wd / "job.sbatch").write_text("#!/bin/sh\nexit 4\n")
     res = make_executor(Settings(data_dir=tmp_path / "d",
