@@ -13,7 +13,7 @@ from typing import Annotated, Any, Callable
 from pydantic import BaseModel, Field
 
 from nanoresearch.errors import ModelError
-from nanoresearch.literature.text import overlap, tokenize
+from nanoresearch.literature.text import is_placeholder, overlap, tokenize
 from nanoresearch.llm.structured import generate_structured
 from nanoresearch.types import Evidence, Hypothesis, LiteratureRecord, ResearchTopic
 
@@ -60,6 +60,8 @@ def topic_terms(topic: ResearchTopic) -> set[str]:
 def why_unusable(statement: str, topic: ResearchTopic, kept: list[Hypothesis]) -> str | None:
     """None when the statement can stand as a hypothesis; else the reason it cannot."""
     s = statement.strip()
+    if is_placeholder(s):
+        return "placeholder text"
     if len(s) < 40 or len(s.split()) < 7:
         return "too short to be testable"
     if re.search(r"\.\.\.|<[a-z_ ]+>|\bhypothesis \d\b|^statement$", s, re.I):
@@ -159,13 +161,14 @@ def generate(llm: Any, messages: list[dict], topic: ResearchTopic, evidence: lis
         log.info("hypothesis generation unusable (%s); using templates", e)
         ideas = IdeasOut()
         c.rejected.append({"statement": "", "reason": f"model output unusable: {str(e)[:200]}"})
-    c.gaps = [g.strip() for g in ideas.gaps if len(g.strip().split()) >= 4][:n]
+    c.gaps = [g.strip() for g in ideas.gaps
+              if len(g.strip().split()) >= 4 and not is_placeholder(g)][:n]
     for out in ideas.hypotheses:
         reason = why_unusable(out.statement, topic, c.hypotheses) or blocked(out.statement)
         if reason:
             c.rejected.append({"statement": out.statement[:200], "reason": reason})
             continue
-        h = Hypothesis(**out.model_dump())
+        h = Hypothesis(**{k: ("" if is_placeholder(v) else v) for k, v in out.model_dump().items()})
         h.evidence_ids = evidence_for(h.statement, evidence)
         c.paths[h.id] = "llm+filled" if fill(h, topic, evidence, papers, metric) else "llm"
         c.hypotheses.append(h)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from nanoresearch.errors import ModelError
 from nanoresearch.literature.local import record_text
-from nanoresearch.literature.text import overlap, tokenize
+from nanoresearch.literature.text import is_placeholder, overlap, tokenize
 from nanoresearch.llm.structured import generate_structured
 from nanoresearch.types import (Hypothesis, LiteratureRecord, MemoryEntry, NoveltyVerdict,
                                 ResearchTopic, UserProfile)
@@ -54,11 +54,13 @@ def verify(h: Hypothesis, candidates: list[LiteratureRecord], embedder: Any, llm
         judged, _ = generate_structured(
             llm, render("novelty", hypothesis=h.statement, paper_id=close.id, title=close.title,
                         abstract=close.abstract[:700]), NoveltyOut, retries=retries, max_tokens=120)
+        if is_placeholder(judged.reason):  # copied the example answer: not a judgment
+            raise ModelError("the judge copied the example answer")
         score = 0.7 * score + 0.3 * (0.0 if judged.already_done else 1.0)
         why += (f"; judge: {'already tested' if judged.already_done else 'not tested'}"
                 f"{' - ' + judged.reason if judged.reason else ''}")
     except ModelError as e:
-        why += f"; judge unavailable ({type(e).__name__}), similarity only"
+        why += f"; judge unusable ({e}), similarity only"
     score = float(min(max(score, 0.0), 1.0))
     return NoveltyVerdict(novel=score >= NOVEL_AT, score=score, closest_paper_id=close.id,
                           closest_similarity=sim, rationale=why)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, Field, ValidationError
 
 from nanoresearch.evidence import EvidenceExtractor
-from nanoresearch.literature.text import overlap
+from nanoresearch.literature.text import is_placeholder, overlap
 from nanoresearch.llm.structured import extract_json
 from nanoresearch.types import Evidence, LiteratureRecord, MemoryEntry
 
@@ -60,6 +60,9 @@ class ReactLoop:
         call.tool = call.tool.strip().lower()
         if call.tool not in TOOLS:
             return None, f"invalid tool call: unknown tool {call.tool!r}; valid tools: {', '.join(TOOLS)}"
+        if call.tool != "finish" and is_placeholder(call.arg):
+            return None, (f"invalid tool call: arg {call.arg!r} is a placeholder; give a real "
+                          "search query or a paper id from the list")
         return call, ""
 
     def run(self, state: ReactState, question: str, plan_steps: str) -> ReactState:

@@ -16,7 +16,7 @@ import yaml
 from jinja2 import Template
 
 from actors.planning_blueprint import (DraftOut, as_draft_text, budget_from, default_draft,
-                                       to_blueprint)
+                                       from_blueprint, scrub, to_blueprint)
 from actors.planning_review import model_issues, repair, rule_issues
 from nanoresearch.errors import ModelError
 from nanoresearch.llm.structured import generate_structured
@@ -63,8 +63,11 @@ class PlanningAgent:
                       skills="; ".join(s.instructions[0] if s.instructions else s.name for s in skills[:4]),
                       memories="; ".join(m.content[:120] for m in memories[:4]),
                       cpus=cap.cpus, gpus=cap.gpus, minutes=cap.minutes)
-        path = "llm" if d else "template"
-        d = d or default_draft(topic, hyp, self.catalog)
+        fallback = default_draft(topic, hyp, self.catalog)
+        if d is None:
+            return to_blueprint(fallback, topic, hyp, profile, self.catalog, self.offline), "template"
+        d, fixed = scrub(d, fallback)
+        path = f"llm+repaired({', '.join(fixed)})" if fixed else "llm"
         return to_blueprint(d, topic, hyp, profile, self.catalog, self.offline), path
 
     def review(self, bp: Blueprint, rnd: int, topic: ResearchTopic, profile: UserProfile,
@@ -84,9 +87,13 @@ class PlanningAgent:
                hyp: Hypothesis) -> tuple[Blueprint, list[str]]:
         d = self._ask("refine", blueprint=as_draft_text(bp), catalog=self._catalog_text(topic.domain),
                       issues="\n".join(f"- {i.category}: {i.message}" for i in crit.issues))
-        new = to_blueprint(d, topic, hyp, profile, self.catalog, self.offline, bp.version + 1) if d \
-            else bp.model_copy(deep=True, update={"version": bp.version + 1})
         changes = ["refined by model" if d else "model refinement unusable; kept design"]
+        if d is not None:
+            d, fixed = scrub(d, from_blueprint(bp))
+            changes += [f"kept previous {f} (model copied the example)" for f in fixed]
+            new = to_blueprint(d, topic, hyp, profile, self.catalog, self.offline, bp.version + 1)
+        else:
+            new = bp.model_copy(deep=True, update={"version": bp.version + 1})
         rules = rule_issues(new, topic, profile, self.catalog, self.offline)
         changes += repair(new, rules, topic, profile, self.catalog, self.offline)
         return new, changes

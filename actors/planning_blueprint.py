@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from nanoresearch.literature.text import tokenize
+from nanoresearch.literature.text import is_placeholder, tokenize
 from nanoresearch.types import (Blueprint, ComputeBudget, DatasetCard, DatasetSpec, Hypothesis,
                                 MethodSpec, ResearchTopic, UserProfile)
 
@@ -107,6 +107,30 @@ def default_draft(topic: ResearchTopic, hyp: Hypothesis, catalog: dict[str, Data
                     baselines=topic.baselines or DEFAULT_BASELINES.get(card.task if card else "", []),
                     method=method, method_description=hyp.statement, metrics=[metric],
                     primary_metric=metric, ablations=[f"{method} without its key component"])
+
+
+def scrub(d: DraftOut, fallback: DraftOut) -> tuple[DraftOut, list[str]]:
+    """Replace text the model copied from the prompt's example (\"short name\", \"...\",
+    the schema's name) with the fallback design's value; returns the repaired fields.
+    A field the model left empty stays empty, so the reviewer still sees the gap."""
+    upd: dict[str, object] = {}
+    for f in ("title", "method", "method_description", "primary_metric"):
+        v = getattr(d, f)
+        if v.strip() and is_placeholder(v, ("DraftOut",)):
+            upd[f] = getattr(fallback, f)
+    for f in ("datasets", "baselines", "metrics", "ablations"):
+        vals = getattr(d, f)
+        kept = [v for v in vals if not is_placeholder(v, ("DraftOut",))]
+        if len(kept) < len(vals):
+            upd[f] = kept or getattr(fallback, f)
+    return d.model_copy(update=upd), sorted(upd)
+
+
+def from_blueprint(bp: Blueprint) -> DraftOut:
+    return DraftOut(title=bp.title, datasets=[d.name for d in bp.datasets],
+                    baselines=[b.name for b in bp.baselines], method=bp.proposed_method.name,
+                    method_description=bp.proposed_method.description, metrics=bp.metrics,
+                    primary_metric=bp.primary_metric, ablations=[a.name for a in bp.ablations])
 
 
 def to_blueprint(d: DraftOut, topic: ResearchTopic, hyp: Hypothesis, profile: UserProfile,

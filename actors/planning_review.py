@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from actors.planning_blueprint import (DEFAULT_BASELINES, budget_from,
                                        estimate_minutes, fits, map_dataset, required_seeds)
 from nanoresearch.errors import ModelError
+from nanoresearch.literature.text import is_placeholder
 from nanoresearch.llm.structured import generate_structured
 from nanoresearch.types import (Blueprint, CritiqueIssue, DatasetCard, MethodSpec,
                                 ResearchTopic, UserProfile)
@@ -78,14 +79,20 @@ def model_issues(llm: Any, messages: list[dict], retries: int) -> tuple[bool | N
         rv, _ = generate_structured(llm, messages, ReviewOut, retries=retries, max_tokens=250)
     except ModelError as e:
         return None, [], f"model review unusable ({type(e).__name__})"
-    issues = []
+    issues, copied = [], 0
     for it in rv.issues[:6]:
+        if is_placeholder(it.message):  # the example issue echoed back, not a finding
+            copied += 1
+            continue
         cat = it.category.strip().lower()
         actionable = cat in CATEGORIES and len(it.message.split()) >= 4
         issues.append(CritiqueIssue(category=cat if cat in CATEGORIES else "other",
                                     severity="major" if actionable and not rv.passed else "minor",
                                     message=it.message.strip() or "(no reason given)"))
-    return rv.passed, issues, f"model review: {'passed' if rv.passed else 'failed'}"
+    note = f"model review: {'passed' if rv.passed else 'failed'}"
+    if copied:
+        note += f" (ignored {copied} issue(s) copied from the example)"
+    return rv.passed, issues, note
 
 
 def repair(bp: Blueprint, issues: list[CritiqueIssue], topic: ResearchTopic, profile: UserProfile,

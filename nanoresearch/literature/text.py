@@ -61,3 +61,20 @@ def overlap(a: str, b: str) -> float:
     if not ta or not tb:
         return 0.0
     return len(ta & tb) / len(ta | tb)
+
+
+# Words a small model copies from a prompt's JSON example or schema instead of answering.
+PLACEHOLDERS = frozenset({
+    "", "...", "…", "short name", "one sentence", "string", "type", "items", "title", "array",
+    "object", "query", "n/a", "na", "none", "null", "todo", "tbd", "x", "why", "arg",
+    "why in one sentence", "a short search query", "method", "dataset", "baseline", "metric",
+    "statement", "motivation", "reason", "message", "category",
+})
+
+
+def is_placeholder(text: str, extra: tuple[str, ...] = ()) -> bool:
+    """True for template text (an example value, a schema word, ellipses), not content."""
+    t = re.sub(r"[^a-z0-9 ]+", " ", str(text).lower())
+    t = " ".join(t.split())
+    return t in PLACEHOLDERS or t in {e.lower() for e in extra} or \
+        bool(re.fullmatch(r"\s*<[^>]*>\s*", str(text)))

@@ -40,7 +40,7 @@ GOOD = {"statement": "Gradient boosting with shallow trees beats random forest a
         "expected_effect": "+2 accuracy points", "risk": "small test set"}
 HALF = {"statement": "Feature standardisation lets logistic regression match random forest "
                      "accuracy on wine tabular data."}
-BAD = {"statement": "..."}
+BAD = {"statement": "Boosting is good."}
 
 
 def lit():
@@ -183,3 +183,18 @@ def test_plan_steps_become_queries_and_llm_evidence_is_grounded():
 def test_question_to_claim(q, claim):
     from actors.ideation_hypotheses import question_to_claim
     assert question_to_claim(q) == claim
+
+
+def test_copied_prompt_examples_are_not_content():
+    """What SmolLM2 really does: echo the JSON example of the prompt."""
+    llm = router(['{"tool": "search", "arg": "..."}'] * 2,
+                 {"gaps": ["...", "..."], "hypotheses": [{"statement": "...", "motivation": "..."}]},
+                 novelty='{"already_done": false, "reason": "one sentence"}')
+    res = IdeationAgent(llm, lit(), budgets(react_steps=2, hypotheses=2)).run(TOPIC, PROFILE)
+    steps = [t for t in res.react_trace if "step" in t]
+    assert not any(t["valid"] for t in steps) and "placeholder" in steps[0]["observation"]
+    hyp_stage = next(t for t in res.react_trace if t.get("stage") == "hypotheses")
+    assert hyp_stage["paths"] == ["template", "template"]
+    assert hyp_stage["rejected"][0]["reason"] == "placeholder text"
+    assert "..." not in res.gaps and res.gaps
+    assert all("copied the example" in h.novelty.rationale for h in res.hypotheses)

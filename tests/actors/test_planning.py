@@ -145,3 +145,21 @@ def test_online_mode_keeps_unknown_dataset():
     assert spec.name == "UCI Adult" and "downloaded" in spec.notes
     assert map_dataset("breast-cancer", TOPIC, CATALOG, offline=True).name == "breast_cancer"
     assert map_dataset("tumour diagnosis data", TOPIC, CATALOG, offline=True).name == "wine"
+
+
+def test_copied_prompt_examples_are_repaired():
+    """What SmolLM2 really answered: the prompt's example with the schema's name as title."""
+    echo = {"title": "DraftOut", "method": "short name", "method_description": "one sentence",
+            "metrics": ["accuracy"], "primary_metric": "accuracy", "ablations": ["", "type", "type"]}
+    review = {"passed": True, "issues": [{"category": "other", "message": "one sentence"}]}
+    a = agent(router([echo, echo], [review, review]))
+    res = a.run(TOPIC, PROFILE, HYP)
+    assert a.trace[0]["path"] == "llm+repaired(ablations, method, method_description, title)"
+    bp = res.blueprint
+    assert bp.title == HYP.statement[:120] and bp.proposed_method.name != "short name"
+    assert bp.ablations and all(x.name not in ("", "type") for x in bp.ablations)
+    c1 = res.critiques[0]
+    assert "ignored 1 issue(s) copied from the example" in c1.summary
+    assert {i.category for i in c1.issues} == {"dataset_unavailable", "missing_baseline"}
+    assert res.passed and [d.name for d in bp.datasets] == ["wine"]
+    assert "kept previous" in c1.summary
