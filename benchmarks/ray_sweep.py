@@ -29,18 +29,26 @@ def ensure_ray(workers: int) -> bool:
     if os.environ.get("RAY_ADDRESS"):
         ray.init(log_to_driver=False)
     else:
+        # env at the job level: a per-task runtime_env would make Ray start dedicated
+        # worker processes for it (seconds each), not reuse the pool
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=workers,
-                 log_to_driver=False)
+                 log_to_driver=False, runtime_env={"env_vars": TASK_ENV})
     return True
+
+
+def _limit_threads() -> None:
+    # on a cluster the job's env may lack TASK_ENV; torch reads its own setting
+    for k, v in TASK_ENV.items():
+        os.environ.setdefault(k, v)
+    import torch
+    torch.set_num_threads(1)
 
 
 @ray.remote(num_cpus=1, max_retries=1)
 def _cell_task(cfg: Any, cell: Cell) -> Any:
     # a retry after a worker crash resumes the cell's project where it stopped
-    import torch
-
     from benchmarks.sweep import run_cell
-    torch.set_num_threads(1)
+    _limit_threads()
     return run_cell(cfg, cell)
 
 
@@ -51,7 +59,7 @@ def run_chains_ray(cfg: Any, chains: list[list[Cell]], workers: int,
     """Run every pending chain; `on_result(cell, record_or_exception)` per finished cell.
     `task_fn` (a ray.remote function of (cfg, cell)) replaces the real cell for benchmarks."""
     started = ensure_ray(workers)
-    fn = (task_fn or _cell_task).options(runtime_env={"env_vars": TASK_ENV})
+    fn = task_fn or _cell_task
     layout = SweepLayout(cfg.out_dir) if hasattr(cfg, "out_dir") else None
 
     def submit(cell: Cell):
@@ -75,3 +83,28 @@ def run_chains_ray(cfg: Any, chains: list[list[Cell]], workers: int,
     finally:
         if started:
             ray.shutdown()
+
+
+def remote_cell(fn: Callable[[Any, Cell], Any]):
+    """`fn(cfg, cell)` as a Ray task with the sweep's resource limit (benchmarks pass
+    simulated cells through the same scheduler this way)."""
+    return ray.remote(num_cpus=1, max_retries=0)(fn)
+
+
+def warm_workers(n: int, modules: tuple[str, ...] = ()) -> None:
+    """Start `n` worker processes and import `modules` in each before timing anything
+    (process start-up and imports are paid once per worker, not per cell)."""
+    @ray.remote(num_cpus=1)
+    def _noop(i: int) -> int:
+        import importlib
+        import time
+        for m in modules:
+            importlib.import_module(m)
+        time.sleep(1.0)  # held long enough that the n tasks land on n different workers
+        return i
+
+    ray.get([_noop.remote(i) for i in range(n)])
+
+
+def shutdown() -> None:
+    ray.shutdown()

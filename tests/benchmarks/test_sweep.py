@@ -1,0 +1,209 @@
+"""Sweep bookkeeping: cells, resumability, scheduling, bootstrap CIs, report files.
+
+The cycle itself is replaced where noted (run_cell / run_project): these tests check the
+sweep machinery; the end-to-end run with the scripted model is in test_sweep_e2e.py.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from benchmarks import sweep
+from benchmarks.sweep_cells import (
+    Cell, CellRecord, ChainScheduler, SweepLayout, aggregate, bootstrap_ci, make_chains,
+    markdown_table, pending, write_report,
+)
+from nanoresearch.errors import UserError
+from nanoresearch.llm.scripted import FunctionModel
+from nanoresearch.types import Phase, ProjectState, ProjectStatus
+
+
+def rec(task="tab_01", variant="base", rnd=1, kind="deterministic", q=(5, 5, 5), tokens=100,
+        e2e=1.0, debug=0) -> CellRecord:
+    j = {"compliance": q[0], "innovation": q[1], "expression": q[2], "effectiveness": 0.1,
+         "executability": e2e}
+    return CellRecord(task=task, variant=variant, round=rnd, project_id=Cell(task, variant, rnd).project_id,
+                      persona="p", persona_kind=kind, status="done", judgement=j,
+                      quality=float(np.mean(q)), executability=e2e, tokens=tokens,
+                      debug_iterations=debug, wall_s=3.0)
+
+
+# ---------------------------------------------------------------------- cells
+def test_chains_and_pending_skip_done_cells(tmp_path):
+    layout = SweepLayout(tmp_path)
+    chains = make_chains(["a", "b"], ["base", "full"], 2)
+    assert len(chains) == 4 and all([c.round for c in ch] == [1, 2] for ch in chains)
+    layout.save(rec("a", "base", 1))
+    layout.save(rec("b", "full", 1))
+    layout.save(rec("b", "full", 2))
+    todo = pending(layout, chains)
+    keys = sorted(c.key for ch in todo for c in ch)
+    assert keys == ["a/base/r2", "a/full/r1", "a/full/r2", "b/base/r1", "b/base/r2"]
+    assert Cell("a", "base", 1).project_id == "sw-a-base-r1"  # stable across reruns
+    with pytest.raises(ValueError, match="rounds"):
+        make_chains(["a"], ["base"], 0)
+
+
+def test_scheduler_limits_workers_and_keeps_round_order():
+    chains = make_chains(["a", "b", "c"], ["base"], 3)
+    log, flight, peak = [], [], [0]
+
+    def submit(cell):
+        flight.append(cell)
+        peak[0] = max(peak[0], len(flight))
+        return cell
+
+    def wait(handles):
+        h = handles[-1]  # finish the newest first: order must still hold within a chain
+        flight.remove(h)
+        return h, "ok"
+
+    ChainScheduler(chains, 2).run(submit, wait, lambda c, r: log.append(c))
+    assert peak[0] == 2 and len(log) == 9
+    for t in "abc":
+        assert [c.round for c in log if c.task == t] == [1, 2, 3]
+
+
+def test_scheduler_stops_a_failed_chain_only():
+    chains = make_chains(["a", "b"], ["base"], 2)
+    done = []
+
+    def submit(cell):
+        return cell
+
+    def wait(handles):
+        h = handles[0]
+        return h, RuntimeError("boom") if h.task == "a" else "ok"
+
+    ChainScheduler(chains, 2).run(submit, wait, lambda c, r: done.append(c.key))
+    assert sorted(done) == ["a/base/r1", "b/base/r1", "b/base/r2"]
+
+
+# ---------------------------------------------------------------------- statistics
+def test_bootstrap_ci_on_known_data():
+    assert bootstrap_ci([]) is None and bootstrap_ci([None]) is None
+    assert bootstrap_ci([4.0]) == (4.0, 4.0, 4.0)
+    assert bootstrap_ci([2.0] * 10) == (2.0, 2.0, 2.0)
+    data = [0.0, 1.0] * 50  # mean 0.5, standard error 0.05: 95% CI about +-0.098
+    m, lo, hi = bootstrap_ci(data, seed=0)
+    assert m == 0.5 and 0.38 < lo < 0.43 and 0.57 < hi < 0.62
+    assert bootstrap_ci(data, seed=0) == (m, lo, hi)  # fixed seed: reproducible
+    rng = np.random.default_rng(1)
+    x = rng.normal(10, 2, size=400)
+    m, lo, hi = bootstrap_ci(x)
+    se = x.std(ddof=1) / np.sqrt(x.size)
+    assert lo < m < hi and abs((hi - lo) - 2 * 1.96 * se) < 0.25 * se * 2 * 1.96
+
+
+def test_aggregate_per_variant_and_round():
+    recs = [rec("a", "base", 1, q=(2, 2, 2), tokens=100), rec("b", "base", 1, q=(4, 4, 4), tokens=300),
+            rec("a", "full", 1, q=(6, 6, 6)), rec("a", "full", 2, q=(8, 8, 8), debug=2)]
+    agg = aggregate(recs)
+    assert agg["per_variant"]["base"]["quality"]["mean"] == 3.0
+    assert agg["per_variant"]["base"]["tokens"]["mean"] == 200.0
+    assert agg["per_round"]["full"]["2"]["debug_iterations"]["mean"] == 2.0
+    assert set(agg["per_round"]["full"]) == {"1", "2"} and set(agg["per_round"]["base"]) == {"1"}
+    table = markdown_table(agg)
+    assert "| full | 2 | 1 | 8.00 |" in table and "| base | all | 2 | 3.00 [2.00, 4.00] |" in table
+
+
+def test_report_files_and_deterministic_label(tmp_path):
+    layout = SweepLayout(tmp_path)
+    for r in (rec("a", "base", 1), rec("a", "base", 2, q=(6, 7, 8)), rec("a", "full", 1),
+              rec("a", "full", 2, q=(9, 9, 9))):
+        layout.save(r)
+    out = write_report(layout, {"sweep": "t"})
+    md = (tmp_path / "report.md").read_text()
+    assert "DETERMINISTIC personas" in md and "| base | 2 |" in md
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert len(data["cells"]) == 4 and "DETERMINISTIC" in data["persona_note"]
+    for name in ("quality", "tokens", "debug_iterations"):
+        png = tmp_path / f"curve_{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+    assert str(tmp_path / "report.md") in out["files"]
+    llm_only = SweepLayout(tmp_path / "llm")
+    llm_only.save(rec(kind="llm (0/3 fell back)"))
+    assert "DETERMINISTIC" not in write_report(llm_only, {})["note"]
+    with pytest.raises(ValueError, match="no finished cells"):
+        write_report(SweepLayout(tmp_path / "empty"), {})
+
+
+# ---------------------------------------------------------------------- users and tasks
+def test_tasks_personas_and_simulated_user_labels():
+    assert sweep.load_task("nlp_01").question_id == "nlp_01"
+    assert sweep.persona_for("nlp_01").id == "ablation_lover"
+    with pytest.raises(UserError, match="unknown task"):
+        sweep.load_task("nope_99")
+    p = sweep.persona_for("tab_01")
+    det = sweep.SimulatedUser(p, "deterministic")
+    assert det.kind == "deterministic" and det(Phase.IDEATION, "a summary")
+    # a model answer too short to use falls back to the deterministic persona, and is counted
+    short = sweep.SimulatedUser(p, "llm", FunctionModel(lambda m: "ok"))
+    short(Phase.WRITING, "draft")
+    good = sweep.SimulatedUser(p, "llm", FunctionModel(lambda m: "Please add stronger baselines to this."))
+    good(Phase.WRITING, "draft")
+    assert short.kind == "llm (1/1 fell back)" and good.kind == "llm (0/1 fell back)"
+
+
+# ---------------------------------------------------------------------- CLI machinery
+def _fake_cell(calls):
+    def run_cell(cfg, cell):
+        calls.append(cell.key)
+        time.sleep(0.01)
+        r = rec(cell.task, cell.variant, cell.round, q=(cell.round, 5, 5))
+        SweepLayout(cfg.out_dir).save(r)
+        return r
+    return run_cell
+
+
+def test_main_skips_done_cells_and_writes_report(tmp_path, monkeypatch, capsys):
+    calls: list[str] = []
+    monkeypatch.setattr(sweep, "run_cell", _fake_cell(calls))
+    argv = ["--tasks", "tab_01,nlp_01", "--rounds", "2", "--variants", "base,full", "--no-ray",
+            "--out", str(tmp_path / "sw"), "--dry-scripted"]
+    assert sweep.main(argv) == 0
+    assert len(calls) == 8
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["cells_run"] == 8 and last["persona_kinds"] == ["deterministic"]
+    assert (tmp_path / "sw" / "curve_quality.png").exists()
+    # one cell lost: only it is rerun
+    (tmp_path / "sw" / "full" / "nlp_01" / "round_2" / "cell.json").unlink()
+    calls.clear()
+    assert sweep.main(argv) == 0
+    assert calls == ["nlp_01/full/r2"]
+    with pytest.raises(UserError, match="unknown variant"):
+        sweep.main(argv[:4] + ["--variants", "base,bogus"])
+
+
+def test_run_cell_resumes_an_interrupted_round(tmp_path, monkeypatch):
+    """A round whose project exists continues that project (same id and state) and is
+    judged and saved; a fresh round starts a new project."""
+    import nanoresearch_cli.compose as compose
+
+    seen: list[ProjectState] = []
+
+    def fake_run_project(settings, state, **kw):
+        seen.append(state)
+        assert kw["use_ray"] is False and kw["variant"].name == "full"
+        return state.model_copy(update={"status": ProjectStatus.DONE})
+
+    monkeypatch.setattr(compose, "run_project", fake_run_project)
+    args = sweep.parse_args(["--tasks", "tab_01", "--dry-scripted", "--out", str(tmp_path)])
+    base = sweep.base_settings(args, tmp_path)
+    cfg = sweep.SweepConfig(str(tmp_path), base.model_dump_json(), "deterministic",
+                            str(tmp_path / "shared"))
+    cell = Cell("tab_01", "full", 1)
+    ws = SweepLayout(tmp_path).home("tab_01", "full") / "projects" / cell.project_id
+    ws.mkdir(parents=True)
+    old = ProjectState(project_id=cell.project_id, user_id="persona-bench_max",
+                       topic=sweep.load_task("tab_01"), status=ProjectStatus.RUNNING, created_at=1.0)
+    (ws / "project.json").write_text(old.model_dump_json())
+    r = sweep.run_cell(cfg, cell)
+    assert r.resumed and seen[-1].created_at == 1.0 and seen[-1].project_id == cell.project_id
+    assert SweepLayout(tmp_path).is_done(cell) and r.executability == 0.0  # no PDF: not E2E
+    assert (SweepLayout(tmp_path).home("tab_01", "full") / "models").is_symlink()
+    r2 = sweep.run_cell(cfg, Cell("tab_01", "full", 2))
+    assert not r2.resumed and seen[-1].project_id == "sw-tab_01-full-r2"
