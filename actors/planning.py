@@ -74,7 +74,7 @@ class PlanningAgent:
                hyp: Hypothesis) -> Critique:
         rules = rule_issues(bp, topic, profile, self.catalog, self.offline)
         cap = budget_from(profile)
-        verdict, model, note = model_issues(
+        _, model, note = model_issues(
             self.reviewer, render("review", hypothesis=hyp.statement, blueprint=as_draft_text(bp),
                                   cpus=cap.cpus, gpus=cap.gpus, minutes=cap.minutes),
             self.budgets.structured_retries)
@@ -106,6 +106,8 @@ class PlanningAgent:
         history: list[Critique] = []
         for rnd in range(1, self.budgets.blueprint_rounds + 1):
             crit = self.review(bp, rnd, topic, profile, hypothesis)
+            if rnd == 1:  # the history shows how the reviewed design was produced
+                crit.summary = f"draft: {path}; {crit.summary}"
             history.append(crit)
             if crit.passed or rnd == self.budgets.blueprint_rounds:
                 break

@@ -160,6 +160,7 @@ def test_copied_prompt_examples_are_repaired():
     assert bp.ablations and all(x.name not in ("", "type") for x in bp.ablations)
     c1 = res.critiques[0]
     assert "ignored 1 issue(s) copied from the example" in c1.summary
+    assert c1.summary.startswith("draft: llm+repaired(")
     assert {i.category for i in c1.issues} == {"dataset_unavailable", "missing_baseline"}
     assert res.passed and [d.name for d in bp.datasets] == ["wine"]
     assert "kept previous" in c1.summary
