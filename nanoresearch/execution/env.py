@@ -37,6 +37,7 @@ def minimal_env(home: str, tmp: str = "/tmp", threads: int = 1,
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": f"{tmp}/matplotlib",
+        "XDG_CACHE_HOME": f"{tmp}/cache",  # fontconfig & co. would litter the work dir
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",

@@ -70,6 +70,7 @@ def main():
     env["PATH"] = os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin"
     env["HOME"] = env["TMPDIR"] = os.getcwd()
     env["MPLCONFIGDIR"] = os.path.join(os.getcwd(), ".mpl")
+    env["XDG_CACHE_HOME"] = os.path.join(os.getcwd(), ".cache")
     before = _snapshot(".")
     t0, timed_out = time.time(), False
     with open("_nr_stderr.txt", "wb") as err:

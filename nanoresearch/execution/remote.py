@@ -17,7 +17,7 @@ _SECTION = r"{}\n(.*?)\n{}"
 
 def job_spec(entrypoint: str, limits: Limits) -> dict:
     env = minimal_env(home=".", tmp=".", threads=1)
-    for k in ("PATH", "HOME", "TMPDIR", "MPLCONFIGDIR"):
+    for k in ("PATH", "HOME", "TMPDIR", "MPLCONFIGDIR", "XDG_CACHE_HOME"):
         env.pop(k)  # set on the worker, where the paths are known
     return {"entrypoint": entrypoint, "timeout_s": limits.timeout_s, "memory_mb": limits.memory_mb,
             "cpu_s": limits.cpu_seconds(), "disk_mb": limits.disk_mb, "env": env}

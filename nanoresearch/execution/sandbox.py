@@ -29,7 +29,8 @@ from nanoresearch.execution.env import minimal_env
 from nanoresearch.execution.proc import prlimit_prefix, run_limited
 
 log = logging.getLogger(__name__)
-ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "alternatives", "mime.types")
+ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "alternatives", "mime.types", "fonts",
+             "matplotlibrc")
 UID_RANGE = (200_000, 299_999)  # no system account lives here; one fresh uid per run
 
 
