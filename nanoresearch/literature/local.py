@@ -92,6 +92,7 @@ class LocalLibrary:
         self.ids: list[str] = json.loads((self.folder / "ids.json").read_text())
         self.row_of = {i: n for n, i in enumerate(self.ids)}
         self._fh = open(self.folder / "records.jsonl", "rb")
+        self._size = os.fstat(self._fh.fileno()).st_size
         log.info("loaded literature index %s (%d records) in %.2fs", self.folder,
                  len(self.ids), time.perf_counter() - t)
 
@@ -136,8 +137,10 @@ class LocalLibrary:
                  time.perf_counter() - t)
 
     def _record(self, row: int, score: float = 0.0) -> LiteratureRecord:
-        self._fh.seek(int(self.offsets[row]))
-        rec = LiteratureRecord.model_validate_json(self._fh.readline())
+        # pread, not seek+readline: threads sharing one library cannot interleave reads
+        start = int(self.offsets[row])
+        end = int(self.offsets[row + 1]) if row + 1 < len(self.offsets) else self._size
+        rec = LiteratureRecord.model_validate_json(os.pread(self._fh.fileno(), end - start, start))
         rec.score = score
         return rec
 

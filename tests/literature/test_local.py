@@ -134,3 +134,12 @@ def test_chain_dedupes_user_and_local(local_library, tmp_path):
     recs = chain.search("speech emotion recognition", 5)
     assert [r.id for r in recs].count(hit.id) == 1 and recs[0].source == "user"
     assert len(recs) == 5 and chain.get(recs[-1].id) is not None
+
+
+def test_concurrent_reads_are_consistent(local_library):
+    from concurrent.futures import ThreadPoolExecutor
+    queries = [q for q, _ in DOMAIN_QUERIES.values()] * 4
+    expected = {q: [r.id for r in local_library.search(q, 10)] for q in set(queries)}
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda q: (q, [r.id for r in local_library.search(q, 10)]), queries))
+    assert all(ids == expected[q] for q, ids in got)
