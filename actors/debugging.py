@@ -195,15 +195,20 @@ def _line_at(text: str, line: int | None) -> str:
 
 # ---------------------------------------------------------------------- the loop
 def write_code(work_dir: Path, code: CodeArtifact) -> None:
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    """Write the files; never through a link a previous run planted (a file or a
+    parent directory pointing outside the work dir)."""
+    root = Path(work_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
     for rel, text in code.files.items():
         p = Path(rel)
         if p.is_absolute() or ".." in p.parts:
             raise UserError(f"code file {rel!r} must be a relative path inside the work dir")
-        dest = work_dir / p
+        dest = root / p
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.is_symlink():  # a previous run may have planted a link: never write through it
+        if not dest.parent.resolve().is_relative_to(root):
+            raise UserError(f"code file {rel!r}: its directory links outside the work dir; "
+                            "remove that link from the work dir")
+        if dest.is_symlink():
             dest.unlink()
         dest.write_text(text)
 

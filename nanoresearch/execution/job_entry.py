@@ -55,6 +55,9 @@ def _copy_back(before, dest):
             continue
         target = os.path.join(dest, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
+        real_dest = os.path.realpath(dest)
+        if os.path.commonpath([os.path.realpath(os.path.dirname(target)), real_dest]) != real_dest:
+            continue  # a directory link planted in the result dir: never copy through it
         if os.path.islink(target):
             os.unlink(target)
         shutil.copyfile(rel, target)

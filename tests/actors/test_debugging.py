@@ -200,3 +200,18 @@ def test_lessons_from_a_resolved_fix_become_memory_and_skill(tmp_path):
 def re_search(pattern: str, text: str) -> bool:
     import re
     return re.search(pattern, text) is not None
+
+
+def test_write_code_never_writes_through_planted_links(tmp_path):
+    from actors.debugging import write_code
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (wd / "run.py").symlink_to(outside / "victim.py")
+    (wd / "data").symlink_to(outside)
+    write_code(wd, CodeArtifact(files={"run.py": "print(1)\n"}))
+    assert not (outside / "victim.py").exists() and (wd / "run.py").read_text() == "print(1)\n"
+    with pytest.raises(UserError, match="links outside"):
+        write_code(wd, CodeArtifact(files={"data/x.py": "x = 1\n"}))
+    assert not (outside / "x.py").exists()
