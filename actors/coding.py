@@ -17,17 +17,18 @@ from typing import Any, Literal
 
 import jinja2
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from nanoresearch.datasets import get_catalog, resolve_name, stage
-from nanoresearch.errors import ModelError, UserError
+from nanoresearch.errors import ModelError, StructuredOutputError, UserError
 from nanoresearch.llm.base import LLM
-from nanoresearch.llm.structured import generate_structured
+from nanoresearch.llm.structured import extract_json, generate_structured
 from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, MethodFill, check_code,
                                     default_config, match_baseline, scaffold_files,
                                     scaffold_skills, validate_fill)
 from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, choose_baselines, dumps,
                                           job_sbatch, map_metrics)
+from nanoresearch.scaffolds.slots import fill_model, to_fill
 from nanoresearch.scaffolds.specs import feature_spec
 from nanoresearch.scaffolds.templates.nr_common import FAMILIES
 from nanoresearch.types import Blueprint, CodeArtifact, DatasetCard, Plan, SkillEntry
@@ -50,12 +51,13 @@ class CodingAgent:
 
     def __init__(self, llm: LLM, catalog: dict[str, DatasetCard] | None = None,
                  budgets: Any = None, mode: Literal["seeded", "free"] = "seeded",
-                 partition: str | None = None):
+                 partition: str | None = None, method_code: bool = False):
         self.llm = llm
         self.catalog = catalog or get_catalog()
         self.retries = int(getattr(budgets, "structured_retries", 2))
         self.mode = mode
         self.partition = partition
+        self.method_code = method_code  # let the model write build_model() (strong models)
         self.last_notes: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ entry point
@@ -130,7 +132,7 @@ class CodingAgent:
     # ------------------------------------------------------------------ seeded mode
     def _seeded(self, bp, plan, skills, cfg, notes) -> tuple[dict[str, str], str]:
         domain, task = cfg["domain"], cfg["task"]
-        fill = self._ask_fill(bp, plan, skills, cfg, notes)
+        fill = self._ask_fill(bp, plan, skills, cfg, notes) if self.llm is not None else None
         method, source, fill_notes = validate_fill(domain, task, fill, bp.proposed_method.name)
         notes += fill_notes
         files = scaffold_files(domain)
@@ -150,6 +152,11 @@ class CodingAgent:
         fams = {f: list(FAMILIES.get(f, {}).get("params", {})) for f in DOMAIN_SPECS[domain]["tasks"][task]["families"]}
         default = DOMAIN_SPECS[domain]["tasks"][task]["method"]
         example = {k: default[k] for k in ("family", "params", "steps") if k in default}
+        # the example steers small models strongly: show the family the method's own name
+        # or description points to, when the scaffold has one
+        hint = match_baseline(domain, task, f"{bp.proposed_method.name} {bp.proposed_method.description}")
+        if hint and hint != "majority" and hint != example["family"]:
+            example.update(family=hint, params={})
         if "features" in default:
             example["features"] = default["features"]
         prompt = _ENV.from_string(PROMPTS["fill"]).render(
@@ -160,11 +167,25 @@ class CodingAgent:
             example=json.dumps(example))
         msgs = [{"role": "system", "content": PROMPTS["system_fill"].strip()},
                 {"role": "user", "content": prompt}]
+        # the typed slot model (families as an enum) lets grammar-constrained engines emit only
+        # allowed values; the prompt carries an example, so no schema text is appended
+        answer_cls = fill_model(domain, task, allow_code=self.method_code)
         try:
-            fill, _ = generate_structured(self.llm, msgs, MethodFill, retries=self.retries, max_tokens=300)
-            return fill
+            answer, _ = generate_structured(self.llm, msgs, answer_cls, retries=self.retries,
+                                            max_tokens=200, add_schema_instruction=False)
+            return to_fill(answer)
+        except StructuredOutputError as e:
+            # not the typed shape; a near miss ("Random Forest") is still read leniently and
+            # then normalised by validate_fill
+            try:
+                fill = MethodFill.model_validate(extract_json(e.last_text))
+                notes.append("method slot: typed answer invalid, read leniently")
+                return fill
+            except (ValueError, ValidationError):
+                notes.append(f"method slot: model output unusable ({e})")
+                return None
         except ModelError as e:
-            notes.append(f"method slot: model output unusable ({e})")
+            notes.append(f"method slot: model error ({e})")
             return None
 
     # ------------------------------------------------------------------ free-form mode

@@ -92,6 +92,9 @@ def _features(domain: str, task: str, raw: Any, default: Any, notes: list[str]) 
         for opt in spec["options"]:
             if raw == opt:
                 return raw
+            if isinstance(opt, dict) and raw == next(iter(opt)):  # "rocket" -> {"rocket": default}
+                base = default if isinstance(default, dict) and raw in default else {raw: opt[raw][0] * 20}
+                return base
             if isinstance(opt, dict) and isinstance(raw, dict) and set(raw) == set(opt):
                 k = next(iter(opt))
                 lo, hi = opt[k]
@@ -141,3 +144,47 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
     if feats is not None:
         spec["features"] = feats
     return spec, "llm", notes
+
+
+def fill_model(domain: str, task: str, allow_code: bool = False) -> type[BaseModel]:
+    """A pydantic model of the method slot typed for this domain/task: the family is an
+    enum, so grammar-constrained engines (llama.cpp) can only emit an allowed family."""
+    from typing import Literal, Optional
+
+    from pydantic import create_model
+
+    families = tuple(task_spec(domain, task)["families"])
+    fields: dict[str, Any] = {
+        "family": (Literal[families], ...),  # type: ignore[valid-type]
+        "params": (dict[str, float], Field(default_factory=dict)),
+        "steps": (list[Literal["standardize", "minmax"]], Field(default_factory=list)),
+    }
+    spec = feature_spec(domain, task)
+    if spec and spec["kind"] == "choice":
+        opts = tuple(o if isinstance(o, str) else next(iter(o)) for o in spec["options"])
+        fields["features"] = (Optional[Literal[opts]], None)  # type: ignore[valid-type]
+    elif spec and spec["kind"] == "subset":
+        fields["features"] = (Optional[list[Literal[tuple(spec["options"])]]], None)  # type: ignore[misc]
+    elif spec and spec["kind"] == "dict":
+        sub = {k: (Optional[_rule_type(v)], None) for k, v in spec["keys"].items()}
+        fields["features"] = (Optional[create_model(f"{domain.title()}Features", **sub)], None)
+    if allow_code:
+        fields["code"] = (str, "")
+    return create_model(f"{domain.title()}{task.title().replace('_', '')}Method", **fields)
+
+
+def _rule_type(rule: Any) -> Any:
+    from typing import Literal
+
+    if rule == "bool":
+        return bool
+    if isinstance(rule, list):
+        return Literal[tuple(rule)] if rule != ["image", "text"] else list[Literal["image", "text"]]
+    return float if isinstance(rule[0], float) else int
+
+
+def to_fill(answer: BaseModel) -> MethodFill:
+    data = answer.model_dump(exclude_none=True)
+    if isinstance(data.get("features"), dict):
+        data["features"] = {k: v for k, v in data["features"].items() if v is not None}
+    return MethodFill(**data)

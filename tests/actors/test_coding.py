@@ -62,7 +62,7 @@ def test_invalid_fill_falls_back_with_reason(tmp_path):
 def test_rejected_code_falls_back_to_family(tmp_path):
     code = "import subprocess\ndef build_model(seed, params):\n    return subprocess.run('ls')\n"
     llm = ScriptedModel([json.dumps({"family": "knn", "params": {"n_neighbors": 3}, "code": code})])
-    art = CodingAgent(llm).write(blueprint(), None, [], tmp_path)
+    art = CodingAgent(llm, method_code=True).write(blueprint(), None, [], tmp_path)
     notes = json.loads(art.files["coding_notes.json"])
     assert notes["method_source"] == "llm" and "method.py" not in art.files
     assert any("subprocess" in n for n in notes["notes"])
@@ -72,10 +72,25 @@ def test_valid_code_slot_runs(tmp_path):
     code = ("from sklearn.linear_model import LogisticRegression\n"
             "def build_model(seed, params):\n    return LogisticRegression(C=0.5, max_iter=500)\n")
     llm = ScriptedModel([json.dumps({"family": "logreg", "code": code})])
-    art = CodingAgent(llm).write(blueprint(datasets=[DatasetSpec(name="iris")]), None, [], tmp_path)
+    art = CodingAgent(llm, method_code=True).write(blueprint(datasets=[DatasetSpec(name="iris")]), None, [], tmp_path)
     assert art.files["method.py"] == code
     assert json.loads(art.files["config.json"])["method"]["family"] == "custom"
     assert "Shallow forest" in {r.method for r in run(tmp_path)}
+
+
+def test_near_miss_family_is_read_leniently(tmp_path):
+    llm = ScriptedModel(['{"family": "Random Forest", "params": {"n_estimators": 20}}'], cycle_last=True)
+    art = CodingAgent(llm).write(blueprint(), None, [], tmp_path)
+    notes = json.loads(art.files["coding_notes.json"])
+    assert json.loads(art.files["config.json"])["method"]["family"] == "random_forest"
+    assert notes["method_source"] == "llm" and any("leniently" in n for n in notes["notes"])
+
+
+def test_code_field_ignored_unless_enabled(tmp_path):
+    code = "def build_model(seed, params):\n    return None\n"
+    llm = ScriptedModel([json.dumps({"family": "knn", "code": code})])
+    art = CodingAgent(llm).write(blueprint(), None, [], tmp_path)
+    assert "method.py" not in art.files and json.loads(art.files["config.json"])["method"]["family"] == "knn"
 
 
 def test_unknown_dataset_uses_domain_default(tmp_path):
