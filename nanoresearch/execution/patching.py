@@ -17,6 +17,9 @@ from pathlib import PurePosixPath
 from pydantic import BaseModel, Field
 
 
+NEAR = 0.92  # similarity at which a single mistyped search line still names its line
+
+
 class PatchError(ValueError):
     pass
 
@@ -55,6 +58,11 @@ def _locate_lines(text: str, search: str) -> tuple[int, int] | None:
         window = [ln.strip() for ln in lines[i:i + len(want)]]
         if window == want:
             return i, i + len(want)
+    if len(want) == 1:  # one line re-typed with a slip (a wrong bracket): the one close line
+        close = [i for i, ln in enumerate(lines)
+                 if difflib.SequenceMatcher(None, ln.strip(), want[0]).ratio() >= NEAR]
+        if len(close) == 1:
+            return close[0], close[0] + 1
     return None
 
 

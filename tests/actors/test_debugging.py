@@ -152,6 +152,11 @@ def test_apply_reply_fuzzy_whole_file_and_rejections():
     assert new["run.py"] == "def f():\n    return 2\n"
     new, _ = apply_reply(FixReply(search="  return 1  ", replace="return 3"), files, "run.py")
     assert new["run.py"] == "def f():\n    return 3\n"  # stripped match, re-indented
+    two = {"run.py": "import json\nroots = [math.sqrt(v) for v in values]\nprint(roots)\n"}
+    new, _ = apply_reply(FixReply(search="roots = [math.sqrt(v) for v in values}",
+                                  replace="import math\nroots = [math.sqrt(v) for v in values]"),
+                         two, "run.py")
+    assert new["run.py"].splitlines()[1:3] == ["import math", "roots = [math.sqrt(v) for v in values]"]
     new, summary = apply_reply(FixReply(content="print('hi')"), files, "run.py")
     assert new["run.py"] == "print('hi')\n" and summary == "rewrote run.py"
     for reply, err in [(FixReply(search="return 1", replace="return ("), "does not parse"),
