@@ -70,12 +70,13 @@ def plain_text(latex: str) -> str:
 
 class ReviewAgent:
     def __init__(self, llm: LLM, n_reviewers: int = 2, *, retries: int = 2, min_citations: int = 3,
-                 excerpt_chars: int = 500):
+                 excerpt_chars: int = 500, max_tokens: int = 400):
         self.llm = llm
         self.n_reviewers = max(1, n_reviewers)
         self.retries = retries
         self.min_citations = min_citations
         self.excerpt_chars = excerpt_chars
+        self.max_tokens = max_tokens
         self.paths: list[str] = []  # per review: "model" or "fallback: <why>"
 
     def review(self, draft: PaperDraft, paper_dir: Path | None = None, round: int = 1,
@@ -94,7 +95,7 @@ class ReviewAgent:
         msgs = [ChatMessage(role="system", content=Template(PROMPTS["system"]).render(venue=venue).strip()),
                 ChatMessage(role="user", content=prompt)]
         try:
-            out, _ = generate_structured(self.llm, msgs, ReviewOut, retries=self.retries, max_tokens=400,
+            out, _ = generate_structured(self.llm, msgs, ReviewOut, retries=self.retries, max_tokens=self.max_tokens,
                                          temperature=0.0 if i == 0 else 0.3)
             self.paths.append("model")
         except StructuredOutputError as e:
