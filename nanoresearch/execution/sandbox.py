@@ -13,11 +13,13 @@ back afterwards. Without root, bwrap uses an unprivileged user namespace instead
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
 import shutil
 import site
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -42,6 +44,27 @@ def python_roots() -> list[str]:
         if os.path.isdir(real) and not any(real.startswith(r + "/") for r in roots):
             roots.add(real)
     return sorted(r for r in roots if not r.startswith("/usr/"))
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_problem() -> str | None:
+    """None when bubblewrap can create the namespaces here, else why not (for `doctor`
+    and for tests that must skip in containers that forbid namespaces)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap is not installed: apt-get install bubblewrap"
+    args = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid",
+            "--unshare-net", "--die-with-parent"]
+    if os.geteuid() != 0:
+        args += ["--unshare-user"]
+    try:
+        proc = subprocess.run(args + ["true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bubblewrap failed to start: {e}"
+    if proc.returncode != 0:
+        return (f"bubblewrap cannot create namespaces here ({proc.stderr.strip()[:300]}); "
+                "allow unprivileged user namespaces or run privileged")
+    return None
 
 
 def command_for(entrypoint: str, python: str) -> list[str]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -12,6 +11,7 @@ from nanoresearch.config import Budgets
 from nanoresearch.errors import UserError
 from nanoresearch.execution import Limits, LocalExecutor, SandboxExecutor
 from nanoresearch.execution.fixers import deterministic_fix
+from nanoresearch.execution.sandbox import sandbox_problem
 from nanoresearch.execution.patching import FixReply, PatchError, apply_reply
 from nanoresearch.llm.scripted import ScriptedModel
 from nanoresearch.types import (CodeArtifact, FailureInfo, RunResult, RunStatus, SkillEntry,
@@ -37,7 +37,7 @@ PATCH = {"file": "run.py", "search": "return np.dot(x, w)", "replace": "return n
 
 
 def executor():
-    return SandboxExecutor(LIMITS) if shutil.which("bwrap") else LocalExecutor(LIMITS)
+    return SandboxExecutor(LIMITS) if sandbox_problem() is None else LocalExecutor(LIMITS)
 
 
 def events_recorder():

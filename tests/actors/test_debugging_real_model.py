@@ -12,13 +12,13 @@ runs; only the typo case runs in CI to keep the test within a few minutes.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from actors.debugging import DebuggingAgent, debug_loop
 from nanoresearch.config import Budgets
 from nanoresearch.execution import Limits, LocalExecutor, SandboxExecutor
+from nanoresearch.execution.sandbox import sandbox_problem
 from nanoresearch.types import CodeArtifact, RunStatus
 
 MISSING_IMPORT = """import json
@@ -44,7 +44,7 @@ def test_embedded_model_debugs_planted_bug(name, source, settings, tmp_path, rec
     registry = pytest.importorskip("nanoresearch.llm.registry")
     llm = registry.make_llm("embedded:smollm2", settings)
     limits = Limits(timeout_s=30, memory_mb=1024)
-    executor = SandboxExecutor(limits) if shutil.which("bwrap") else LocalExecutor(limits)
+    executor = SandboxExecutor(limits) if sandbox_problem() is None else LocalExecutor(limits)
     # two model calls at most (the patch, one retry with the error): the machine is shared
     agent = DebuggingAgent(llm, Budgets(structured_retries=0), max_tokens=160, patch_retries=1)
     events: list[tuple[str, dict]] = []

@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 
 from nanoresearch.execution import Limits, SandboxExecutor
-from nanoresearch.execution.sandbox import UID_RANGE
+from nanoresearch.execution.sandbox import UID_RANGE, sandbox_problem
 from nanoresearch.types import RunStatus as S
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
-                                reason="bubblewrap missing: apt-get install bubblewrap")
+pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=str(sandbox_problem()))
 HOSTILE = Path(__file__).parent / "hostile"
 LIMITS = Limits(timeout_s=4, memory_mb=512, max_procs=64, disk_mb=20, tmp_mb=16)
 DENIED = {S.NO_METRICS}  # the program ran to its end, every attempt refused

@@ -13,9 +13,10 @@ from nanoresearch.errors import ConfigError, UserError
 from nanoresearch.execution import (LocalExecutor, Limits, SandboxExecutor, make_executor,
                                     parse_traceback)
 from nanoresearch.execution.env import minimal_env
+from nanoresearch.execution.sandbox import sandbox_problem
 from nanoresearch.types import RunStatus
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="apt-get install bubblewrap")
+needs_bwrap = pytest.mark.skipif(sandbox_problem() is not None, reason=str(sandbox_problem()))
 FAST = Limits(timeout_s=20, memory_mb=1024, disk_mb=50)
 
 GOOD = """
@@ -133,28 +134,23 @@ def test_bad_inputs_raise_user_errors(tmp_path):
         ex.run(write(tmp_path / "wd", {"other.py": ""}))
     with pytest.raises(UserError, match="inside the work dir"):
         ex.run(tmp_path / "wd", "../x.py")
-    with pytest.raises(UserError, match="apt-get install bubblewrap"):
-        SandboxExecutor(FAST, bwrap=None) if shutil.which("bwrap") is None else \
-            _sandbox_without_bwrap(FAST)
     with pytest.raises(UserError, match="looks like a secret"):
         minimal_env("/w", extra={"OPENAI_API_KEY": "x"})
 
 
-def _sandbox_without_bwrap(limits):
+def test_sandbox_without_bwrap_says_how_to_install(monkeypatch):
     import nanoresearch.execution.sandbox as sb
-    orig = sb.shutil.which
-    sb.shutil.which = lambda name: None if name == "bwrap" else orig(name)
-    try:
-        return sb.SandboxExecutor(limits)
-    finally:
-        sb.shutil.which = orig
+    real = shutil.which
+    monkeypatch.setattr(sb.shutil, "which", lambda name: None if name == "bwrap" else real(name))
+    with pytest.raises(UserError, match="apt-get install bubblewrap"):
+        sb.SandboxExecutor(FAST)
 
 
 def test_make_executor_from_settings(tmp_path):
     s = Settings(data_dir=tmp_path, execution={"backend": "local", "timeout_s": 30, "memory_mb": 700})
     ex = make_executor(s)
     assert isinstance(ex, LocalExecutor) and ex.default_limits.memory_mb == 700
-    if shutil.which("bwrap"):
+    if sandbox_problem() is None:
         assert isinstance(make_executor(Settings(data_dir=tmp_path)), SandboxExecutor)
     with pytest.raises((ConfigError, ValueError)):
         make_executor(Settings(data_dir=tmp_path, execution={"backend": "nope"}))
