@@ -93,7 +93,8 @@ class SandboxExecutor(Executor):
         self.python = python or os.path.realpath(sys.executable)
         self.extra_ro_binds = [os.path.realpath(p) for p in (extra_ro_binds or [])]
         self.as_root = os.geteuid() == 0
-        if self.as_root and shutil.which("setpriv") is None:
+        self.setpriv = shutil.which("setpriv")
+        if self.as_root and self.setpriv is None:
             raise UserError("setpriv not found (needed to drop root in the sandbox): "
                             "`apt-get install util-linux`")
 
@@ -139,7 +140,7 @@ class SandboxExecutor(Executor):
             env_args += ["--setenv", k, v]
         inner = command_for(entrypoint, self.python)
         if self.as_root:
-            inner = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            inner = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                      "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"] + inner
         return (prlimit_prefix(limits, self._nproc(limits)) + [self.bwrap]
                 + self._ns_args() + self._fs_args(work_dir, limits, etc_dir) + env_args
