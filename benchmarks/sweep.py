@@ -109,10 +109,12 @@ class SimulatedUser:
         return text
 
 
-def ensure_profile(settings: Settings, persona: Persona) -> str:
+def ensure_profile(settings: Settings, persona: Persona, cell: Cell) -> str:
+    """The chain's user: one id per (persona, task, variant), so that even on a shared Qdrant
+    server (storage.backend=server) no chain sees another's user-scoped memories/skills."""
     from storage.service import open_store
 
-    prof = persona.user_profile()
+    prof = persona.user_profile(f"persona-{persona.id}-{cell.task}-{cell.variant}")
     store = open_store(settings)
     try:
         if store.get_profile(prof.user_id) is None:
@@ -132,7 +134,7 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
     layout = SweepLayout(cfg.out_dir)
     settings = cfg.chain_settings(cell.task, cell.variant)
     topic, persona = load_task(cell.task), persona_for(cell.task)
-    user_id = ensure_profile(settings, persona)
+    user_id = ensure_profile(settings, persona, cell)
     ws = settings.projects_dir / cell.project_id
     resumed = (ws / "project.json").exists()
     state = (ProjectState.model_validate_json((ws / "project.json").read_text()) if resumed else
