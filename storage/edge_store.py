@@ -133,10 +133,11 @@ class EdgeStore:
 
     def query(self, collection: str, vector: np.ndarray, filter: Filter | None = None,
               limit: int = 10) -> list[Hit]:
+        shard = self._shard(collection)
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(as_vector(vector, self._dims[collection])),
                               filter=to_edge_filter(filter), with_payload=True)
         with self._lock:
-            points = self._shard(collection).query(req)
+            points = shard.query(req)
         hits = []
         for p in points:
             sid, payload = strip_payload(p.payload)

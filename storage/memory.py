@@ -22,7 +22,9 @@ from storage.vector_store import AnyOf, Eq, Filter, IsEmpty
 
 log = logging.getLogger(__name__)
 NO_PROJECT = "-"
-INDEXED_CONDITIONS = ("topic", "domain", "dataset", "method", "budget", "task", "metric")
+# conditions may use any key; these common ones get payload indexes (each index costs
+# ~0.25 s to create on a fresh edge shard, so not every conceivable key gets one)
+INDEXED_CONDITIONS = ("topic", "domain", "dataset", "method", "task")
 _SYNONYMS = {"datasets": "dataset", "methods": "method", "topics": "topic", "domains": "domain",
              "tasks": "task", "metrics": "metric"}
 _KEY = re.compile(r"[^a-z0-9_]+")
@@ -57,7 +59,6 @@ class MemoryModule(Bank[MemoryEntry]):
     collection = "memories"
     model = MemoryEntry
     indexes = {"user_id": "keyword", "project_key": "keyword", "category": "keyword",
-               "updated_at": "float", "importance": "float",
                **{f"cond.{k}": "keyword" for k in INDEXED_CONDITIONS}}
 
     def text(self, m: MemoryEntry) -> str:
@@ -70,8 +71,10 @@ class MemoryModule(Bank[MemoryEntry]):
     def scope_filter(self, scope: str) -> Filter:
         return Filter(must=(Eq("user_id", scope),))
 
-    def extra_payload(self, m: MemoryEntry) -> dict:
-        return {"project_key": m.project_id or NO_PROJECT, "cond": normalise_conditions(m.conditions)}
+    def index_payload(self, m: MemoryEntry) -> dict:
+        return {"user_id": m.user_id, "project_key": m.project_id or NO_PROJECT,
+                "category": m.category, "cond": normalise_conditions(m.conditions),
+                "updated_at": m.updated_at, "importance": m.importance}
 
     def dup_filter(self, m: MemoryEntry) -> Filter:
         # a duplicate must share user, project, category and state no conflicting condition

@@ -36,8 +36,7 @@ def merge_instructions(old: Sequence[str], new: Sequence[str], threshold: float 
 class SkillBank(Bank[SkillEntry]):
     collection = "skills"
     model = SkillEntry
-    indexes = {"scope": "keyword", "stage": "keyword", "domain": "keyword", "tags": "keyword",
-               "updated_at": "float", "confidence": "float"}
+    indexes = {"scope": "keyword", "stage": "keyword"}  # the fields retrieval filters on
 
     def text(self, s: SkillEntry) -> str:
         return ". ".join(p for p in [s.name, s.trigger, s.when_to_use, " ".join(s.instructions)] if p)
@@ -51,8 +50,10 @@ class SkillBank(Bank[SkillEntry]):
     def dup_filter(self, s: SkillEntry) -> Filter:
         return Filter(must=(Eq("scope", s.scope), Eq("stage", s.stage.value)))
 
-    def extra_payload(self, s: SkillEntry) -> dict:
-        return {"tags": sorted({t.lower() for t in s.tags})}
+    def index_payload(self, s: SkillEntry) -> dict:
+        return {"scope": s.scope, "stage": s.stage.value, "domain": s.domain,
+                "tags": sorted({t.lower() for t in s.tags}), "updated_at": s.updated_at,
+                "confidence": s.confidence}
 
     def utility(self, s: SkillEntry, now: float) -> float:
         """The query-independent part of the score: what eviction keeps."""

@@ -45,8 +45,10 @@ class StoreFactory:
         self.prefix = f"t{uuid.uuid4().hex[:8]}_" if backend == "server" else ""
         self.opened = []
 
-    def open(self):
-        store = make_vector_store(self.backend, self.path, os.environ.get("QDRANT_URL"),
+    def open(self, persistent: bool = False):
+        # client local mode fsyncs SQLite per point with a path; only restart tests need one
+        path = self.path if self.backend != "local" or persistent else None
+        store = make_vector_store(self.backend, path, os.environ.get("QDRANT_URL"),
                                   os.environ.get("QDRANT_API_KEY"))
         self.opened.append(store)
         return store

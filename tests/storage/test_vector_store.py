@@ -85,14 +85,14 @@ def test_dimension_mismatch_is_a_user_error(store, factory):
 def test_data_survives_reopening_the_store(factory):
     if factory.backend == "server":
         pytest.skip("a server persists by itself")
-    s = factory.open()
+    s = factory.open(persistent=True)
     s.ensure_collection("c", DIM, {"user": "keyword"})
     fill(s, "c")
     s.close()
-    s2 = factory.open()
+    s2 = factory.open(persistent=True)
     s2.ensure_collection("c", DIM, {"user": "keyword"})
     assert s2.count("c") == 30
     assert s2.query("c", vec(4), limit=1)[0].id == "item-4"
     with pytest.raises(UserError, match="16-d"):
-        factory.open().ensure_collection("c", 16, {}) if factory.backend == "edge" else \
+        factory.open(persistent=True).ensure_collection("c", 16, {}) if factory.backend == "edge" else \
             s2.ensure_collection("c", 16, {})
