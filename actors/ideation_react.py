@@ -13,7 +13,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, Field, ValidationError
 
 from nanoresearch.evidence import EvidenceExtractor
-from nanoresearch.literature.text import is_placeholder, overlap
+from nanoresearch.literature.text import is_placeholder, overlap, tokenize
 from nanoresearch.llm.structured import extract_json
 from nanoresearch.types import Evidence, LiteratureRecord, MemoryEntry
 
@@ -65,13 +65,24 @@ class ReactLoop:
                           "search query or a paper id from the list")
         return call, ""
 
+    def example(self, state: ReactState, question: str, step: int) -> dict[str, str]:
+        """A concrete example call that rotates over the tools: a strong model picks its
+        own; a tiny one that copies the example still explores sensibly."""
+        ids = [p.id for p in state.papers]
+        options = [("search", " ".join(tokenize(question)[-6:]), "look for closer work")]
+        options += [("read_record", ids[0], "read the top paper")] if ids else []
+        options += [("extract_evidence", ids[1 if len(ids) > 1 else 0], "get reported numbers")] if ids else []
+        tool, arg, why = options[(step - 1) % len(options)]
+        return {"ex_tool": tool, "ex_arg": arg, "ex_thought": why}
+
     def run(self, state: ReactState, question: str, plan_steps: str) -> ReactState:
         seen: set[tuple[str, str]] = set()
         for step in range(1, self.max_steps + 1):
             msgs = self.render("react_step", question=question, plan_steps=plan_steps,
                                papers=_paper_list(state.papers), step=step,
                                max_steps=self.max_steps,
-                               observations="\n".join(t["observation"][:300] for t in state.trace[-3:]))
+                               observations="\n".join(t["observation"][:300] for t in state.trace[-3:]),
+                               **self.example(state, question, step))
             text = self.llm.generate(msgs, schema=CALL_SCHEMA, max_tokens=160).text
             call, error = self.parse(text)
             entry = {"step": step, "raw": text[:400], "valid": call is not None,

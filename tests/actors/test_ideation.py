@@ -198,3 +198,19 @@ def test_copied_prompt_examples_are_not_content():
     assert hyp_stage["rejected"][0]["reason"] == "placeholder text"
     assert "..." not in res.gaps and res.gaps
     assert all("copied the example" in h.novelty.rationale for h in res.hypotheses)
+
+
+def test_example_copying_model_still_explores():
+    import re as _re
+
+    def copier(msgs):
+        last = msgs[-1].content
+        if "Pick one tool" in last:
+            return _re.search(r"for example: (\{.*\})", last).group(1)
+        if "testable hypotheses" in last:
+            return json.dumps({"gaps": [], "hypotheses": [GOOD]})
+        return '{"already_done": false, "reason": "different data"}'
+    res = IdeationAgent(FunctionModel(copier), lit(), budgets(react_steps=3, hypotheses=1)).run(TOPIC, PROFILE)
+    steps = [t for t in res.react_trace if "step" in t]
+    assert [t["tool"] for t in steps] == ["search", "read_record", "extract_evidence"]
+    assert all(t["valid"] for t in steps) and "unknown paper" not in steps[1]["observation"]
