@@ -55,7 +55,7 @@ class SDPOTrainer:
         self.base_dir = Path(base_dir)
         self.config = config or SDPOConfig()
         self.device = device
-        if model is None or tokenizer is None:
+        if model is None:  # a given model may come without a tokenizer (pre-tokenized examples)
             model, tokenizer = load_base(self.base_dir, self.config.dtype, device)
         self.base_model, self.tokenizer = model, tokenizer
 
