@@ -81,8 +81,10 @@ class Ledger:
             t = self.totals
             if t.tokens >= self.budgets.max_tokens:
                 raise BudgetExceeded("max_tokens", t.tokens, self.budgets.max_tokens)
-            if self.budgets.max_cost_usd > 0 and t.cost_usd >= self.budgets.max_cost_usd:
-                raise BudgetExceeded("max_cost_usd", round(t.cost_usd, 6), self.budgets.max_cost_usd)
+            cap = self.budgets.max_cost_usd
+            # a cap of 0 means "no paid calls": free (local) models still run
+            if (t.cost_usd > 0) if cap == 0 else (t.cost_usd >= cap):
+                raise BudgetExceeded("max_cost_usd", round(t.cost_usd, 6), cap)
 
     # ------------------------------------------------------------------ recording
     def record(self, *, agent: str, provider: str, model: str, completion: Completion,

@@ -119,3 +119,14 @@ def test_generate_batch_is_metered_per_completion():
     llm = MeteredLLM(ScriptedModel(["a", "b", "c"]), led, agent="judge")
     out = llm.generate_batch([MSG, MSG, MSG])
     assert [c.text for c in out] == ["a", "b", "c"] and led.summary()["calls"] == 3
+
+
+def test_zero_cost_cap_allows_free_models_only():
+    free = MeteredLLM(FunctionModel(lambda m: "x"), Ledger(PRICES, Budgets(max_cost_usd=0)))
+    for _ in range(3):
+        free.generate(MSG)  # local engines cost nothing
+    paid_ledger = Ledger(PRICES, Budgets(max_cost_usd=0))
+    paid = MeteredLLM(ScriptedModel(["x", "y"]), paid_ledger)
+    paid.generate(MSG)
+    with pytest.raises(BudgetExceeded, match="max_cost_usd"):
+        paid.generate(MSG)
