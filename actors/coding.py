@@ -179,6 +179,7 @@ class CodingAgent:
             # then normalised by validate_fill
             try:
                 fill = MethodFill.model_validate(extract_json(e.last_text))
+                fill.code = fill.code if self.method_code else ""
                 notes.append("method slot: typed answer invalid, read leniently")
                 return fill
             except (ValueError, ValidationError):

@@ -12,7 +12,7 @@ import copy
 import difflib
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from nanoresearch.scaffolds.specs import feature_spec, task_spec
 
@@ -24,6 +24,7 @@ FREE_IMPORTS = METHOD_IMPORTS | {"os", "sys", "json", "time", "pathlib", "random
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "breakpoint", "input"}
 STEP_NAMES = {"standardize", "minmax", "pca", "select_k"}
 STEP_RANGES = {"pca": (1, 256), "select_k": (1, 512)}
+_CLOSED = ConfigDict(extra="forbid")  # additionalProperties: false, so grammars stay closed
 
 
 class MethodFill(BaseModel):
@@ -153,11 +154,18 @@ def fill_model(domain: str, task: str, allow_code: bool = False) -> type[BaseMod
 
     from pydantic import create_model
 
+    from nanoresearch.scaffolds.templates.nr_common import FAMILIES
+
     families = tuple(task_spec(domain, task)["families"])
+    # every field bounded (named params, at most 2 steps) so constrained decoding cannot
+    # run on until max_tokens with an open-ended dict or list
+    names = sorted({p for f in families for p in FAMILIES.get(f, {}).get("params", {})})
+    params_cls = create_model(f"{domain.title()}Params", __config__=_CLOSED,
+                              **{p: (Optional[float], None) for p in names})
     fields: dict[str, Any] = {
         "family": (Literal[families], ...),  # type: ignore[valid-type]
-        "params": (dict[str, float], Field(default_factory=dict)),
-        "steps": (list[Literal["standardize", "minmax"]], Field(default_factory=list)),
+        "params": (Optional[params_cls], None),
+        "steps": (list[Literal["standardize", "minmax"]], Field(default_factory=list, max_length=2)),
     }
     spec = feature_spec(domain, task)
     if spec and spec["kind"] == "choice":
@@ -167,10 +175,10 @@ def fill_model(domain: str, task: str, allow_code: bool = False) -> type[BaseMod
         fields["features"] = (Optional[list[Literal[tuple(spec["options"])]]], None)  # type: ignore[misc]
     elif spec and spec["kind"] == "dict":
         sub = {k: (Optional[_rule_type(v)], None) for k, v in spec["keys"].items()}
-        fields["features"] = (Optional[create_model(f"{domain.title()}Features", **sub)], None)
+        fields["features"] = (Optional[create_model(f"{domain.title()}Features", __config__=_CLOSED, **sub)], None)
     if allow_code:
         fields["code"] = (str, "")
-    return create_model(f"{domain.title()}{task.title().replace('_', '')}Method", **fields)
+    return create_model(f"{domain.title()}{task.title().replace('_', '')}Method", __config__=_CLOSED, **fields)
 
 
 def _rule_type(rule: Any) -> Any:
@@ -185,6 +193,7 @@ def _rule_type(rule: Any) -> Any:
 
 def to_fill(answer: BaseModel) -> MethodFill:
     data = answer.model_dump(exclude_none=True)
-    if isinstance(data.get("features"), dict):
-        data["features"] = {k: v for k, v in data["features"].items() if v is not None}
+    for key in ("features", "params"):
+        if isinstance(data.get(key), dict):
+            data[key] = {k: v for k, v in data[key].items() if v is not None}
     return MethodFill(**data)

@@ -88,7 +88,7 @@ def test_near_miss_family_is_read_leniently(tmp_path):
 
 def test_code_field_ignored_unless_enabled(tmp_path):
     code = "def build_model(seed, params):\n    return None\n"
-    llm = ScriptedModel([json.dumps({"family": "knn", "code": code})])
+    llm = ScriptedModel([json.dumps({"family": "knn", "code": code})], cycle_last=True)
     art = CodingAgent(llm).write(blueprint(), None, [], tmp_path)
     assert "method.py" not in art.files and json.loads(art.files["config.json"])["method"]["family"] == "knn"
 
