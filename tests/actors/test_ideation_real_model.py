@@ -38,7 +38,7 @@ def test_stage_one_with_embedded_smollm2(settings):
     llm = registry.make_llm("embedded:smollm2", settings)
     cache = Path(tempfile.gettempdir()) / "nanoresearch-test-literature-cache"  # shared with tests/literature
     library = LocalLibrary(_default_library(), cache)
-    budgets = Budgets(react_steps=2, hypotheses=2, structured_retries=0, blueprint_rounds=2)
+    budgets = Budgets(react_steps=2, hypotheses=1, structured_retries=0, blueprint_rounds=2)
     profile = UserProfile(user_id="u1", resources=Resources(cpus=2, gpus=0, hours=1.0))
 
     ide = IdeationAgent(llm, LiteratureSearch([library]), budgets).run(TOPIC, profile)
