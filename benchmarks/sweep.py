@@ -230,6 +230,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-ray", action="store_true", help="run chains one by one in this process")
     ap.add_argument("--dry-scripted", action="store_true", help="scripted models: test the machinery fast")
     ap.add_argument("--retry-failed", action="store_true", help="rerun cells whose cycle raised")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write the report from the cells finished so far; run nothing")
     ap.add_argument("--config", default=None)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     return ap.parse_args(argv)
@@ -267,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     chains = make_chains(tasks, variants, args.rounds)
     todo = pending(layout, chains)
     total, n_todo = sum(map(len, chains)), sum(map(len, todo))
+    n_done = total - n_todo
+    if args.report_only:
+        todo, n_todo = [], 0  # report what is finished, run nothing
     workers = args.workers or max(1, min(len(todo), os.cpu_count() or 1))
-    progress = Progress(n_todo, total - n_todo)
+    progress = Progress(n_todo, n_done)
     t0 = time.time()
     if todo and args.no_ray:
         run_inline(cfg, todo, progress.done, progress.started)

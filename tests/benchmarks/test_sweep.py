@@ -174,6 +174,11 @@ def test_main_skips_done_cells_and_writes_report(tmp_path, monkeypatch, capsys):
     calls.clear()
     assert sweep.main(argv) == 0
     assert calls == ["nlp_01/full/r2"]
+    (tmp_path / "sw" / "base" / "tab_01" / "round_1" / "cell.json").unlink()
+    calls.clear()
+    assert sweep.main(argv + ["--report-only"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert calls == [] and last["cells_done"] == 7 and last["cells_run"] == 0
     with pytest.raises(UserError, match="unknown variant"):
         sweep.main(argv[:4] + ["--variants", "base,bogus"])
 

@@ -41,12 +41,12 @@ def run_cli(args: list[str], timeout: int) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.ray
-@pytest.mark.timeout(1500)
+@pytest.mark.timeout(2700)
 def test_scripted_sweep_on_ray_then_resume(tmp_path):
     out = tmp_path / "sw"
     args = ["--tasks", "tab_01", "--rounds", "1", "--variants", "base,full", "--dry-scripted",
             "--out", str(out), "--set", f"literature.library_path={small_library(tmp_path)}"]
-    p = run_cli(args + ["--workers", "2"], 1400)
+    p = run_cli(args + ["--workers", "2"], 2400)
     assert p.returncode == 0, p.stderr[-3000:]
     last = json.loads(p.stdout.strip().splitlines()[-1])
     assert last["cells_done"] == 2 and set(last["variants_mean"]) == {"base", "full"}
