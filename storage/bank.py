@@ -61,14 +61,9 @@ class Bank(Generic[E]):
             self.store.upsert(self.name, [(e.id, v, self._payload(e)) for e, v in zip(entries, vecs)])
 
     def update_payloads(self, entries: list[E]) -> None:
-        """Rewrite entries whose text did not change, reusing their stored vectors
-        (no re-embedding on every usage count or access time)."""
-        vecs = {h.id: h.vector for h in self.store.get(self.name, [e.id for e in entries],
-                                                      with_vector=True)}
-        missing = [e for e in entries if vecs.get(e.id) is None]
-        self._put(missing)
-        self.store.upsert(self.name, [(e.id, vecs[e.id], self._payload(e))
-                                      for e in entries if vecs.get(e.id) is not None])
+        """Rewrite entries whose text did not change (usage counts, access times):
+        payload only, so nothing is re-embedded and no vector is rewritten."""
+        self.store.set_payload(self.name, [(e.id, self._payload(e)) for e in entries])
 
     def get(self, entry_id: str) -> E | None:
         hits = self.store.get(self.name, [entry_id])

@@ -108,6 +108,14 @@ class ClientStore:
         with self._lock:
             self.client.upsert(collection, points=points, wait=True)
 
+    def set_payload(self, collection: str, items: Sequence[tuple[str, dict]]) -> None:
+        self._dim(collection)
+        ops = [qm.SetPayloadOperation(set_payload=qm.SetPayload(payload=payload, points=[point_id(sid)]))
+               for sid, payload in items]
+        if ops:
+            with self._lock:
+                self.client.batch_update_points(collection, ops, wait=True)
+
     def query(self, collection: str, vector: np.ndarray, filter: Filter | None = None,
               limit: int = 10) -> list[Hit]:
         with self._lock:

@@ -131,6 +131,12 @@ class EdgeStore:
         with self._lock:
             self._shard(collection).update(qe.UpdateOperation.upsert_points(points))
 
+    def set_payload(self, collection: str, items: Sequence[tuple[str, dict]]) -> None:
+        with self._lock:
+            shard = self._shard(collection)
+            for sid, payload in items:
+                shard.update(qe.UpdateOperation.set_payload([point_id(sid)], payload))
+
     def query(self, collection: str, vector: np.ndarray, filter: Filter | None = None,
               limit: int = 10) -> list[Hit]:
         shard = self._shard(collection)

@@ -101,6 +101,9 @@ class VectorStore(Protocol):
     def upsert(self, collection: str, items: Sequence[tuple[str, np.ndarray, dict]]) -> None:
         """Insert or replace (id, vector, payload) triples."""
 
+    def set_payload(self, collection: str, items: Sequence[tuple[str, dict]]) -> None:
+        """Overwrite the given payload keys of existing points; vectors stay as they are."""
+
     def query(self, collection: str, vector: np.ndarray, filter: Filter | None = None,
               limit: int = 10) -> list[Hit]:
         """Nearest by cosine, filter applied inside the engine (not after)."""

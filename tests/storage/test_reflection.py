@@ -1,6 +1,8 @@
 """Reflection: rule extraction from evidence, the LLM path, and its fallback."""
 from __future__ import annotations
 
+import pytest
+
 from nanoresearch.embeddings import HashEmbedder
 from nanoresearch.llm.scripted import ScriptedModel
 from nanoresearch.types import Phase, Trajectory, TrajectoryEvent
@@ -80,3 +82,17 @@ def test_distilling_the_same_stage_twice_merges(tmp_path):
         assert all(m.support_count == 1 for m in second["memories"])
     finally:
         svc.close()
+
+
+@pytest.mark.slow
+def test_reflection_with_the_embedded_model(settings):
+    """The real tiny model: whatever it writes, distill returns validated entries and the
+    evidence-based rule output is always there."""
+    registry = pytest.importorskip("nanoresearch.llm.registry")
+    llm = registry.make_llm("embedded:smollm2", settings)
+    r = Reflector(llm, retries=1)
+    skills, memories = r.distill(trajectory())
+    assert r.last_report["llm"] == "ok" or r.last_report["llm"].startswith("unusable")
+    assert any(s.trigger.startswith("ValueError") for s in skills)
+    assert all(s.instructions and s.name for s in skills)
+    assert len(memories) >= 4 and all(m.user_id == "ana" for m in memories)

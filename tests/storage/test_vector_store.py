@@ -96,3 +96,13 @@ def test_data_survives_reopening_the_store(factory):
     with pytest.raises(UserError, match="16-d"):
         factory.open(persistent=True).ensure_collection("c", 16, {}) if factory.backend == "edge" else \
             s2.ensure_collection("c", 16, {})
+
+
+def test_set_payload_keeps_the_vector(store, factory):
+    c = factory.prefix + "c"
+    fill(store, c, n=5)
+    store.set_payload(c, [("item-2", {"user": "zz", "extra": 1})])
+    h = store.get(c, ["item-2"], with_vector=True)[0]
+    assert h.id == "item-2" and h.payload["user"] == "zz" and h.payload["extra"] == 1
+    assert h.payload["n"] == 2.0 and np.allclose(h.vector, vec(2), atol=1e-5)
+    assert store.query(c, vec(2), Filter(must=(Eq("user", "zz"),)), limit=1)[0].id == "item-2"
