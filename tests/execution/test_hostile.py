@@ -176,14 +176,15 @@ def _assert_disk_contained(name, work_dir, result, free_before, tmp_path) -> Non
         size = hb.stat().st_size if hb.exists() else 0
         time.sleep(0.5)
         assert (hb.stat().st_size if hb.exists() else 0) == size, "the daemon is still writing"
-    if name in ("huge_file", "fill_disk"):
-        used = sum(p.stat().st_blocks * 512 for p in work_dir.rglob("*") if p.is_file())
-        assert used < 400 * 2**20, f"work dir grew to {used >> 20} MB"
-        assert all(p.stat().st_size <= LIMITS.disk_mb * 2**20 for p in work_dir.rglob("*")
-                   if p.is_file())
+    # what the run wrote on disk lies in the work dir, within the quota (+ the watchdog's
+    # polling overshoot); the machine-wide free space is only a coarse sanity check
+    # because other processes share the disk
+    used = sum(p.stat().st_blocks * 512 for p in work_dir.rglob("*") if p.is_file())
+    assert used < 400 * 2**20, f"work dir grew to {used >> 20} MB"
+    assert all(p.stat().st_size <= LIMITS.disk_mb * 2**20 for p in work_dir.rglob("*") if p.is_file())
     if name == "output_flood":
         assert len(result.stdout_tail) < 5000
     if name == "symlink_metrics":
         assert result.metrics == [] and "symlink" in result.failure.message
     shutil.rmtree(work_dir)
-    assert shutil.disk_usage(tmp_path).free > free_before - 50 * 2**20
+    assert shutil.disk_usage(tmp_path).free > free_before - 2**30
