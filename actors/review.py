@@ -35,16 +35,17 @@ SECTION_NAMES = ("abstract", "introduction", "related_work", "method", "experime
 
 
 class ReviewOut(BaseModel):
-    """What the model is asked for: lenient types, clamped afterwards."""
-    summary: str = ""
+    """What the model is asked for: scores and a summary are required (an empty `{}`
+    is not a review); ranges are clamped afterwards."""
+    summary: str = Field(min_length=10)
     strengths: list[str] = Field(default_factory=list)
     weaknesses: list[str] = Field(default_factory=list)
     questions: list[str] = Field(default_factory=list)
-    soundness: int = 5
-    presentation: int = 5
-    contribution: int = 5
-    overall: int = 5
-    confidence: int = 3
+    soundness: int
+    presentation: int
+    contribution: int
+    overall: int
+    confidence: int
     revision_requests: list[str] = Field(default_factory=list)
 
 
@@ -101,7 +102,7 @@ class ReviewAgent:
         except StructuredOutputError as e:
             log.info("reviewer %d fell back to the checklist review: %s", i + 1, e)
             out = ReviewOut(summary="Checklist review (the model's review was unusable).",
-                            soundness=6, presentation=6, contribution=5, overall=6, confidence=1)
+                            soundness=5, presentation=5, contribution=5, overall=5, confidence=1)
             self.paths.append(f"fallback: {str(e)[:120]}")
         return self._calibrate(out, penalties, f"r{i + 1}", round)
 
@@ -174,17 +175,28 @@ def _unmatched_numbers(draft: PaperDraft, paper_dir: Path | None) -> int:
     return n
 
 
+# When reviewers ask for nothing concrete, the weakest score says where to work.
+WEAKEST_REQUEST = {
+    "soundness": "results: relate every claim to the measured numbers and discuss the p-values",
+    "presentation": "introduction: state the question, the method and the finding more clearly",
+    "contribution": "conclusion: say what the finding adds to the retrieved prior work",
+}
+
+
 def meta_review(reviews: Sequence[Review], penalties: Sequence[Penalty], round: int) -> Review:
     """Confidence-weighted mean scores; strengths/weaknesses/requests merged without
     duplicates, the deterministic checks' requests first."""
     weights = [max(1, r.confidence) for r in reviews]
     avg = lambda k: round_half(sum(getattr(r, k) * w for r, w in zip(reviews, weights)) / sum(weights))  # noqa: E731
     merge = lambda lists, n: list(dict.fromkeys(x for xs in lists for x in xs))[:n]  # noqa: E731
+    requests = merge([[p.request for p in penalties], *[r.revision_requests for r in reviews]], 8)
+    if not requests:
+        requests = [WEAKEST_REQUEST[min(SCORES[:3], key=lambda k: (avg(k), SCORES.index(k)))]]
     return Review(
         reviewer_id="meta", is_meta=True, round=round,
         summary=f"Meta-review of {len(reviews)} review(s): " + " | ".join(r.summary[:200] for r in reviews if r.summary),
         strengths=merge([r.strengths for r in reviews], 6), weaknesses=merge([r.weaknesses for r in reviews], 8),
         questions=merge([r.questions for r in reviews], 4),
-        revision_requests=merge([[p.request for p in penalties], *[r.revision_requests for r in reviews]], 8),
+        revision_requests=requests,
         confidence=_clamp(round_half(statistics.fmean(r.confidence for r in reviews)), 1, 5),
         **{k: _clamp(avg(k), 1, 10) for k in SCORES})

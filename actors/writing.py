@@ -212,7 +212,8 @@ class WritingAgent:
                 latex, more = self._checked(name, inp.fallback(name))
                 how, findings = f"fallback: {why}", findings + more
         self.events.append(TrajectoryEvent(step=f"section:{name}", action="generate", outcome=how,
-                                           ok=how == "model", detail={"check_findings": findings}))
+                                           ok=how == "model", detail={"check_findings": findings,
+                                                                      "raw": comp.text[:600]}))
         return latex
 
     def _checked(self, name: str, latex: str) -> tuple[str, list[str]]:
@@ -227,7 +228,7 @@ class WritingAgent:
         if name == "related_work":
             missing = [p for p in inp.papers if bib_key(p.id) not in cited_keys(prose)]
             prose = (prose + "\n\n" + " ".join(inp.cite_sentence(p) for p in missing)).strip()
-        if name == "experimental_setup":
+        if name == "experimental_setup" and inp.setup_details() not in prose:
             prose = prose + "\n\n" + inp.setup_details()
         if name != "results":
             return prose

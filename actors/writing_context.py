@@ -48,6 +48,17 @@ def human_list(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _question(problem: str) -> str:
+    """The research question as a clause: "Does X help?" -> "whether X helps" is hard to
+    do well, so a question is quoted as a question and a statement is used as is."""
+    p = problem.strip().rstrip(".")
+    return f"the question: {p}" if p.endswith("?") else _lc_first(p) + "."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _lc_first(s: str) -> str:
     """"Does X help?" -> "does X help?" inside a sentence, but keep "SVM ..." as is."""
     return s[:1].lower() + s[1:] if len(s) > 1 and s[1:2].islower() else s
@@ -168,12 +179,13 @@ class PaperInputs:
         hy, bp = self.hypothesis, self.blueprint
         e = escape_latex
         texts = {
-            "abstract": f"We study {e(_lc_first(self.topic.problem_statement.rstrip('.')))}. We test the "
+            "abstract": f"We study {e(_question(self.topic.problem_statement))} We test the "
                         f"hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}. "
                         + " ".join(self.comparison_sentences()[:1]) + " " + self.verdict_sentence(),
-            "introduction": f"This paper studies {e(_lc_first(self.topic.problem_statement.rstrip('.')))}. "
+            "introduction": f"This paper studies {e(_question(self.topic.problem_statement))} "
                             + (f"{e(hy.motivation.rstrip('.'))}. " if hy.motivation else "")
-                            + f"We test the hypothesis: {e(hy.statement.rstrip('.'))}. " + self.setup_details(),
+                            + f"We test the hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}, comparing "
+                            f"{e(self.method)} with {human_list([e(b) for b in self.baselines])}.",
             "related_work": " ".join(self.cite_sentence(p) for p in self.papers)
                             or "No prior work was retrieved for this topic.",
             "method": f"The proposed method, {e(self.method)}, is defined as follows: "
@@ -182,7 +194,7 @@ class PaperInputs:
                                  for b in bp.baselines if b.description),
             "experimental_setup": self.setup_details(),
             "results": " ".join(self.comparison_sentences()) + " " + self.verdict_sentence(),
-            "limitations": f"The study covers {len(self.datasets)} dataset(s) and a small compute budget, so "
+            "limitations": f"The study covers {_plural(len(self.datasets), 'dataset')} and a small compute budget, so "
                            "the conclusions may not transfer to larger data or models. "
                            + " ".join(e(n.rstrip(".")) + "." for n in self.analysis.notes[:3]),
             "conclusion": f"We asked whether {e(hy.statement.rstrip('.'))}. " + self.verdict_sentence()

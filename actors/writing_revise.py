@@ -79,7 +79,8 @@ def revise_loop(writer, reviewer, draft: PaperDraft, paper_dir: Path, budgets: B
             break
         draft = writer.revise(draft, meta.revision_requests, round=rnd)
         revisions += 1
-        entry["revised_sections"] = [e.outcome for e in getattr(writer, "events", [])[-1:]]
+        revised = [e.outcome for e in getattr(writer, "events", []) if e.step == "revise"]
+        entry["revised_sections"] = revised[-1:]
     best = max(history, key=lambda h: (h["meta"]["overall"], h["round"]))
     if best["round"] != history[-1]["round"]:
         log.info("round %d scored best (%d); restoring it", best["round"], best["meta"]["overall"])

@@ -67,19 +67,58 @@ def _heading_like(line: str, section_title: str) -> bool:
     return ln.lower() == section_title.lower() or (len(ln.split()) <= 4 and not ln.endswith((".", "!", "?")))
 
 
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _echoes(line: str, prompt_lines: Sequence[str]) -> bool:
+    """A line that mostly repeats a prompt line ("Hypothesis: ...", the title)."""
+    toks = _tokens(line)
+    if not toks:
+        return True
+    return any(len(toks & p) / len(toks) >= 0.7 for p in map(_tokens, prompt_lines) if len(p) >= 3)
+
+
+def _keep_line(line: str, section_title: str, prompt_lines: Sequence[str]) -> bool:
+    ln = line.strip()
+    if not ln or _heading_like(ln, section_title):
+        return False
+    if re.match(r"^[A-Z][\w ]{0,30}:\s*\S", ln) and _echoes(ln.split(":", 1)[1], prompt_lines):
+        return False  # "Research Question: <copied fact>"
+    if not re.search(r"[.!?]$", ln) and len(ln.split()) < 12:
+        return False  # a title-like fragment, not prose
+    return not _echoes(ln, prompt_lines)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[])", text) if s.strip()]
+
+
+def _tidy(text: str) -> str:
+    """Drop repeated sentences and a trailing sentence cut off by the token limit."""
+    seen, out = set(), []
+    for sent in _sentences(text):
+        key = " ".join(sorted(_tokens(sent)))
+        if key not in seen:
+            seen.add(key)
+            out.append(sent.strip())
+    if out and not re.search(r"[.!?]\)?$", out[-1]):
+        out.pop()
+    return " ".join(out)
+
+
 def clean_model_text(raw: str, keys: Sequence[str], section_title: str = "",
                      prompt_echo: Sequence[str] = ()) -> tuple[str | None, str]:
     """(LaTeX or None, reason): the model's section text made safe, or why not."""
     text = strip_markdown(raw or "")
-    lines = text.splitlines()
-    while lines and (not lines[0].strip() or _heading_like(lines[0], section_title)):
-        lines.pop(0)
-    text = "\n".join(lines)
     text = re.sub(r"^\s*(?:Section|Title|Abstract|Answer|Text)\s*:\s*", "", text, flags=re.I)
-    for echo in prompt_echo:  # small models copy the prompt's instructions back
-        if echo and len(echo) > 20:
-            text = text.replace(echo, "")
-    text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
+    paragraphs = []
+    for para in re.split(r"\n\s*\n", text):
+        lines = [ln for ln in para.splitlines() if _keep_line(ln, section_title, prompt_echo)]
+        para = _tidy(" ".join(ln.strip() for ln in lines))
+        if para:
+            paragraphs.append(para)
+    text = "\n\n".join(paragraphs)
     reason = unusable_reason(text)
     if reason:
         return None, reason

@@ -60,7 +60,8 @@ def bib_entry(record: LiteratureRecord) -> str:
             fields.append(("url", record.url))
     # Double braces around the title keep its capitalisation under plainnat.
     body = ",\n".join(f"  {name} = {{{val}}}" for name, val in fields)
-    return f"@{kind}{{{key},\n{body},\n  note = {{nanoresearch id: {record.id}}}\n}}\n"
+    # nanoresearch_id is provenance for audits; BibTeX styles ignore unknown fields.
+    return f"@{kind}{{{key},\n{body},\n  nanoresearch_id = {{{record.id}}}\n}}\n"
 
 
 def build_bib(records: Iterable[LiteratureRecord]) -> tuple[str, dict[str, LiteratureRecord]]:

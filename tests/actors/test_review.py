@@ -103,3 +103,10 @@ def test_revision_loop_stops(tmp_path, scores, rounds, expect_reviews, expect_re
     assert res.pdf_path and Path(res.pdf_path).exists()
     if expect_revisions:
         assert [e for e in writer.events if e.step == "revise"]
+
+
+def test_empty_json_is_not_a_review_and_requests_are_never_empty(tmp_path):
+    agent = ReviewAgent(ScriptedModel(["{}"], cycle_last=True), n_reviewers=1, retries=0)
+    r, meta = agent.review(good_draft(tmp_path))
+    assert agent.paths[0].startswith("fallback")
+    assert meta.revision_requests  # derived from the weakest sub-score
