@@ -11,6 +11,8 @@ answers '{}' to everything; the agents' deterministic fallbacks carry the cycle)
 wrappers put around the call sites for the duration of the run:
   llm        every generate() of every agent's model and every planner chat call
   model_load building the models (llama.cpp / transformers engines, the planner engine)
+  embeddings the retrieval embedder (MiniLM by default: its lazy import/load and every
+             embed() of literature search, novelty checks, skill/memory retrieval)
   experiment the sandboxed runs (sum of duration_s in experiment/runs.json)
   latex      every compile_pdf call (latexmk)
   framework  the rest: orchestration, stores, retrieval embeddings, literature search,
@@ -35,14 +37,15 @@ from typing import Any, Callable, Iterator
 from nanoresearch.llm.base import LLM
 
 log = logging.getLogger(__name__)
-CATEGORIES = ("llm", "model_load", "experiment", "latex", "framework_startup", "framework_cycle")
+CATEGORIES = ("llm", "model_load", "embeddings", "experiment", "latex", "framework_startup",
+              "framework_cycle")
 
 
 class Clock:
     """Seconds per category, plus the LLM seconds of each step (current step from events)."""
 
     def __init__(self) -> None:
-        self.t = {c: 0.0 for c in ("llm", "model_load", "latex")}
+        self.t = {c: 0.0 for c in ("llm", "model_load", "embeddings", "latex")}
         self.cpu = dict(self.t)  # this process's CPU seconds (all threads) in each category
         self.calls = 0
         self.step = "startup"
@@ -106,6 +109,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
     """Put the timing wrappers in place (module attributes the composition root looks up
     at call time) and restore them afterwards."""
     import actors.writing_build as wb
+    import nanoresearch.embeddings as emb
     import nanoresearch.llm.registry as reg
     import serve.planner_client as pc
     import nanoresearch_cli.compose as compose
@@ -119,7 +123,9 @@ def instrumented(clock: Clock) -> Iterator[None]:
                # llm_chat's model comes from make_llm, already timed; the engine is not
                (pc, "engine_chat", timed_chat(pc.engine_chat)),
                (compose, "local_planner", _timed(compose.local_planner, clock, "model_load")),
-               (wb, "compile_pdf", _timed(wb.compile_pdf, clock, "latex"))]
+               (wb, "compile_pdf", _timed(wb.compile_pdf, clock, "latex")),
+               (emb.MiniLMEmbedder, "embed", _timed(emb.MiniLMEmbedder.embed, clock, "embeddings")),
+               (emb.HashEmbedder, "embed", _timed(emb.HashEmbedder.embed, clock, "embeddings"))]
     saved = [(m, n, getattr(m, n)) for m, n, _ in patches]
     try:
         for m, n, f in patches:
@@ -158,9 +164,10 @@ def run_mode(mode: str, task: str, out: Path, overrides: dict[str, Any]) -> dict
         total, cpu = time.perf_counter() - t0, time.process_time() - c0
     row = split(mode, settings, final, clock, total, t0)
     # CPU seconds do not stretch when other jobs share the cores, wall seconds do
-    fw_cpu = cpu - clock.cpu["llm"] - clock.cpu["model_load"] - clock.cpu["latex"]
+    fw_cpu = cpu - sum(clock.cpu.values())
     row.update(cpu_s=round(cpu, 2), cpu_llm_s=round(clock.cpu["llm"], 2),
-               cpu_model_load_s=round(clock.cpu["model_load"], 2), framework_cpu_s=round(fw_cpu, 2),
+               cpu_model_load_s=round(clock.cpu["model_load"], 2),
+               cpu_embeddings_s=round(clock.cpu["embeddings"], 2), framework_cpu_s=round(fw_cpu, 2),
                loadavg_start=round(load0, 1), loadavg_end=round(os.getloadavg()[0], 1))
     (out / f"overhead_{mode}.json").write_text(json.dumps(row, indent=1))
     return row
@@ -174,8 +181,10 @@ def split(mode: str, settings: Any, final: Any, clock: Clock, total: float, t0: 
     startup = (clock.first_step_at - t0) if clock.first_step_at else 0.0
     load_in_startup = min(clock.t["model_load"], startup)  # engines are built before step one
     fw_start = max(0.0, startup - load_in_startup)
-    fw_cycle = total - clock.t["llm"] - clock.t["model_load"] - exp - clock.t["latex"] - fw_start
-    secs = {"llm": clock.t["llm"], "model_load": clock.t["model_load"], "experiment": exp,
+    fw_cycle = (total - clock.t["llm"] - clock.t["model_load"] - clock.t["embeddings"] - exp
+                - clock.t["latex"] - fw_start)
+    secs = {"llm": clock.t["llm"], "model_load": clock.t["model_load"],
+            "embeddings": clock.t["embeddings"], "experiment": exp,
             "latex": clock.t["latex"], "framework_startup": fw_start, "framework_cycle": fw_cycle}
     fw = fw_start + fw_cycle
     return {"mode": mode, "model": settings.models.default.split(":")[0] + ":" +
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['mode']} slowest steps (wall s / LLM s): " +
               ", ".join(f"{k} {v['wall']:.1f}/{v['llm']:.1f}" for k, v in top))
         print(f"{r['mode']}: driver CPU {r['cpu_s']:.1f}s, of which LLM {r['cpu_llm_s']:.1f}s, model load "
-              f"{r['cpu_model_load_s']:.1f}s, framework {r['framework_cpu_s']:.1f}s; load average "
+              f"{r['cpu_model_load_s']:.1f}s, embeddings {r['cpu_embeddings_s']:.1f}s, framework {r['framework_cpu_s']:.1f}s; load average "
               f"{r['loadavg_start']} -> {r['loadavg_end']} on {os.cpu_count()} cores")
         print(f"{r['mode']} ({r['model']}): status {r['status']}, {r['llm_calls']} LLM calls, "
               f"{r['runs']} runs; framework {r['framework_s']:.2f}s = {r['framework_pct']:.2f}% "

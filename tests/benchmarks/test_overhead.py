@@ -45,7 +45,9 @@ def test_instrumented_wraps_and_restores():
     import nanoresearch.llm.registry as reg
     import nanoresearch_cli.compose as compose
 
-    before = (reg.make_llm, wb.compile_pdf, compose.local_planner)
+    import nanoresearch.embeddings as emb
+
+    before = (reg.make_llm, wb.compile_pdf, compose.local_planner, emb.HashEmbedder.embed)
     clock = oo.Clock()
     with oo.instrumented(clock):
         assert reg.make_llm is not before[0] and wb.compile_pdf is not before[1]
@@ -53,8 +55,9 @@ def test_instrumented_wraps_and_restores():
         llm = reg.make_llm("scripted:" + _script(), load_settings())
         assert isinstance(llm, oo.TimedLLM)
         llm.generate([{"role": "user", "content": "x"}])
-    assert (reg.make_llm, wb.compile_pdf, compose.local_planner) == before
-    assert clock.calls == 1
+        assert emb.make_embedder("hash").embed(["a b", "c"]).shape[0] == 2
+    assert (reg.make_llm, wb.compile_pdf, compose.local_planner, emb.HashEmbedder.embed) == before
+    assert clock.calls == 1 and clock.t["embeddings"] > 0
 
 
 def _script() -> str:
@@ -73,12 +76,12 @@ def test_split_accounts_for_every_second(tmp_path):
                                models=SimpleNamespace(default="embedded:smollm2"))
     final = SimpleNamespace(project_id="p1", status=SimpleNamespace(value="done"))
     clock = oo.Clock()
-    clock.t.update(llm=10.0, model_load=2.0, latex=1.0)
+    clock.t.update(llm=10.0, model_load=2.0, latex=1.0, embeddings=0.75)
     clock.first_step_at = 100.0 + 2.5  # startup 2.5 s, of which 2 s model load
     row = oo.split("embedded", settings, final, clock, total=20.0, t0=100.0)
     s = row["seconds"]
     assert s["experiment"] == 4.5 and s["framework_startup"] == 0.5
-    assert s["framework_cycle"] == pytest.approx(20 - 10 - 2 - 4.5 - 1 - 0.5)
+    assert s["framework_cycle"] == pytest.approx(20 - 10 - 2 - 0.75 - 4.5 - 1 - 0.5)
     assert sum(s.values()) == pytest.approx(20.0)
-    assert row["framework_pct"] == pytest.approx(100 * (0.5 + 2.0) / 20, abs=0.01)
+    assert row["framework_pct"] == pytest.approx(100 * (0.5 + 1.25) / 20, abs=0.01)
     assert "| llm | 10.00 | 50.0 |" in oo.table([row])
