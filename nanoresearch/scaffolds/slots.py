@@ -123,6 +123,12 @@ def _features(domain: str, task: str, raw: Any, default: Any, notes: list[str]) 
     return default
 
 
+def _family_params(family: str) -> set[str]:
+    from nanoresearch.scaffolds.templates.nr_common import FAMILIES
+
+    return set(FAMILIES.get(family, {}).get("params", {}))
+
+
 def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) -> tuple[dict, str, list[str]]:
     """-> (method spec, source, notes). source: 'llm', 'llm_code', or 'default' (fallback)."""
     default = copy.deepcopy(task_spec(domain, task)["method"])
@@ -140,7 +146,12 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
     family = _family(domain, task, fill.family, notes)
     if family is None:
         return default, "default", notes + ["fell back to the scaffold default method"]
-    spec = {"name": name, "family": family, "params": dict(fill.params), "steps": _steps(fill.steps, notes)}
+    known = _family_params(family)
+    dropped = sorted(set(fill.params) - known)
+    if dropped:
+        notes.append(f"params {dropped} do not apply to {family}; dropped")
+    spec = {"name": name, "family": family, "params": {k: v for k, v in fill.params.items() if k in known},
+            "steps": _steps(fill.steps, notes)}
     feats = _features(domain, task, fill.features, default.get("features"), notes)
     if feats is not None:
         spec["features"] = feats
