@@ -3,7 +3,8 @@ any local server, and our own planner route.
 
 With a schema it asks for `response_format=json_schema`; servers that reject it (HTTP
 400/422) are asked again with `json_object`, then with no format at all, and the level
-that worked is remembered. `llm/structured.py` validates either way.
+that worked is remembered. `llm/structured.py` validates either way. Newer OpenAI models
+refuse `max_tokens` and want `max_completion_tokens`; that switch is remembered too.
 """
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ class OpenAICompatLLM(LLM):
         self.retry = retry or RetryPolicy()
         self.extra_body = extra_body or {}
         self._format_level = 0  # index into FORMAT_LEVELS; lowered when a server refuses
+        self._max_tokens_key = "max_tokens"
         openai = _import_openai()
         self._openai = openai
         # max_retries=0: our retry policy (retry.py) is the only one
@@ -91,10 +93,14 @@ class OpenAICompatLLM(LLM):
             level = FORMAT_LEVELS[self._format_level] if schema else "none"
             fmt = _response_format(level, schema) if schema else None
             call = dict(kwargs, **({"response_format": fmt} if fmt else {}))
+            call[self._max_tokens_key] = call.pop("max_tokens")
             try:
                 return self._create(call)
             except RunFailure as e:
                 cause = e.__cause__
+                if self._max_tokens_key == "max_tokens" and "max_completion_tokens" in str(e):
+                    self._max_tokens_key = "max_completion_tokens"
+                    continue
                 if not (fmt and status_of(cause) in (400, 422)
                         and self._format_level < len(FORMAT_LEVELS) - 1):
                     raise

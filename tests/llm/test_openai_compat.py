@@ -145,3 +145,15 @@ def test_network_switch_blocks_non_loopback_without_sending(monkeypatch):
 
 def test_sdk_retries_are_disabled(server):
     assert make(server).client.max_retries == 0
+
+
+def test_switches_to_max_completion_tokens_when_asked(server):
+    server.script(Reply(400, {"error": {"message": "Unsupported parameter: 'max_tokens'. Use "
+                                        "'max_completion_tokens' instead."}}),
+                  Reply(body=openai_body("a")), Reply(body=openai_body("b")))
+    llm = make(server)
+    assert llm.generate(MSGS, max_tokens=9).text == "a"
+    assert llm.generate(MSGS, max_tokens=9).text == "b"
+    assert "max_tokens" in server.seen[0].body
+    assert [r.body.get("max_completion_tokens") for r in server.seen[1:]] == [9, 9]
+    assert all("max_tokens" not in r.body for r in server.seen[1:])
