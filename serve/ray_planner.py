@@ -58,17 +58,17 @@ def base_model_dir(settings: Settings) -> str:
     return str(ensure_base_model(settings))
 
 
-def make_engine(settings: Settings, model_dir: str | None = None) -> PlannerEngine:
-    kind = choose_engine(settings)
-    if kind == "vllm":
-        # The vLLM path (LoRARequest per user) needs a GPU build; until it is wired here
-        # the transformers engine serves, and the log says so instead of failing.
-        log.warning("vLLM planner engine requested; serving with transformers (vLLM LoRA path not wired)")
+def make_engine(settings: Settings, model_dir: str | None = None):
+    """PlannerEngine (transformers) or, when chosen, VLLMPlannerEngine (lazy import)."""
     import torch
+
+    base = model_dir or base_model_dir(settings)
+    registry, plog = AdapterRegistry(settings.adapters_dir), PlannerLog(settings.data_dir)
+    if choose_engine(settings) == "vllm":
+        from serve.planner_vllm import VLLMPlannerEngine
+        return VLLMPlannerEngine(base, registry, plog)
     torch.set_num_threads(max(1, settings.providers.embedded_threads))
-    return PlannerEngine(model_dir or base_model_dir(settings), AdapterRegistry(settings.adapters_dir),
-                         PlannerLog(settings.data_dir),
-                         device="cuda" if torch.cuda.is_available() else "cpu")
+    return PlannerEngine(base, registry, plog, device="cuda" if torch.cuda.is_available() else "cpu")
 
 
 @serve.ingress()

@@ -124,3 +124,17 @@ def test_serve_route_with_openai_client_and_hot_swap(model_dir, tmp_path, settin
         if started_ray:
             serve.shutdown()
             ray.shutdown()
+
+
+def test_engine_choice_without_vllm(settings):
+    import importlib.util
+
+    from nanoresearch.errors import UserError
+    from serve.ray_planner import choose_engine
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    assert choose_engine(settings) == "transformers"
+    s = settings.model_copy(update={"serve": settings.serve.model_copy(update={"planner_engine": "vllm"})})
+    with pytest.raises(UserError, match="vllm is not installed"):
+        choose_engine(s)
