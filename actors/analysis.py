@@ -65,9 +65,10 @@ def compare(method: str, baseline: str, dataset: str, metric: str,
 
 
 class AnalysisAgent:
-    def __init__(self, llm: LLM | None, retries: int = 1):
+    def __init__(self, llm: LLM | None, retries: int = 0, max_tokens: int = 160):
         self.llm = llm
-        self.retries = retries
+        self.retries = retries  # 0: one attempt, then the deterministic summary
+        self.max_tokens = max_tokens
 
     def analyze(self, blueprint: Blueprint, runs: list[RunResult], out_dir: Path) -> AnalysisReport:
         out_dir = Path(out_dir)
@@ -111,10 +112,12 @@ class AnalysisAgent:
             return fallback
         prompt = _ENV.from_string(PROMPTS["summarize"]).render(
             title=bp.title, method=proposed, verdict=verdict,
-            comparisons=[_line(c) for c in comps[:12]], ablations=[_line(c) for c in abl[:6]])
+            comparisons=[_line(c) for c in _primary_first(comps, bp.primary_metric)[:6]],
+            ablations=[_line(c) for c in _primary_first(abl, bp.primary_metric)[:2]])
         msgs = [{"role": "system", "content": PROMPTS["system"].strip()}, {"role": "user", "content": prompt}]
         try:
-            out, _ = generate_structured(self.llm, msgs, SummaryOut, retries=self.retries, max_tokens=300)
+            out, _ = generate_structured(self.llm, msgs, SummaryOut, retries=self.retries,
+                                         max_tokens=self.max_tokens)
         except ModelError as e:
             notes.append(f"summary: deterministic (model output unusable: {e})")
             return fallback
@@ -124,6 +127,10 @@ class AnalysisAgent:
             return fallback
         notes.append("summary: model-written, numbers checked")
         return out.summary.strip()
+
+
+def _primary_first(comps: list[Comparison], primary: str) -> list[Comparison]:
+    return sorted(comps, key=lambda c: _norm(c.metric) != _norm(primary))
 
 
 def _fmt(x: float) -> str:
