@@ -34,9 +34,10 @@ SECTION_NAMES = ("abstract", "introduction", "related_work", "method", "experime
                  "results", "limitations", "conclusion")
 
 
+# What the model is asked for: scores and a summary are required (an empty `{}` is not
+# a review); ranges are clamped afterwards. No docstring: pydantic would put it into the
+# JSON schema the model sees, and the small model copies it back as its summary.
 class ReviewOut(BaseModel):
-    """What the model is asked for: scores and a summary are required (an empty `{}`
-    is not a review); ranges are clamped afterwards."""
     summary: str = Field(min_length=10)
     strengths: list[str] = Field(default_factory=list)
     weaknesses: list[str] = Field(default_factory=list)

@@ -43,7 +43,7 @@ DEFAULT_POINTS = {
 }
 
 
-class OutlineOut(BaseModel):
+class OutlineOut(BaseModel):  # no docstring: it would land in the schema the model sees
     title: str = Field(description="paper title, under 15 words")
     key_message: str = Field(description="one sentence: the paper's main message")
     points: list[str] = Field(default_factory=list, description="one short sentence per section")

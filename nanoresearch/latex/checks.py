@@ -157,6 +157,28 @@ def check_numbers(text: str, evidence: EvidenceSet, section: str = "",
     return (_remove_spans(text, spans) if spans else text), report
 
 
+_SIGNIF_RE = re.compile(r"\b(?<!in)significan(?:t|tly|ce)\b", re.I)
+_NEGATED_RE = re.compile(r"\b(?:not|no|without|lack of|fails? to reach)\s+(?:\w+\s+){0,2}$", re.I)
+
+
+def check_significance(text: str, evidence: EvidenceSet, section: str = "", alpha: float = 0.05,
+                       ) -> tuple[str, CheckReport]:
+    """"significant(ly)" is a statistical claim: without a p-value below `alpha` in the
+    analysis, a sentence that claims it is removed (a negated claim is fine)."""
+    if any(ev.kind == "p_value" and ev.value < alpha for ev in evidence.values):
+        return text, CheckReport()
+    report, spans = CheckReport(), []
+    for m in _SIGNIF_RE.finditer(text):
+        if _NEGATED_RE.search(text[max(0, m.start() - 40):m.start()]):
+            continue
+        span = sentence_span(text, m.start())
+        spans.append(span)
+        report.findings.append(Finding("number", section, _line(text, m.start()), m.group(0),
+                                       f"claims significance but no p-value < {alpha:g} in the analysis",
+                                       "removed", text[span[0]:span[1]].strip()))
+    return (_remove_spans(text, spans) if spans else text), report
+
+
 def check_section(text: str, *, section: str, bib_keys: Iterable[str], evidence: EvidenceSet,
                   papers: Sequence[LiteratureRecord], mode: Literal["remove", "block"] = "remove",
                   ) -> tuple[str, CheckReport]:
@@ -168,5 +190,7 @@ def check_section(text: str, *, section: str, bib_keys: Iterable[str], evidence:
     text, r = check_textual_refs(text, papers, section)
     report.extend(r)
     text, r = check_numbers(text, evidence, section, mode)
+    report.extend(r)
+    text, r = check_significance(text, evidence, section)
     report.extend(r)
     return text, report

@@ -75,3 +75,17 @@ def test_bib_with_a_made_up_entry_is_flagged(tmp_path):
     assert [p.key for p in verify_bib(forged, PAPERS)] == ["smith2020"]
     edited = text.replace("Integrating", "Disintegrating")
     assert "differs" in verify_bib(edited, PAPERS)[0].reason
+
+
+def test_significance_claims_need_a_small_p_value():
+    from nanoresearch.latex.checks import check_significance
+    from nanoresearch.types import AnalysisReport, Comparison
+    comp = Comparison(method="ours", baseline="b", dataset="iris", metric="accuracy", mean=0.96, std=0.01,
+                      baseline_mean=0.95, n_seeds=3, delta=0.01, p_value=0.071)
+    ev = build_evidence(METRICS, AnalysisReport(summary="", comparisons=[comp]))
+    text = "Ours is significantly better. The gain is not statistically significant. Insignificant noise."
+    out, rep = check_significance(text, ev, "results")
+    assert out == "The gain is not statistically significant. Insignificant noise."
+    assert rep.problems[0].text == "significantly"
+    ev.add(0.01, "p", "p_value")
+    assert check_significance(text, ev)[0] == text
