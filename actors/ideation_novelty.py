@@ -79,14 +79,15 @@ def feasibility(h: Hypothesis, profile: UserProfile) -> float:
 
 
 def alignment(h: Hypothesis, topic: ResearchTopic, profile: UserProfile) -> float:
-    """Share of the researcher's stated wants (requirements, preferences, field, named
-    baselines and datasets) that the hypothesis speaks to."""
-    wants = set(tokenize(" ".join([*topic.user_requirements, *profile.methodological_preferences,
-                                   profile.research_field, *topic.baselines, *topic.datasets])))
+    """Share of what the researcher asked (the question itself, requirements, preferences,
+    field, named baselines and datasets) that the hypothesis speaks to."""
+    wants = set(tokenize(" ".join([topic.problem_statement, *topic.user_requirements,
+                                   *profile.methodological_preferences, profile.research_field,
+                                   *topic.baselines, *topic.datasets])))
     if not wants:
         return 0.5
     got = wants & set(tokenize(f"{h.statement} {h.expected_effect}"))
-    return float(min(1.0, 0.3 + 0.7 * len(got) / min(len(wants), 8)))
+    return float(min(1.0, 0.2 + 0.8 * len(got) / len(wants)))
 
 
 def failed_directions(memories: list[MemoryEntry]) -> list[MemoryEntry]:

@@ -95,6 +95,21 @@ def required_seeds(topic: ResearchTopic) -> int:
     return int(m.group(1)) if m else 3
 
 
+_CLAIM_VERB = re.compile(r"\b(improves?|match(?:es)?|beats?|outperforms?|reduces?|keeps?|is|are|"
+                         r"can|identif(?:y|ies)|lowers?|increases?)\b")
+
+
+def method_name(statement: str) -> str:
+    """The subject of the hypothesis ('Spectral node embeddings with logistic regression
+    match ...' -> 'Spectral node embeddings with logistic regression'), ids removed."""
+    s = re.sub(r"\s*\([^)]*\)", "", statement).strip()
+    if s.startswith("A controlled experiment answers"):  # an open question has no subject
+        return "proposed method"
+    m = _CLAIM_VERB.search(s)
+    words = (s[:m.start()] if m and m.start() > 0 else s).split()[:8]
+    return " ".join(words).strip(" ,.;:\"'") or "proposed method"
+
+
 def default_draft(topic: ResearchTopic, hyp: Hypothesis, catalog: dict[str, DatasetCard]) -> DraftOut:
     """The deterministic design: the topic's own datasets/baselines, the hypothesis as the
     method, the catalog's default metric, one ablation."""
@@ -102,7 +117,7 @@ def default_draft(topic: ResearchTopic, hyp: Hypothesis, catalog: dict[str, Data
         [k for k, c in catalog.items() if c.domain == topic.domain][:1] or topic.datasets[:1]
     card = catalog.get(datasets[0]) if datasets else None
     metric = card.default_metric if card else "accuracy"
-    method = " ".join(tokenize(hyp.statement)[:6]) or "proposed method"
+    method = method_name(hyp.statement)
     return DraftOut(title=hyp.statement[:120], datasets=datasets,
                     baselines=topic.baselines or DEFAULT_BASELINES.get(card.task if card else "", []),
                     method=method, method_description=hyp.statement, metrics=[metric],

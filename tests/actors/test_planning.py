@@ -164,3 +164,15 @@ def test_copied_prompt_examples_are_repaired():
     assert {i.category for i in c1.issues} == {"dataset_unavailable", "missing_baseline"}
     assert res.passed and [d.name for d in bp.datasets] == ["wine"]
     assert "kept previous" in c1.summary
+
+
+@pytest.mark.parametrize("statement,name", [
+    ("Spectral node embeddings with logistic regression match a GCN on karate club.",
+     "Spectral node embeddings with logistic regression"),
+    ('Adapting the idea of "SPECTRA" (arxiv:2511.04838) to karate_club improves accuracy.',
+     'Adapting the idea of "SPECTRA" to karate_club'),
+    ("A controlled experiment answers: How many components keep k-NN accurate?", "proposed method"),
+])
+def test_method_name_from_hypothesis(statement, name):
+    from actors.planning_blueprint import method_name
+    assert method_name(statement) == name
