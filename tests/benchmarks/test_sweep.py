@@ -212,3 +212,10 @@ def test_run_cell_resumes_an_interrupted_round(tmp_path, monkeypatch):
     assert (SweepLayout(tmp_path).home("tab_01", "full") / "models").is_symlink()
     r2 = sweep.run_cell(cfg, Cell("tab_01", "full", 2))
     assert not r2.resumed and seen[-1].project_id == "sw-tab_01-full-r2"
+
+
+def test_scaling_simulated_cell_makes_metered_structured_calls():
+    from benchmarks.sweep_scaling import simulated_cell
+
+    out = simulated_cell({"calls": 3, "latency": 0.02}, Cell("sim0", "full", 1))
+    assert out["calls"] == 3 and out["wall_s"] >= 0.06 and out["cell"] == "sim0/full/r1"
