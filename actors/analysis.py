@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from nanoresearch.errors import ModelError
 from nanoresearch.llm.base import LLM
@@ -34,7 +34,8 @@ WIN_WORDS = re.compile(r"\b(outperform\w*|improv\w*|better|beats?|superior|surpa
 
 
 class SummaryOut(BaseModel):
-    summary: str
+    # bounded so a grammar-constrained small model closes the JSON within max_tokens
+    summary: str = Field(max_length=400)
 
 
 def higher_is_better(metric: str) -> bool:
