@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nanoresearch.datasets.registry import DatasetBundle, encode_labels, register, subsample
+from nanoresearch.datasets.registry import DatasetBundle, register, subsample
 from nanoresearch.types import DatasetCard
 
 UCI = "CC BY 4.0 (UCI Machine Learning Repository)"

@@ -7,7 +7,7 @@ import copy
 import json
 from typing import Any
 
-from nanoresearch.scaffolds.specs import STD, feature_spec, task_spec
+from nanoresearch.scaffolds.specs import STD, task_spec
 
 METRIC_ALIASES = {"acc": "accuracy", "accuracy": "accuracy", "f1": "macro_f1", "macrof1": "macro_f1",
                   "f1score": "macro_f1", "f1macro": "macro_f1", "auc": "auc", "rocauc": "auc",
@@ -117,4 +117,4 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=2) + "\n"
 
 
-__all__ = ["ablation_variants", "choose_baselines", "feature_spec", "job_sbatch", "map_metrics", "RUN_SH"]
+__all__ = ["ablation_variants", "choose_baselines", "job_sbatch", "map_metrics", "RUN_SH"]
