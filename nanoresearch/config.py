@@ -117,6 +117,7 @@ class LiteratureSettings(BaseModel):
     user_library: str | None = None  # BibTeX or JSONL of the user's own papers
     semantic_scholar_api_key: str | None = None
     mailto: str | None = None  # OpenAlex polite pool
+    base_urls: dict[str, str] = Field(default_factory=dict)  # source -> mirror URL (tests, proxies)
     max_results: int = Field(default=20, ge=1, le=200)
 
 

@@ -83,7 +83,7 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
         from nanoresearch.embeddings import make_embedder
         from nanoresearch.literature.search import make_literature
         emb = make_embedder(s.storage.embedder)
-        return IdeationAgent(llm("ideation"), make_literature(s, emb), s.budgets, emb)
+        return IdeationAgent(llm("ideation"), make_literature(s, emb, base_urls=s.literature.base_urls or None), s.budgets, emb)
     if name == "planning":
         from actors.planning import PlanningAgent
         from nanoresearch.datasets import get_catalog
