@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from nanoresearch.config import Budgets
 from nanoresearch.errors import StructuredOutputError
-from nanoresearch.latex import bib_key, check_section, cited_keys, escape_latex, results_table
+from nanoresearch.latex import (bib_key, check_section, check_tex_installation, cited_keys,
+                                escape_latex, results_table)
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
 from nanoresearch.types import (AnalysisReport, Blueprint, ChatMessage, DatasetCard, Hypothesis,
@@ -77,6 +78,7 @@ class WritingAgent:
               workspace_root: Path | None = None) -> PaperDraft:
         """Draft, check and compile the paper in `paper_dir`; returns the draft (its
         `compiled`/`pdf_path` say whether a PDF exists, `problems` what went wrong)."""
+        check_tex_installation()  # fail before any model call, naming the Debian packages
         self.paper_dir = Path(paper_dir)
         self.paper_dir.mkdir(parents=True, exist_ok=True)
         self.inputs = PaperInputs(topic, profile, hypothesis, blueprint, list(papers), analysis,

@@ -58,9 +58,15 @@ class CompileResult:
     pages: int | None = None
 
 
+_INSTALL_OK = False
+
+
 def check_tex_installation() -> None:
     """Raise UserError naming the Debian packages to install when a tool or a package
-    file the templates use is missing."""
+    file the templates use is missing (checked once per process once it passes)."""
+    global _INSTALL_OK
+    if _INSTALL_OK:
+        return
     missing = {pkg for tool, pkg in _TOOLS.items() if shutil.which(tool) is None}
     if not missing:
         for name, pkg in REQUIRED_TEX_FILES.items():
@@ -71,6 +77,7 @@ def check_tex_installation() -> None:
         raise UserError("LaTeX is incomplete: install the Debian packages "
                         f"`apt-get install {' '.join(sorted(missing))}` (missing files the paper "
                         "templates need), then rerun the writing stage")
+    _INSTALL_OK = True
 
 
 # build leftovers are never copied: a stale .aux/.bbl/.fdb_latexmk makes latexmk skip

@@ -50,6 +50,8 @@ class EvidenceSet:
                 if ev.kind == "p_value" and _compare(ev.value, n.comparator, n.value):
                     return ev
         for ev in self.values:
+            if n.unit and n.unit not in ev.label.lower():
+                continue  # "3 features" is matched only by a count of features
             if ev.kind == "year" and (n.decimals != 0 or n.form != "plain"):
                 continue
             if ev.kind == "ratio" and n.form != "ratio":
@@ -166,7 +168,7 @@ def add_blueprint(ev: EvidenceSet, bp: Blueprint) -> None:
     # "a random forest of 100 trees" may be restated.
     for m in [bp.proposed_method, *bp.baselines, *bp.ablations]:
         for num in re.findall(r"(?<![A-Za-z_])\d+(?:\.\d+)?(?![A-Za-z_])", m.description):
-            ev.add(float(num), f"blueprint config: {m.name} description", "count")
+            ev.add(float(num), f"blueprint config: {m.name}: {m.description}", "count")
     cb = bp.compute_budget
     for name in ("cpus", "gpus", "minutes", "memory_mb"):
         ev.add(getattr(cb, name), f"blueprint compute budget {name}", "count")
@@ -175,9 +177,9 @@ def add_blueprint(ev: EvidenceSet, bp: Blueprint) -> None:
 def add_cards(ev: EvidenceSet, cards: Iterable[DatasetCard]) -> None:
     for card in cards:
         ev.names.add(card.name)
-        ev.add(card.n_samples, f"dataset card {card.name}: n_samples", "count")
-        for num in re.findall(r"\d+(?:\.\d+)?", card.size.replace(",", "")):
-            ev.add(float(num), f"dataset card {card.name}: size '{card.size}'", "count")
+        ev.add(card.n_samples, f"dataset card {card.name}: n_samples (samples)", "count")
+        for num, word in re.findall(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)", card.size.replace(",", "")):
+            ev.add(float(num), f"dataset card {card.name}: {num} {word}", "count")
 
 
 def add_papers(ev: EvidenceSet, papers: Sequence[LiteratureRecord]) -> None:

@@ -74,6 +74,36 @@ class NumberMention:
     end: int
     line: int = 0
     section: str = ""
+    unit: str = ""  # a counted noun right after the number ("3 seeds" -> "seed")
+
+
+# "3 features" must be a count of features, not any 3 in the artifacts (3 seeds).
+UNIT_WORDS = {"seed", "sample", "feature", "dataset", "method", "baseline", "run", "class", "tree",
+              "epoch", "fold", "paper", "metric", "layer", "parameter", "example", "instance",
+              "image", "node", "edge", "step", "iteration", "trial", "repetition", "model", "estimator",
+              "neighbor", "neighbour", "component", "cluster", "row", "column", "variable", "token"}
+
+
+def _stem(word: str) -> str:
+    w = word.lower()
+    for suf, rep in (("sses", "ss"), ("ies", "y"), ("xes", "x"), ("ches", "ch"), ("s", "")):
+        if w.endswith(suf) and len(w) > len(suf) + 2:
+            return w[: -len(suf)] + rep
+    return w
+
+
+_MODIFIERS = {"random", "different", "independent", "distinct", "additional", "more", "fewer",
+              "training", "test", "input", "numerical", "numeric", "categorical", "labelled", "labeled",
+              "unique", "total", "benchmark", "tabular", "public", "real"}
+
+
+def unit_after(src: str, end: int) -> str:
+    """The counted noun right after a number ("3 seeds", "3 random seeds"), or ''."""
+    words = re.findall(r"[A-Za-z]+", src[end:end + 40])[:2]
+    if len(words) == 2 and words[0].lower() in _MODIFIERS:
+        words = words[1:]
+    head = _stem(words[0]) if words and re.match(r"^[\s~]*[A-Za-z]", src[end:end + 40]) else ""
+    return head if head in UNIT_WORDS else ""
 
 
 def mask_non_claims(src: str, names: Iterable[str] = ()) -> str:
@@ -154,6 +184,10 @@ def find_numbers(src: str, names: Iterable[str] = (), section: str = "") -> list
             mention.value, mention.signed = abs(mention.value), False
             mention.start, mention.text = m.start("num"), src[m.start("num"):m.end()].strip()
         mention.section = section
+        if mention.form in ("plain", "scientific"):
+            mention.unit = unit_after(src, mention.end)
         out.append(mention)
-    out += _word_numbers(src, masked, section)
+    for w in _word_numbers(src, masked, section):
+        w.unit = unit_after(src, w.end) if w.form == "plain" else ""
+        out.append(w)
     return sorted(out, key=lambda n: n.start)

@@ -66,6 +66,7 @@ def test_parse_log_classic_and_missing_package():
 
 
 def test_missing_tex_names_debian_package(monkeypatch):
+    monkeypatch.setattr(compile_mod, "_INSTALL_OK", False)
     monkeypatch.setattr(compile_mod.shutil, "which", lambda tool: None if tool == "latexmk" else "/bin/x")
     with pytest.raises(UserError, match="apt-get install latexmk"):
         compile_mod.check_tex_installation()

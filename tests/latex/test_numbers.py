@@ -92,3 +92,14 @@ def test_number_words_are_claims_too():
 
 def test_percent_after_thin_space_and_per_cent():
     assert nums(r"93.2\,\% and 12 per cent") == [(93.2, "percent", False), (12.0, "percent", False)]
+
+
+def test_counted_nouns_bind_the_number_to_that_count():
+    from nanoresearch.types import DatasetCard
+    card = DatasetCard(name="breast_cancer", domain="tabular", task="classification", source="sklearn",
+                       size="569 samples x 30 features", n_samples=569)
+    metrics = [MetricRecord(method="a", dataset="breast_cancer", metric="acc", value=0.9, seed=s) for s in range(3)]
+    ev = build_evidence(metrics, cards=[card])
+    ok = lambda t: ev.match(find_numbers(t)[0]) is not None  # noqa: E731
+    assert ok("3 seeds") and ok("30 features") and ok("569 samples") and ok("three random seeds")
+    assert not ok("3 features") and not ok("30 seeds") and not ok("569 features")
