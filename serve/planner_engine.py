@@ -102,6 +102,7 @@ class PlannerEngine:
             old = self._active.get(user_id)
             self._active[user_id] = (name, version)  # the switch: one dict assignment
             if old and old[0] != name:
+                self.peft.set_adapter(name)  # deleting the active adapter would make peft warn
                 self._delete(old[0])
         dt = time.perf_counter() - t0
         log.info("user %s now served by adapter v%d (swap %.3f s)", user_id, version, dt)
