@@ -146,8 +146,8 @@ def _line(c: Comparison) -> str:
 
 def check_summary(text: str, comps: list[Comparison], verdict: str) -> str | None:
     """None when acceptable, else why not: unknown numbers, or win claims against the verdict."""
-    if not text.strip():
-        return "empty"
+    if len(text.split()) < 8:
+        return "too short to be a summary"
     allowed = set()
     for c in comps:
         for v in (c.mean, c.std, c.baseline_mean, c.baseline_std, c.delta, abs(c.delta), c.p_value, c.n_seeds):
@@ -159,6 +159,8 @@ def check_summary(text: str, comps: list[Comparison], verdict: str) -> str | Non
     bad = [n for n in nums if n.lstrip("-") not in allowed and n not in allowed]
     if bad:
         return f"numbers not in the results: {bad[:5]}"
+    if not nums:
+        return "cites no result"
     if verdict != "supported" and WIN_WORDS.search(text) and not re.search(r"\b(not|no|fail\w*|worse|lost|loses)\b", text, re.I):
         return "claims a win the statistics do not support"
     return None

@@ -65,10 +65,12 @@ def test_llm_summary_checked(tmp_path):
     assert rep.summary.startswith("Ours reached 0.81") and any("model-written" in n for n in rep.notes)
 
 
-def test_check_summary_rejects_unsupported_win_claims():
+def test_check_summary_rejects_unsupported_win_claims_and_empty_text():
     c = compare("a", "b", "d", "acc", {0: 0.5, 1: 0.6, 2: 0.55}, {0: 0.5, 1: 0.6, 2: 0.56})
-    assert check_summary("a clearly outperforms b.", [c], "inconclusive")
-    assert check_summary("a does not outperform b.", [c], "inconclusive") is None
+    assert check_summary("Method a clearly outperforms b with 0.55 accuracy on d.", [c], "inconclusive")
+    assert check_summary("Method a does not outperform b: 0.55 vs 0.5533 on d.", [c], "inconclusive") is None
+    assert check_summary("SummaryOut", [c], "inconclusive") == "too short to be a summary"
+    assert check_summary("The method a was compared against b on d today.", [c], "inconclusive") == "cites no result"
 
 
 def test_runs_without_metrics_are_noted(tmp_path):
