@@ -154,7 +154,7 @@ def check_summary(text: str, comps: list[Comparison], verdict: str) -> str | Non
             if v is not None:
                 allowed |= {_fmt(v), f"{v:.2f}", f"{v:.3f}", f"{v:.1f}", f"{v * 100:.1f}", f"{v * 100:.2f}",
                             str(int(v)) if float(v).is_integer() else _fmt(v)}
-    allowed |= {"0.05", "95", "3"}
+    allowed |= {"0.05", "0.0001", "95", "3"}
     nums = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?", text)
     bad = [n for n in nums if n.lstrip("-") not in allowed and n not in allowed]
     if bad:
@@ -174,7 +174,7 @@ def deterministic_summary(proposed: str, verdict: str, comps: list[Comparison], 
     parts = []
     for c in prim[:6]:
         better = (c.delta > 0) == higher_is_better(c.metric) and c.delta != 0
-        sig = "" if c.p_value is None else f", p = {_fmt(c.p_value)}"
+        sig = "" if c.p_value is None else ", p < 0.0001" if c.p_value < 1e-4 else f", p = {_fmt(c.p_value)}"
         parts.append(f"on {c.dataset}, {proposed} reaches {c.metric} {_fmt(c.mean)} +- {_fmt(c.std)} vs "
                      f"{_fmt(c.baseline_mean)} for {c.baseline} ({'better' if better else 'not better'}, "
                      f"delta {_fmt(c.delta)}{sig}, {c.n_seeds} seeds)")
