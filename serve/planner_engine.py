@@ -196,6 +196,8 @@ class PlannerEngine:
                 user_id: str | None = None) -> float:
         """Sum of log-probabilities of `continuation` after the chat prompt, under the
         user's adapter: used by the learning test and the benchmarks."""
+        if user_id and self.auto_refresh:
+            self.refresh(user_id)
         ids = self._encode(messages)
         cont = self.tokenizer(continuation, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
         full = torch.cat([ids, cont], dim=1)
