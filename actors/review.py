@@ -99,6 +99,8 @@ class ReviewAgent:
         try:
             out, _ = generate_structured(self.llm, msgs, ReviewOut, retries=self.retries, max_tokens=self.max_tokens,
                                          temperature=0.0 if i == 0 else 0.3)
+            if degenerate(out):
+                raise StructuredOutputError("ReviewOut", 1, "placeholder review (no content, flat scores)")
             self.paths.append("model")
         except StructuredOutputError as e:
             log.info("reviewer %d fell back to the checklist review: %s", i + 1, e)
@@ -161,6 +163,13 @@ class ReviewAgent:
         for s in draft.sections:
             parts.append(f"{s.name}: {plain_text(s.latex)[:self.excerpt_chars]}")
         return "\n".join(parts)
+
+
+def degenerate(out: ReviewOut) -> bool:
+    """Valid JSON that says nothing: a placeholder summary ("Summary of the review"), or
+    identical scores with no strength or weakness to justify them."""
+    flat = len({out.soundness, out.presentation, out.contribution, out.overall}) == 1
+    return len(out.summary.split()) < 6 or (flat and not out.strengths and not out.weaknesses)
 
 
 def round_half(x: float) -> int:

@@ -29,7 +29,7 @@ from nanoresearch.types import (AnalysisReport, Blueprint, ChatMessage, DatasetC
 
 from actors import writing_build as build
 from actors.writing_context import SECTION_TITLES, SECTIONS, PaperInputs, load_metrics
-from actors.writing_text import clean_model_text, safe_model_latex, sanitize_latex
+from actors.writing_text import clean_model_text, drop_seen, safe_model_latex, sanitize_latex
 
 log = logging.getLogger(__name__)
 PROMPTS = yaml.safe_load((Path(__file__).parent / "prompts" / "writing.yaml").read_text())
@@ -87,6 +87,7 @@ class WritingAgent:
         draft = PaperDraft(title=title, bib_keys=self.inputs.keys)
         self._figures = build.figure_blocks(self.inputs, self.paper_dir, draft.problems)
         self._prose: dict[str, str] = {}
+        self._seen: set[str] = set()
         for name, _ in SECTIONS:
             self._prose[name] = self._write_section(name, self._section_prompt(name))
             draft.sections.append(Section(name=name, latex=self._assemble(name)))
@@ -201,6 +202,8 @@ class WritingAgent:
         comp = self.llm.generate(self._messages(prompt), max_tokens=self.max_tokens, temperature=0.0)
         latex, how = clean_model_text(comp.text, inp.keys, SECTION_TITLES.get(name, name.title()),
                                       prompt_echo=prompt.splitlines())
+        if latex is not None and keep is None:
+            latex = drop_seen(latex, self._seen)
         findings: list[str] = []
         if latex is not None:
             latex, findings = self._checked(name, latex)

@@ -107,6 +107,22 @@ def _tidy(text: str) -> str:
     return " ".join(out)
 
 
+def drop_seen(text: str, seen: set[str]) -> str:
+    """Remove sentences already used in earlier sections (small models open every
+    section with the same sentence); remember the new ones in `seen`."""
+    out = []
+    for para in re.split(r"\n\s*\n", text):
+        kept = []
+        for sent in _sentences(para):
+            key = " ".join(sorted(_tokens(sent)))
+            if key not in seen:
+                seen.add(key)
+                kept.append(sent.strip())
+        if kept:
+            out.append(" ".join(kept))
+    return "\n\n".join(out)
+
+
 def clean_model_text(raw: str, keys: Sequence[str], section_title: str = "",
                      prompt_echo: Sequence[str] = ()) -> tuple[str | None, str]:
     """(LaTeX or None, reason): the model's section text made safe, or why not."""

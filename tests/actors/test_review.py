@@ -21,7 +21,7 @@ from stage2_fixture import make_stage2  # noqa: E402
 
 def review_json(overall, sub=None, conf=4, requests=("results: discuss the p-values",)):
     sub = overall if sub is None else sub
-    return {"summary": "A small study.", "strengths": ["clear"], "weaknesses": ["one dataset"],
+    return {"summary": "A small study of label smoothing for boosted trees.", "strengths": ["clear"], "weaknesses": ["one dataset"],
             "questions": ["why?"], "soundness": sub, "presentation": sub, "contribution": sub,
             "overall": overall, "confidence": conf, "revision_requests": list(requests)}
 
@@ -110,3 +110,11 @@ def test_empty_json_is_not_a_review_and_requests_are_never_empty(tmp_path):
     r, meta = agent.review(good_draft(tmp_path))
     assert agent.paths[0].startswith("fallback")
     assert meta.revision_requests  # derived from the weakest sub-score
+
+
+def test_placeholder_review_is_not_trusted(tmp_path):
+    placeholder = {"summary": "Summary of the review", "soundness": 1, "presentation": 1, "contribution": 1,
+                   "overall": 1, "confidence": 1}
+    agent = ReviewAgent(ScriptedModel([placeholder], cycle_last=True), n_reviewers=1, retries=0)
+    r, _ = agent.review(good_draft(tmp_path))
+    assert agent.paths[0].startswith("fallback") and r.overall == 5

@@ -66,7 +66,7 @@ def test_full_draft_compiles_with_real_cites_figure_table_and_no_fabrication(sta
     checks = json.loads((paper / "checks.json").read_text())
     assert checks["numbers"] and all(f["action"] == "matched" for f in checks["numbers"])
     assert checks["unknown_cite_keys"] == [] and checks["bib_problems"] == []
-    found = [e for e in w.events if e.step == "section:results"][0].detail["check_findings"]
+    found = [e for e in w.events if e.step == "section:introduction"][0].detail["check_findings"]
     assert any("'4.2'" in f and "removed" in f for f in found)
     assert any("Smith" in f for f in found) and any("smith2019" in f for f in found)
     assert d.title == "Label Smoothing Helps Boosted Trees"

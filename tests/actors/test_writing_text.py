@@ -21,3 +21,11 @@ def test_dangerous_and_broken_latex():
     fixed = sanitize_latex("A \\undefinedmacro{x} and \\citep{k1} and {unbalanced} }")
     assert fixed == "A \\textbackslash{}undefinedmacro{x} and \\citep{k1} and {unbalanced} \\}"
     assert sanitize_latex("cost $5 here") == "cost \\$5 here"
+
+
+def test_sentences_repeated_across_sections_are_dropped():
+    from actors.writing_text import drop_seen
+    seen: set = set()
+    assert drop_seen("Trees are a topic of research. Boosting helps.", seen) == \
+        "Trees are a topic of research. Boosting helps."
+    assert drop_seen("Trees are a topic of research.\n\nSmoothing is new.", seen) == "Smoothing is new."
