@@ -34,17 +34,29 @@ _ERR_NAME = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Warning))\b")
 
 
 class SkillDraft(BaseModel):
-    name: str = Field(min_length=3, max_length=120)
+    name: str = Field(min_length=3)
     stage: SkillStage
-    trigger: str = Field(default="", max_length=300)
-    instruction: str = Field(min_length=5, max_length=400)
-    tags: list[str] = Field(default_factory=list, max_length=6)
+    trigger: str = ""
+    instruction: str = Field(min_length=5)
+    tags: list[str] = Field(default_factory=list)
+
+    # truncate instead of max_length: llama.cpp turns maxLength into a grammar
+    # repetition that made constrained decoding crawl (minutes for one reply)
+    @field_validator("name", "trigger", "instruction", mode="before")
+    @classmethod
+    def _clip(cls, v):
+        return v[:300] if isinstance(v, str) else v
 
 
 class MemoryDraft(BaseModel):
     category: Literal["preference", "resource_limit", "decision", "hypothesis",
                       "validated_config", "failed_direction", "outcome", "fact"]
-    content: str = Field(min_length=8, max_length=400)
+    content: str = Field(min_length=8)
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _clip(cls, v):
+        return v[:400] if isinstance(v, str) else v
 
 
 class ReflectionOut(BaseModel):
@@ -75,8 +87,9 @@ def _signature(outcome: str) -> str:
 
 class Reflector:
     def __init__(self, llm: LLM | None = None, skill_scope: Literal["global", "user"] = "global",
-                 retries: int = 1, max_events: int = 20):
+                 retries: int = 1, max_events: int = 20, max_tokens: int = 256):
         self.llm = llm
+        self.max_tokens = max_tokens
         self.skill_scope = skill_scope
         self.retries = retries
         self.max_events = max_events
@@ -111,7 +124,8 @@ class Reflector:
                                 events=lines)
         out, _ = generate_structured(self.llm, [{"role": "system", "content": p["system"]},
                                                 {"role": "user", "content": user}],
-                                     ReflectionOut, retries=self.retries, max_tokens=400)
+                                     ReflectionOut, retries=self.retries,
+                                     max_tokens=self.max_tokens)
         return out
 
     # ------------------------------------------------------------- rules
