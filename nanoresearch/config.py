@@ -128,6 +128,24 @@ class ServeSettings(BaseModel):
     train_in_background: bool = True
 
 
+class TrainingSettings(BaseModel):
+    """The planner's SDPO rounds. `profile` picks the recipe (cpu: small LoRA, short
+    sequences; gpu: the seed paper's r16 attention+MLP recipe; auto: gpu when CUDA is
+    visible); the other fields, when set, override that recipe's value."""
+    profile: Literal["auto", "cpu", "gpu"] = "auto"
+    steps: int | None = Field(default=None, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    lora_r: int | None = Field(default=None, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0, lt=1)
+    max_prompt_tokens: int | None = Field(default=None, ge=8)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    loss: Literal["sampled_token", "full_kl", "topk_kl"] | None = None
+    replay: Literal["all", "latest"] | None = None
+
+    def overrides(self) -> dict:
+        return {k: v for k, v in self.model_dump().items() if k != "profile" and v is not None}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NANORESEARCH_", env_nested_delimiter="__",
                                       extra="forbid")
@@ -142,6 +160,7 @@ class Settings(BaseSettings):
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     literature: LiteratureSettings = Field(default_factory=LiteratureSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     feedback: Literal["interactive", "skip", "simulated", "http"] = "skip"
 
     @classmethod

@@ -14,6 +14,7 @@ after publish uses the new version" holds without an admin call.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -25,6 +26,7 @@ from typing import Sequence
 
 import torch
 
+from nanoresearch.llm.engines.json_guide import guidable, guided_json
 from nanoresearch.types import ChatMessage
 from storage.adapters import AdapterIntegrityError, AdapterRegistry
 
@@ -157,33 +159,72 @@ class PlannerEngine:
                                                  return_dict=False)
         return torch.tensor([list(ids)], device=self.device)
 
-    def _generate_ids(self, ids: torch.Tensor, user_id: str | None, max_tokens: int) -> tuple[torch.Tensor, int | None]:
+    def _adapter_scope(self, user_id: str | None):
+        """(module to generate with, served version) for the user; caller holds the lock."""
+        entry = self._active.get(user_id) if user_id else None
+        if entry is not None:
+            self.peft.set_adapter(entry[0])
+            return self.peft, entry[1], contextlib.nullcontext()
+        if self.peft is not None:
+            return self.peft, None, self.peft.disable_adapter()
+        return self.model, None, contextlib.nullcontext()
+
+    def _gen_kw(self, ids: torch.Tensor, max_tokens: int, stop: list[str] | None = None) -> dict:
         kw = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
                   do_sample=False, pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+        if stop:  # guided values: a mild penalty keeps a 135M model from looping inside a string
+            kw.update(stop_strings=stop, tokenizer=self.tokenizer, repetition_penalty=1.2)
+        return kw
+
+    def _generate_ids(self, ids: torch.Tensor, user_id: str | None, max_tokens: int) -> tuple[torch.Tensor, int | None]:
         with self._lock, torch.inference_mode():
-            entry = self._active.get(user_id) if user_id else None
-            if entry is not None:
-                self.peft.set_adapter(entry[0])
-                return self.peft.generate(**kw)[0, ids.shape[1]:], entry[1]
-            if self.peft is not None:
-                with self.peft.disable_adapter():
-                    return self.peft.generate(**kw)[0, ids.shape[1]:], None
-            return self.model.generate(**kw)[0, ids.shape[1]:], None
+            module, version, scope = self._adapter_scope(user_id)
+            with scope:
+                return module.generate(**self._gen_kw(ids, max_tokens))[0, ids.shape[1]:], version
+
+    def _generate_guided(self, messages, user_id: str | None, schema: dict,
+                         max_tokens: int) -> tuple[str, int, int, int | None]:
+        """Schema-guided reply (json_guide: the engine writes keys and punctuation, the
+        model the values) under the user's adapter: (text, completion tokens, prompt
+        tokens, version)."""
+        msgs = [m.model_dump() if isinstance(m, ChatMessage) else dict(m) for m in messages]
+        prompt = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        n_prompt = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        eos = self.tokenizer.eos_token_id
+        with self._lock, torch.inference_mode():
+            module, version, scope = self._adapter_scope(user_id)
+
+            def complete(prefix: str, stop: list[str], n: int) -> tuple[str, int]:
+                ids = self.tokenizer(prompt + prefix, return_tensors="pt",
+                                     add_special_tokens=False)["input_ids"].to(self.device)
+                out = module.generate(**self._gen_kw(ids, n, stop))[0, ids.shape[1]:].tolist()
+                cut = out.index(eos) if eos in out else len(out)
+                return self.tokenizer.decode(out[:cut], skip_special_tokens=True), len(out)
+
+            with scope:
+                text, used = guided_json(schema, complete, max_tokens)
+        return text, used, n_prompt, version
 
     def generate(self, messages: Sequence[dict | ChatMessage], user_id: str | None = None,
                  max_tokens: int = 256, *, project_id: str = "", stage: str = "",
-                 call_id: str | None = None) -> GenerationResult:
-        """Greedy completion with the user's served adapter (base when none); logged."""
+                 call_id: str | None = None, schema: dict | None = None) -> GenerationResult:
+        """Greedy completion with the user's served adapter (base when none); logged. With
+        a flat JSON `schema` the reply is guided into it and always parses."""
         t0 = time.perf_counter()
         if user_id and self.auto_refresh:
             self.refresh(user_id)
-        ids = self._encode(messages)
-        out, version = self._generate_ids(ids, user_id, max_tokens)
-        eos = self.tokenizer.eos_token_id
-        finish = "stop" if eos is not None and eos in out.tolist() else "length"
-        text = self.tokenizer.decode(out, skip_special_tokens=True).strip()
+        if guidable(schema):
+            text, n_out, n_prompt, version = self._generate_guided(messages, user_id, schema, max_tokens)
+            finish = "stop"
+        else:
+            ids = self._encode(messages)
+            out, version = self._generate_ids(ids, user_id, max_tokens)
+            eos = self.tokenizer.eos_token_id
+            finish = "stop" if eos is not None and eos in out.tolist() else "length"
+            text = self.tokenizer.decode(out, skip_special_tokens=True).strip()
+            n_out, n_prompt = int(out.shape[0]), int(ids.shape[1])
         res = GenerationResult(text=text, user_id=user_id, adapter_version=version_label(version),
-                               prompt_tokens=int(ids.shape[1]), completion_tokens=int(out.shape[0]),
+                               prompt_tokens=n_prompt, completion_tokens=n_out,
                                latency_s=time.perf_counter() - t0, finish_reason=finish)
         if self.planner_log is not None and user_id:
             call = self.planner_log.log_call(user_id=user_id, messages=messages, output=text,
@@ -218,10 +259,10 @@ class PlannerEngine:
 def make_plan(engine: PlannerEngine, inp, user_id: str, project_id: str = "",
               max_tokens: int = 256):
     """PlannerInput -> (types.Plan, parse path) through the engine; the call is logged."""
-    from serve.planner_prompt import build_messages, parse_plan
+    from serve.planner_prompt import build_messages, parse_plan, plan_schema
 
     res = engine.generate(build_messages(inp), user_id, max_tokens, project_id=project_id,
-                          stage=inp.stage)
+                          stage=inp.stage, schema=plan_schema(inp))
     plan, path = parse_plan(res.text, inp)
     plan = plan.model_copy(update={"user_id": user_id, "project_id": project_id,
                                    "adapter_version": res.adapter_version,

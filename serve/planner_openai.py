@@ -40,6 +40,14 @@ class ChatRequest(BaseModel):
     user: str | None = None
     stream: bool = False
     metadata: dict[str, str] | None = None
+    # {"type": "json_schema", "json_schema": {"schema": {...}}}: a flat schema guides the reply
+    response_format: dict[str, Any] | None = None
+
+    def schema(self) -> dict[str, Any] | None:
+        rf = self.response_format or {}
+        if rf.get("type") == "json_schema":
+            return (rf.get("json_schema") or {}).get("schema")
+        return None
 
 
 class PublishRequest(BaseModel):
@@ -97,7 +105,7 @@ def _chat_routes(router: APIRouter, engine) -> None:
         msgs = [{"role": m.get("role", "user"), "content": _text(m.get("content", ""))} for m in req.messages]
         res = engine.generate(msgs, user, req.max_completion_tokens or req.max_tokens or 256,
                               project_id=x_project_id or meta.get("project_id", ""),
-                              stage=x_planner_stage or meta.get("stage", ""))
+                              stage=x_planner_stage or meta.get("stage", ""), schema=req.schema())
         return completion_response(res, req.model)
 
     @router.get("/models")

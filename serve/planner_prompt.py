@@ -91,6 +91,21 @@ def output_schema() -> dict:
     return PlannerOutput.model_json_schema()
 
 
+def plan_schema(inp: PlannerInput) -> dict:
+    """The reply schema for one request: steps first (what the task needs most), then the
+    ids, each restricted to this request's candidates (a key is left out when there are
+    none), then a one-line rationale. Flat, so constrained or guided decoding always yields
+    a parseable plan, even from a 135M model."""
+    props: dict = {"steps": {"type": "array", "minItems": 3, "maxItems": 5,
+                             "items": {"type": "string", "maxLength": 90}}}
+    for key, cands in (("selected_skill_ids", inp.skills), ("selected_memory_ids", inp.memories)):
+        if cands:
+            props[key] = {"type": "array", "minItems": 0, "maxItems": min(4, len(cands)),
+                          "items": {"enum": [c.id for c in cands]}}
+    props["rationale"] = {"type": "string", "maxLength": 160}
+    return {"type": "object", "properties": props, "required": list(props)}
+
+
 _STEP_PREFIX = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|step\s*\d+\s*[:.)-]?)\s*", re.IGNORECASE)
 
 

@@ -113,7 +113,7 @@ def _ensure_ray() -> None:
 def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config: SDPOConfig | None = None,
                  num_workers: int | None = None) -> AdapterVersion:
     """Train the user's next adapter with Ray Train and publish it (becomes current)."""
-    cfg = config or SDPOConfig()
+    cfg = config or SDPOConfig.from_settings(settings.training)
     registry, history = AdapterRegistry(settings.adapters_dir), PlannerHistory(settings.data_dir)
     if not history.triples(user_id):
         raise UserError(f"user {user_id!r} has no planner calls paired with feedback yet; nothing to train")
@@ -189,7 +189,7 @@ def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
                     handle.result = run_sdpo_job(settings, user_id, base_dir, config)
                 else:
                     rec = run_round_from_paths(str(base_dir), str(settings.adapters_dir), str(settings.data_dir),
-                                               user_id, (config or SDPOConfig()).to_dict())
+                                               user_id, (config or SDPOConfig.from_settings(settings.training)).to_dict())
                     handle.result = AdapterVersion.model_validate(rec)
         except BaseException as e:  # noqa: BLE001 - handed to the caller via wait()
             log.error("SDPO round for %s failed: %s", user_id, e)

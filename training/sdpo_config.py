@@ -84,6 +84,16 @@ class SDPOConfig:
         return cls(**{**base, **overrides})
 
     @classmethod
+    def from_settings(cls, training: Any, cuda: bool | None = None) -> "SDPOConfig":
+        """The recipe `settings.training` asks for (profile + explicit overrides)."""
+        if cuda is None:
+            import torch
+            cuda = torch.cuda.is_available()
+        gpu = training.profile == "gpu" or (training.profile == "auto" and cuda)
+        over = training.overrides()
+        return cls.gpu(**over) if gpu else cls(**over)
+
+    @classmethod
     def help(cls) -> dict[str, str]:
         return {f.name: f.metadata.get("help", "") for f in fields(cls)}
 

@@ -112,3 +112,22 @@ def test_guided_json_respects_the_token_budget():
         "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 50}},
         "required": ["tags"]}, complete, max_tokens=6)
     assert used <= 8 and isinstance(json.loads(text)["tags"], list)
+
+
+ID_SCHEMA = {"type": "object", "required": ["steps", "ids"], "properties": {
+    "steps": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string"}},
+    "ids": {"type": "array", "minItems": 0, "maxItems": 3, "items": {"enum": ["sk-7f3a", "sk-91bc", "mem-1"]}}}}
+
+
+def test_optional_choice_list_may_stay_empty():
+    # the model closes the id list at once: no id is invented
+    complete, seen = _scripted_complete(["load data", ', "', "train", "", ""])
+    text, _ = guided_json(ID_SCHEMA, complete, max_tokens=100)
+    assert json.loads(text) == {"steps": ["load data", "train"], "ids": []}
+
+
+def test_choices_snap_to_allowed_values_and_stop_on_repeat():
+    # "sk-91" is snapped to the only id it starts; a repeated choice ends the list
+    complete, seen = _scripted_complete(["go", "", '"sk-91', ', "', "sk-7f3a", ', "', "sk-7f3a"])
+    text, _ = guided_json(ID_SCHEMA, complete, max_tokens=100)
+    assert json.loads(text)["ids"] == ["sk-91bc", "sk-7f3a"]

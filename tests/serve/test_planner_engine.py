@@ -119,3 +119,18 @@ def test_hot_swap_under_concurrent_requests(setup, model_dir, tmp_path):
     assert all(v == "v2" for v in alice[first_v2:])
     assert all(v == "v2" for ts, v in seen if v != "other" and ts > t_pub + 0.2)
     assert eng.loaded_adapters() == {"alice": 2}
+
+
+def test_guided_plan_always_parses_and_is_logged_with_the_adapter(setup, model_dir, tmp_path):
+    from serve.planner_engine import make_plan
+    from serve.planner_prompt import Candidate, PlannerInput
+
+    eng, reg = setup
+    publish_random(reg, model_dir, tmp_path, "ann", seed=3)
+    inp = PlannerInput(stage="experiment", task="classify digits",
+                       skills=[Candidate(id="sk-1", text="baseline first")])
+    plan, path = make_plan(eng, inp, "ann", project_id="p1", max_tokens=60)
+    assert path in ("json", "repaired") and 1 <= len(plan.steps) <= 5
+    assert set(plan.selected_skill_ids) <= {"sk-1"} and plan.adapter_version == "v1"
+    calls = eng.planner_log.calls("ann")
+    assert calls[-1].adapter_version == "v1" and calls[-1].output.startswith('{"steps": [')

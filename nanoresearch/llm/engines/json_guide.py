@@ -35,7 +35,7 @@ def _kind(node: dict[str, Any], root: dict[str, Any]) -> str | None:
     t = node.get("type")
     if t in PRIMITIVES:
         return t
-    if t == "array" and _kind(_resolve(node.get("items", {}), root), root) in PRIMITIVES:
+    if t == "array" and _kind(_resolve(node.get("items", {}), root), root) in PRIMITIVES + ("enum",):
         return "array"
     return None
 
@@ -83,23 +83,45 @@ class _Filler:
             return self._enum(node)
         return self._array(node, root)
 
-    def _enum(self, node: dict[str, Any]) -> Any:
+    def _enum(self, node: dict[str, Any], got: str | None = None) -> Any:
         choices = node["enum"]
         quoted = all(isinstance(c, str) for c in choices)
-        self.emit('"' if quoted else "")
-        got = self.gen(['"', ",", "}"], 8).strip()
-        best = max(choices, key=lambda c: (str(c).lower().startswith(got.lower()[:4]) if got else 0,
-                                           len(set(str(c).lower()) & set(got.lower()))))
+        if got is None:
+            self.emit('"' if quoted else "")
+            got = self.gen(['"', ",", "}"], 8).strip()
+        else:
+            self.emit('"' if quoted else "")
+        best = _closest(choices, got)
         self.emit(json.dumps(best)[1:] if quoted else json.dumps(best))
         return best
+
+    def _first_enum(self, item: dict[str, Any]) -> Any | None:
+        """An optional list of choices (minItems 0): the model either closes the list or
+        starts a choice; what it starts is snapped to the closest allowed value."""
+        probe = self.gen(["]", ",", "\n"], 12).strip().strip('"').strip()
+        return None if not probe else self._enum(item, probe)
 
     def _array(self, node: dict[str, Any], root: dict[str, Any]) -> list[Any]:
         item = _resolve(node.get("items", {}), root)
         lo, hi = int(node.get("minItems", 1)), int(node.get("maxItems", 5))
         self.emit("[")
         items: list[Any] = []
+        if lo == 0 and _kind(item, root) == "enum":
+            first = self._first_enum(item) if hi > 0 else None
+            if first is None:
+                self.emit("]")
+                return items
+            items.append(first)
+            if len(items) < hi and self.gen(['"', "\n"], 2).lstrip().startswith(","):
+                self.emit(", ")
+            else:
+                self.emit("]")
+                return items
         while len(items) < hi and self.used < self.budget:
-            items.append(self.value(item, root))
+            v = self.value(item, root)
+            if _kind(item, root) == "enum" and v in items:  # a repeated choice ends the list
+                break
+            items.append(v)
             if len(items) >= hi:
                 break
             if len(items) >= lo and not self.gen(['"', "\n"], 2).lstrip().startswith(","):
@@ -107,6 +129,12 @@ class _Filler:
             self.emit(", ")
         self.emit("]")
         return items
+
+
+def _closest(choices: list[Any], got: str) -> Any:
+    g = got.lower()
+    return max(choices, key=lambda c: (str(c).lower() == g, str(c).lower().startswith(g[:4]) if g else 0,
+                                       len(set(str(c).lower()) & set(g))))
 
 
 def guided_json(schema: dict[str, Any], complete: Complete, max_tokens: int) -> tuple[str, int]:
