@@ -131,4 +131,9 @@ def submit_command(settings: Settings, rest: list[str], address: str | None, wai
            json.dumps(runtime_env)] + ([] if wait else ["--no-wait"]) + \
         ["--", sys.executable, "-m", "nanoresearch_cli"] + rest
     console.print("$ " + " ".join(shlex.quote(c) for c in cmd))
-    return subprocess.call(cmd)
+    from nanoresearch.execution.ray_jobs import find_auth_token
+
+    env_cli = dict(os.environ)
+    if find_auth_token():  # a head with token auth (Ray >= 2.5x): the ray CLI must send it
+        env_cli.setdefault("RAY_AUTH_MODE", "token")
+    return subprocess.call(cmd, env=env_cli)
