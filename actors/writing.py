@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from nanoresearch.config import Budgets
 from nanoresearch.errors import StructuredOutputError
-from nanoresearch.latex import (bib_key, check_section, check_tex_installation, cited_keys,
+from nanoresearch.latex import (bib_key, check_numbers, check_section, check_tex_installation, cited_keys,
                                 escape_latex, results_table)
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
@@ -127,6 +127,8 @@ class WritingAgent:
         draft.tex_path = str(tex)
         draft.bib_keys = sorted({k for s in draft.sections for k in cited_keys(s.latex)}
                                 | set(cited_keys(draft.abstract)))
+        if report.blocking:  # a number slipped past the section gate: drop its sentence, recheck
+            report = self._repair_numbers(draft, report)
         if report.blocking:
             draft.compiled = False
             log.error("paper blocked by the number check:\n%s", report.summary())
@@ -146,6 +148,23 @@ class WritingAgent:
                                                outcome=f"{result.seconds:.1f}s, {result.pages} pages"))
         build.save_draft(draft, self.paper_dir)
         return draft
+
+    def _repair_numbers(self, draft: PaperDraft, report):
+        """Remove the sentences that carry untraceable numbers from the abstract and the
+        sections (floats and the title cannot lose a sentence and stay blocked), then
+        rewrite and re-audit the paper."""
+        ev, faulty = self.inputs.evidence, {f.section for f in report.blocking}
+        if "abstract" in faulty:
+            draft.abstract, _ = check_numbers(draft.abstract, ev, "abstract", mode="remove")
+        for sec in draft.sections:
+            if sec.name in faulty:
+                sec.latex, _ = check_numbers(sec.latex, ev, sec.name, mode="remove")
+        self.events.append(TrajectoryEvent(step="final_check", action="remove unmatched numbers",
+                                           outcome=", ".join(sorted(faulty)),
+                                           detail={"findings": [str(f) for f in report.blocking][:20]}))
+        draft.problems = [p for p in draft.problems if p.startswith("figure")]
+        build.write_paper(draft, self.inputs, self.paper_dir)
+        return build.final_checks(draft, self.inputs, self.paper_dir)
 
     # ------------------------------------------------------------------ outline
     def _make_outline(self) -> str:

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from nanoresearch.latex import (CheckReport, CompileResult, EvidenceSet, FORMATS, LatexError,
+from nanoresearch.latex import (CheckReport, CompileResult, FORMATS, LatexError,
                                 check_numbers, cited_keys, compile_pdf, escape_latex,
                                 render_main, verify_bib, write_bib)
 from nanoresearch.types import FigureRef, PaperDraft
@@ -26,7 +26,8 @@ def _find_source(fig: FigureRef, inputs: PaperInputs, paper_dir: Path) -> Path |
     rel = Path(fig.path)
     if rel.is_absolute():
         return rel if rel.exists() else None
-    roots = [inputs.workspace_root] if inputs.workspace_root else []
+    # analysis figures are relative to the experiment phase's folder (experiment/figures/...)
+    roots = [inputs.workspace_root, inputs.workspace_root / "experiment"] if inputs.workspace_root else []
     roots += list(paper_dir.resolve().parents)[:4]
     return next((r / rel for r in roots if r and (r / rel).is_file()), None)
 

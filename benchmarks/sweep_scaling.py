@@ -76,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=10, help="LLM calls per cell")
     ap.add_argument("--latency", type=float, default=0.2, help="seconds per simulated LLM call")
     a = ap.parse_args(argv)
-    import ray  # noqa: F401 - only to start the local cluster via ray_sweep
 
     from benchmarks.ray_sweep import ensure_ray, remote_cell, shutdown, warm_workers
 

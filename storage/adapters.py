@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ from typing import Iterator
 
 from nanoresearch.errors import RunFailure, UserError
 from nanoresearch.types import AdapterVersion
+from nanoresearch.workspace import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 RECORD = "record.json"
@@ -57,12 +57,7 @@ def check_user_id(user_id: str) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode())
 
 
 class AdapterRegistry:

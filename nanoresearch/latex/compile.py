@@ -82,8 +82,19 @@ def check_tex_installation() -> None:
 
 # build leftovers are never copied: a stale .aux/.bbl/.fdb_latexmk makes latexmk skip
 # or fail on steps it must run again
-_IGNORE = shutil.ignore_patterns("*.pdf", "*.aux", "*.log", "*.bbl", "*.blg", "*.fls", "*.out",
+_BUILD_OUTPUTS = shutil.ignore_patterns("*.aux", "*.log", "*.bbl", "*.blg", "*.fls", "*.out",
                                  "*.fdb_latexmk", "*.synctex.gz", ".*.tmp", "reviews", "history")
+
+
+def _ignore_for(root: Path):
+    """Build outputs everywhere; PDFs only at the top (the previous paper.pdf), so PDF
+    figures under figures/ are copied into the scratch build."""
+    def ignore(dirpath: str, names: list[str]) -> set[str]:
+        skip = set(_BUILD_OUTPUTS(dirpath, names))
+        if Path(dirpath) == root:
+            skip |= {n for n in names if n.lower().endswith(".pdf")}
+        return skip
+    return ignore
 _FILE_LINE_RE = re.compile(r"^(?P<file>\.?/?[^:\n]+\.(?:tex|sty|cls|bbl)):(?P<line>\d+): (?P<msg>.+)$", re.M)
 _BANG_RE = re.compile(r"^! (?P<msg>.+)$", re.M)
 _LNUM_RE = re.compile(r"^l\.(?P<line>\d+) (?P<ctx>.*)$", re.M)
@@ -142,7 +153,7 @@ def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="nr-latex-") as tmp:
         work = Path(tmp) / "paper"
-        shutil.copytree(paper_dir, work, ignore=_IGNORE)
+        shutil.copytree(paper_dir, work, ignore=_ignore_for(paper_dir))
         cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
                "-bibtex", main]
         env = dict(os.environ, max_print_line="10000")  # unwrapped log lines parse reliably

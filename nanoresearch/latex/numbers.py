@@ -19,7 +19,7 @@ _MASK_PATTERNS = [
     r"pageref|label|input|include|url|href|bibliography|bibliographystyle|usepackage|"
     r"documentclass|includegraphics|hypersetup|setlength|addtolength|vspace|hspace|"
     r"renewcommand|newcommand|setcounter|cmidrule|cline|resizebox|scalebox|fontsize|"
-    r"arraystretch|tabcolsep)\*?(?:\([^)]*\))?(?:\[[^\]]*\])*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})*",
+    r"arraystretch|tabcolsep)(?![A-Za-z])\*?(?:\([^)]*\))?(?:\[[^\]]*\])*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})*",
     r"\\begin\{(?:tabular\*?|tabularx|array|minipage|table\*?|figure\*?|multicols)\}(?:\[[^\]]*\])*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})*",
     r"\\multicolumn\{\d+\}\{[^{}]*\}",
     r"\\multirow\{\d+\}\{[^{}]*\}",

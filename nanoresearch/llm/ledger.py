@@ -8,7 +8,6 @@ project ledger see each other's spending, and a resumed project keeps its totals
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading

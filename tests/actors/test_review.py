@@ -11,7 +11,7 @@ from nanoresearch.config import Budgets
 from nanoresearch.llm.scripted import FunctionModel, ScriptedModel
 from nanoresearch.types import PaperDraft, Review, Section
 
-from actors.review import ReviewAgent, meta_review
+from actors.review import ReviewAgent
 from actors.writing import WritingAgent
 from actors.writing_revise import revise_loop
 

@@ -150,3 +150,28 @@ def test_fabricated_table_number_blocks_the_paper(stage2, tmp_path):
     checks = json.loads((tmp_path / "paper" / "checks.json").read_text())
     (bad,) = [f for f in checks["numbers"] if f["action"] == "blocked"]
     assert bad["section"] == "results" and bad["text"] == "0.991"
+
+
+def test_untraceable_number_in_prose_loses_its_sentence_and_the_paper_still_compiles(stage2, tmp_path):
+    w = WritingAgent(FunctionModel(responder()))
+    d = w.write(paper_dir=tmp_path / "paper", **stage2)
+    intro = next(s for s in d.sections if s.name == "introduction")
+    intro.latex += " We also observed an accuracy of 0.991 on a held-out set. The data are small."
+    d = w.finalize(d)
+    assert d.compiled and not any("unmatched number" in p for p in d.problems), d.problems
+    intro = next(s for s in d.sections if s.name == "introduction")
+    assert "0.991" not in intro.latex and "The data are small." in intro.latex
+    assert any(e.step == "final_check" and e.outcome == "introduction" for e in w.events)
+
+
+def test_analysis_figure_paths_resolve_from_the_experiment_folder(stage2, tmp_path):
+    # the analysis agent writes figure paths relative to the experiment phase folder
+    from actors.writing_build import _find_source
+    from nanoresearch.types import FigureRef
+
+    w = WritingAgent(FunctionModel(responder()))
+    d = w.write(paper_dir=tmp_path / "ws" / "writing" / "paper", **stage2)
+    assert d.compiled
+    for path in ("figures/accuracy.png", "experiment/figures/accuracy.png"):
+        src = _find_source(FigureRef(path=path, label="f", caption=""), w.inputs, tmp_path / "elsewhere")
+        assert src is not None and src.name == "accuracy.png"

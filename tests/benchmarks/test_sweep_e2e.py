@@ -4,7 +4,6 @@ and the full variant really trains the planner adapter with SDPO), then a resume
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
@@ -14,23 +13,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.sweep_cells import Cell, SweepLayout
-from nanoresearch.config import load_settings
+from tests.helpers import small_library
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def small_library(tmp: Path, n: int = 300) -> Path:
-    """The first records of the configured library: the index builds in seconds."""
-    src = Path(load_settings().literature.library_path)
-    if not src.is_file():
-        pytest.skip("no local literature library")
-    out = tmp / "lib.jsonl.gz"
-    with gzip.open(src, "rt") as f, gzip.open(out, "wt") as g:
-        for i, line in enumerate(f):
-            if i >= n:
-                break
-            g.write(line)
-    return out
 
 
 def run_cli(args: list[str], timeout: int) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ for every call: the agents' fallbacks carry the cycle), the real sandbox, LaTeX 
 store; a real subprocess killed with SIGKILL."""
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -15,21 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from nanoresearch.config import load_settings
+from tests.helpers import small_library
 
 REPO = Path(__file__).resolve().parents[2]
 TOPIC = "Does feature standardisation change which classifier is best for breast-cancer diagnosis?"
-
-
-def _small_library(tmp: Path, n: int = 300) -> Path:
-    src = Path(load_settings().literature.library_path)
-    if not src.is_file():
-        pytest.skip("no local literature library")
-    out = tmp / "lib.jsonl.gz"
-    with gzip.open(src, "rt") as f, gzip.open(out, "wt") as g:
-        for i, line in zip(range(n), f):
-            g.write(line)
-    return out
 
 
 def _cli(tmp: Path) -> tuple[list[str], dict]:
@@ -37,7 +25,7 @@ def _cli(tmp: Path) -> tuple[list[str], dict]:
     script.write_text(json.dumps(["{}"]))
     spec = f"scripted:{script}"
     sets = [f"data_dir={tmp / 'home'}", f"models.default={spec}", "storage.embedder=hash",
-            f"literature.library_path={_small_library(tmp)}"]
+            f"literature.library_path={small_library(tmp)}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     return [x for s in sets for x in ("--set", s)], env
 

@@ -74,3 +74,15 @@ def test_missing_tex_names_debian_package(monkeypatch):
 
 def test_installation_is_complete_here():
     compile_mod.check_tex_installation()
+
+
+def test_pdf_figures_are_built_in(tmp_path):
+    # a PDF figure under figures/ reaches the scratch build (only the top-level PDF, the
+    # previous paper, is left out of the copy)
+    make_paper(tmp_path / "fig", "conference")
+    make_paper(tmp_path, "conference", body="See the figure.\n\n\\includegraphics[width=2cm]{figures/f1.pdf}")
+    assert compile_pdf(tmp_path / "fig").ok
+    (tmp_path / "figures").mkdir()
+    shutil.copyfile(tmp_path / "fig" / "paper.pdf", tmp_path / "figures" / "f1.pdf")
+    r = compile_pdf(tmp_path)
+    assert r.ok, r.errors
