@@ -96,7 +96,17 @@ def required_seeds(topic: ResearchTopic) -> int:
 
 
 _CLAIM_VERB = re.compile(r"\b(improves?|match(?:es)?|beats?|outperforms?|reduces?|keeps?|is|are|"
-                         r"can|identif(?:y|ies)|lowers?|increases?)\b")
+                         r"can|identif(?:y|ies)|lowers?|increases?|changes?|helps?|yields?|"
+                         r"achieves?|leads?|makes?|has|have|does|do|will|would|should|affects?|"
+                         r"raises?|boosts?|hurts?|degrades?)\b")
+
+
+def short_title(statement: str, limit: int = 120) -> str:
+    """The hypothesis' first sentence, cut at a word boundary within `limit` characters."""
+    first = re.split(r"(?<=[.!?])\s+", statement.strip(), maxsplit=1)[0].rstrip(".")
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:")
 
 
 def method_name(statement: str) -> str:
@@ -118,7 +128,7 @@ def default_draft(topic: ResearchTopic, hyp: Hypothesis, catalog: dict[str, Data
     card = catalog.get(datasets[0]) if datasets else None
     metric = card.default_metric if card else "accuracy"
     method = method_name(hyp.statement)
-    return DraftOut(title=hyp.statement[:120], datasets=datasets,
+    return DraftOut(title=short_title(hyp.statement), datasets=datasets,
                     baselines=topic.baselines or DEFAULT_BASELINES.get(card.task if card else "", []),
                     method=method, method_description=hyp.statement, metrics=[metric],
                     primary_metric=metric, ablations=[f"{method} without its key component"])
@@ -162,7 +172,7 @@ def to_blueprint(d: DraftOut, topic: ResearchTopic, hyp: Hypothesis, profile: Us
         metrics.insert(0, primary)
     method = d.method.strip()[:120] or "proposed method"
     return Blueprint(
-        hypothesis_id=hyp.id, title=d.title.strip() or hyp.statement[:120], domain=topic.domain,
+        hypothesis_id=hyp.id, title=d.title.strip() or short_title(hyp.statement), domain=topic.domain,
         datasets=specs, baselines=[MethodSpec(name=b) for b in clean(d.baselines)[:5]],
         proposed_method=MethodSpec(name=method, description=d.method_description.strip() or hyp.statement),
         metrics=metrics, primary_metric=primary,

@@ -261,6 +261,9 @@ class WritingAgent:
         refs = (" Table~\\ref{tab:results} reports every method." if table else "") + "".join(
             f" Figure~\\ref{{{label}}} shows the analysis figure." for label, _ in self._figures)
         det = " ".join(inp.comparison_sentences()) + " " + inp.verdict_sentence() + refs
+        seen: set[str] = set()
+        drop_seen(det, seen)
+        prose = drop_seen(prose, seen)  # a small model echoes the facts it was given
         return "\n\n".join(x for x in [det.strip(), prose, table, *[b for _, b in self._figures]] if x)
 
     # ------------------------------------------------------------------ LaTeX fixes

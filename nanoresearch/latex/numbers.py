@@ -20,7 +20,7 @@ _MASK_PATTERNS = [
     r"documentclass|includegraphics|hypersetup|setlength|addtolength|vspace|hspace|"
     r"renewcommand|newcommand|setcounter|cmidrule|cline|resizebox|scalebox|fontsize|"
     r"arraystretch|tabcolsep)(?![A-Za-z])\*?(?:\([^)]*\))?(?:\[[^\]]*\])*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})*",
-    r"\\begin\{(?:tabular\*?|tabularx|array|minipage|table\*?|figure\*?|multicols)\}(?:\[[^\]]*\])*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})*",
+    r"\\begin\{(?:tabular\*?|tabularx|array|minipage|table\*?|figure\*?|multicols|adjustbox)\}(?:\[[^\]]*\])*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})*",
     r"\\multicolumn\{\d+\}\{[^{}]*\}",
     r"\\multirow\{\d+\}\{[^{}]*\}",
     r"(?<=\\\\)\[[^\]]*\]",  # \\[2pt]

@@ -74,6 +74,8 @@ def results_table(metrics: Sequence[MetricRecord], *, caption: str = "", label: 
     env = "table*" if wide else "table"
     return "\n".join([
         f"\\begin{{{env}}}[t]", "\\centering", "\\small",
+        # shrink to the column only when wider than it (long method names, many columns)
+        "\\begin{adjustbox}{max width=\\linewidth}",
         f"\\begin{{tabular}}{{l{'c' * len(columns)}}}", "\\toprule",
-        f"Method & {header} \\\\", "\\midrule", *rows, "\\bottomrule", "\\end{tabular}",
+        f"Method & {header} \\\\", "\\midrule", *rows, "\\bottomrule", "\\end{tabular}", "\\end{adjustbox}",
         f"\\caption{{{cap}}}", f"\\label{{{label}}}", f"\\end{{{env}}}", ""])

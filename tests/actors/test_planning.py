@@ -7,7 +7,7 @@ import json
 import pytest
 
 from actors.planning import PlanningAgent
-from actors.planning_blueprint import estimate_minutes, map_dataset
+from actors.planning_blueprint import estimate_minutes, map_dataset, short_title
 from nanoresearch.config import Budgets
 from nanoresearch.llm.scripted import FunctionModel, ScriptedModel
 from nanoresearch.types import DatasetCard, Hypothesis, ResearchTopic, Resources, UserProfile
@@ -156,7 +156,7 @@ def test_copied_prompt_examples_are_repaired():
     res = a.run(TOPIC, PROFILE, HYP)
     assert a.trace[0]["path"] == "llm+repaired(ablations, method, method_description, title)"
     bp = res.blueprint
-    assert bp.title == HYP.statement[:120] and bp.proposed_method.name != "short name"
+    assert bp.title == short_title(HYP.statement) and bp.proposed_method.name != "short name"
     assert bp.ablations and all(x.name not in ("", "type") for x in bp.ablations)
     c1 = res.critiques[0]
     assert "ignored 1 issue(s) copied from the example" in c1.summary
@@ -172,7 +172,17 @@ def test_copied_prompt_examples_are_repaired():
     ('Adapting the idea of "SPECTRA" (arxiv:2511.04838) to karate_club improves accuracy.',
      'Adapting the idea of "SPECTRA" to karate_club'),
     ("A controlled experiment answers: How many components keep k-NN accurate?", "proposed method"),
+    ("Feature standardisation changes which classifier (k-NN, SVM) is best for diagnosis.",
+     "Feature standardisation"),
 ])
 def test_method_name_from_hypothesis(statement, name):
     from actors.planning_blueprint import method_name
     assert method_name(statement) == name
+
+
+def test_fallback_title_is_the_first_sentence_cut_at_a_word():
+    from actors.planning_blueprint import short_title
+    s = "Feature standardisation changes which classifier is best for diagnosis. Measured by accuracy."
+    assert short_title(s) == "Feature standardisation changes which classifier is best for diagnosis"
+    long = "word " * 40
+    assert short_title(long, 30) == "word word word word word word" and len(short_title(long)) <= 120
