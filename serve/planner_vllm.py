@@ -78,15 +78,13 @@ class VLLMPlannerEngine:
 
     def generate(self, messages: Sequence[dict | ChatMessage], user_id: str | None = None,
                  max_tokens: int = 256, *, project_id: str = "", stage: str = "",
-                 call_id: str | None = None) -> GenerationResult:
-        from vllm import SamplingParams
-
+                 call_id: str | None = None, schema: dict | None = None) -> GenerationResult:
         t0 = time.perf_counter()
         if user_id and self.auto_refresh:
             self.refresh(user_id)
         entry = self._active.get(user_id) if user_id else None
         msgs = [m.model_dump() if isinstance(m, ChatMessage) else dict(m) for m in messages]
-        out = self.llm.chat(msgs, SamplingParams(temperature=0.0, max_tokens=max_tokens),
+        out = self.llm.chat(msgs, sampling_params(max_tokens, schema),
                             lora_request=entry[0] if entry else None, use_tqdm=False)[0]
         comp = out.outputs[0]
         res = GenerationResult(text=comp.text.strip(), user_id=user_id,
@@ -100,3 +98,20 @@ class VLLMPlannerEngine:
                                              stage=stage, call_id=call_id)
             res.call_id = call.call_id if call else None
         return res
+
+
+def sampling_params(max_tokens: int, schema: dict | None):
+    """Greedy; with a schema, vLLM's own structured decoding (`structured_outputs` since
+    vLLM 0.10.2, `guided_decoding` before)."""
+    from vllm import SamplingParams
+
+    if not schema:
+        return SamplingParams(temperature=0.0, max_tokens=max_tokens)
+    try:
+        from vllm.sampling_params import StructuredOutputsParams
+        return SamplingParams(temperature=0.0, max_tokens=max_tokens,
+                              structured_outputs=StructuredOutputsParams(json=schema))
+    except ImportError:
+        from vllm.sampling_params import GuidedDecodingParams
+        return SamplingParams(temperature=0.0, max_tokens=max_tokens,
+                              guided_decoding=GuidedDecodingParams(json=schema))

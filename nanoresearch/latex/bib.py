@@ -34,13 +34,14 @@ def arxiv_id(record: LiteratureRecord) -> str | None:
 def _authors(names: Sequence[str]) -> str:
     # BibTeX splits authors on " and "; one inside a name would split it wrongly.
     clean = [escape_latex(re.sub(r"\s+and\s+", " & ", n.strip())) for n in names if n and n.strip()]
-    return " and ".join(clean) if clean else "Anonymous"
+    return " and ".join(clean)
 
 
 def bib_entry(record: LiteratureRecord) -> str:
     key = bib_key(record.id)
-    fields = [("title", "{" + escape_latex(record.title.strip()) + "}"),
-              ("author", _authors(record.authors))]
+    fields = [("title", "{" + escape_latex(record.title.strip()) + "}")]
+    if _authors(record.authors):  # unknown authors are left out, not invented ("Anonymous")
+        fields.append(("author", _authors(record.authors)))
     if record.year:
         fields.append(("year", str(record.year)))
     aid = arxiv_id(record)

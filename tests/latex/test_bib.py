@@ -32,3 +32,11 @@ def test_non_arxiv_and_duplicates():
 
 def test_escape_unicode_outside_latin_is_transliterated_or_dropped():
     assert escape_latex("a\u2013b \u00d7 \u4e2d") == "a--b $\\times$ "
+
+
+def test_record_without_authors_gets_no_invented_author(tmp_path):
+    from nanoresearch.latex import bib_entry
+    from nanoresearch.types import LiteratureRecord
+
+    e = bib_entry(LiteratureRecord(id="local:34bc80333340", title="Analysis of Vision-based Abnormal Red Blood Cell Classification"))
+    assert "author" not in e and "Anonymous" not in e and "Abnormal Red Blood Cell" in e
