@@ -44,7 +44,7 @@ def ensure_emoji_package(base: Path | None = None) -> Path:
     prefix.mkdir(parents=True, exist_ok=True)
     cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", NPM_PACKAGE]
     log.info("installing dataset package: %s", " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600)
     target = prefix / "node_modules" / NPM_PACKAGE
     if proc.returncode != 0 or not (target / "emoji.json").exists():
         raise RunFailure(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {proc.stderr[-800:]}; "

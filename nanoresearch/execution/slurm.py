@@ -57,7 +57,7 @@ class SlurmExecutor(Executor):
         return env
 
     def _cmd(self, *args: str, check: bool = True, cwd: Path | None = None) -> str:
-        proc = subprocess.run(list(args), capture_output=True, text=True, env=self._env(),
+        proc = subprocess.run(list(args), capture_output=True, text=True, errors="replace", env=self._env(),
                               timeout=60, cwd=cwd)
         if check and proc.returncode != 0:
             raise RunFailure(f"`{' '.join(args[:3])}` failed: {proc.stderr.strip()[:500]}")

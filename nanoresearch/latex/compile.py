@@ -158,7 +158,7 @@ def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120
                "-bibtex", main]
         env = dict(os.environ, max_print_line="10000")  # unwrapped log lines parse reliably
         try:
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s, env=env)
+            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace", timeout=timeout_s, env=env)
             rc, out = proc.returncode, proc.stdout + proc.stderr
         except subprocess.TimeoutExpired:
             rc, out = -1, f"latexmk timed out after {timeout_s:.0f}s"

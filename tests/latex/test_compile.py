@@ -86,3 +86,11 @@ def test_pdf_figures_are_built_in(tmp_path):
     shutil.copyfile(tmp_path / "fig" / "paper.pdf", tmp_path / "figures" / "f1.pdf")
     r = compile_pdf(tmp_path)
     assert r.ok, r.errors
+
+
+def test_non_utf8_bytes_in_tex_output_do_not_crash_the_compile(tmp_path):
+    # TeX writes 8-bit characters to the terminal raw (here byte 0xe9); the build must
+    # decode them leniently instead of failing the paper step with UnicodeDecodeError
+    make_paper(tmp_path, "conference", body="Caf\\typeout{caf^^e9 r^^e9sum^^e9}e.")
+    r = compile_pdf(tmp_path)
+    assert r.ok, r.errors
