@@ -27,9 +27,17 @@ class Flaky:
         return x * 2, os.getpid()
 
 
-@pytest.mark.ray
-def test_killed_agent_is_restarted_and_the_call_retried(tmp_path):
+@pytest.fixture()
+def local_ray():
+    started = not ray.is_initialized()
     init_ray(num_cpus=2)
+    yield
+    if started:  # later tests start their own private cluster
+        ray.shutdown()
+
+
+@pytest.mark.ray
+def test_killed_agent_is_restarted_and_the_call_retried(tmp_path, local_ray):
     marker = str(tmp_path / "died")
     agents = start_agents({"flaky": lambda: Flaky(marker)}, namespace="t-restart")
     try:
