@@ -27,8 +27,10 @@ def _default_data_dir() -> Path:
 
 
 def _default_library() -> str:
-    for cand in (REPO_ROOT.parent / "shared" / "literature" / "arxiv_ml.jsonl.gz",
-                 REPO_ROOT / "shared" / "literature" / "arxiv_ml.jsonl.gz"):
+    # the project's shared folder sits beside the checkout (../shared); look up the tree
+    # so a checkout nested deeper (CI, worktrees) finds it too
+    for base in (REPO_ROOT, *REPO_ROOT.parents):
+        cand = base / "shared" / "literature" / "arxiv_ml.jsonl.gz"
         if cand.exists():
             return str(cand)
     return ""
