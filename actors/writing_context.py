@@ -98,7 +98,17 @@ class PaperInputs:
 
     @property
     def datasets(self) -> list[str]:
-        return [d.name for d in self.blueprint.datasets]
+        """The datasets the experiment actually reported on (blueprint order); the planned
+        ones when there are no metrics yet."""
+        planned = [d.name for d in self.blueprint.datasets]
+        ran = {m.dataset for m in self.metrics}
+        used = [d for d in planned if d in ran] + sorted(ran - set(planned))
+        return used or planned
+
+    @property
+    def datasets_not_run(self) -> list[str]:
+        ran = {m.dataset for m in self.metrics}
+        return [d.name for d in self.blueprint.datasets if ran and d.name not in ran]
 
     @property
     def baselines(self) -> list[str]:
@@ -126,7 +136,8 @@ class PaperInputs:
             "experimental_setup": [f"Datasets: {human_list(self.datasets)}", f"Metrics: {human_list(bp.metrics)}",
                                    f"Seeds: {len(bp.seeds)}", *[f"{c.name}: {c.size}" for c in self.cards if c.size]],
             "results": [*self.comparison_facts(), f"Verdict: {self.analysis.verdict}"],
-            "limitations": [*self.analysis.notes[:4], f"Only {len(self.datasets)} dataset(s) were used."],
+            "limitations": [*self.analysis.notes[:4], f"Only {len(self.datasets)} dataset(s) were used."]
+            + ([f"Planned but not run: {human_list(self.datasets_not_run)}."] if self.datasets_not_run else []),
             "conclusion": [f"Verdict: the hypothesis is {self.analysis.verdict}.", *self.comparison_facts()[:1]],
             "abstract": [*self.comparison_facts()[:2], f"Verdict: {self.analysis.verdict}"],
         }

@@ -175,3 +175,17 @@ def test_analysis_figure_paths_resolve_from_the_experiment_folder(stage2, tmp_pa
     for path in ("figures/accuracy.png", "experiment/figures/accuracy.png"):
         src = _find_source(FigureRef(path=path, label="f", caption=""), w.inputs, tmp_path / "elsewhere")
         assert src is not None and src.name == "accuracy.png"
+
+
+def test_setup_names_only_the_datasets_that_ran(stage2, tmp_path):
+    from nanoresearch.types import DatasetSpec
+
+    bp = stage2["blueprint"]
+    stage2 = {**stage2, "blueprint": bp.model_copy(update={"datasets": [*bp.datasets, DatasetSpec(name="diabetes")]})}
+    w = WritingAgent(FunctionModel(responder()))
+    d = w.write(paper_dir=tmp_path / "paper", **stage2)
+    assert d.compiled
+    setup = next(s for s in d.sections if s.name == "experimental_setup").latex
+    assert "breast" in setup and "diabetes" not in setup
+    assert w.inputs.datasets_not_run == ["diabetes"]
+    assert "Planned but not run: diabetes." in w.inputs.facts("limitations")
