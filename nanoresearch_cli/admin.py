@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nanoresearch.config import Settings
@@ -84,10 +85,11 @@ def _store_action(store, kind, action, arg, user, k, console) -> int:
         t.add_column(col)
     for r in rows:
         if skills:
-            t.add_row(r.id, f"{r.name}: {r.when_to_use[:60]}", r.scope,
+            t.add_row(r.id, escape(f"{r.name}: {r.when_to_use[:60]}"), r.scope,
                       f"conf {r.confidence:.2f}, used {r.usage_count}")
         else:
-            t.add_row(r.id, r.content[:70], json.dumps(r.conditions)[:40], f"imp {r.importance:.2f}")
+            t.add_row(r.id, escape(r.content[:70]), escape(json.dumps(r.conditions)[:40]),
+                      f"imp {r.importance:.2f}")
     console.print(t)
     return 0
 

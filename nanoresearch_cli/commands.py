@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.logging import RichHandler
 from rich.table import Table
 
@@ -75,7 +76,7 @@ def cmd_doctor(args: Any) -> int:
         t.add_column(col)
     for c in checks:
         mark = "[green]ok[/]" if c.ok else ("[red]missing[/]" if c.required else "[yellow]optional[/]")
-        t.add_row(mark, c.name, c.detail, c.fix)
+        t.add_row(mark, *(escape(x) for x in (c.name, c.detail, c.fix)))  # '[gpu]' is not markup
     console.print(t)
     missing = [c for c in checks if c.required and not c.ok]
     ok = sum(c.ok for c in checks)
