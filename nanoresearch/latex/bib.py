@@ -40,8 +40,9 @@ def _authors(names: Sequence[str]) -> str:
 def bib_entry(record: LiteratureRecord) -> str:
     key = bib_key(record.id)
     fields = [("title", "{" + escape_latex(record.title.strip()) + "}")]
-    if _authors(record.authors):  # unknown authors are left out, not invented ("Anonymous")
-        fields.append(("author", _authors(record.authors)))
+    authors = _authors(record.authors)
+    if authors:  # unknown authors are left out, not invented ("Anonymous")
+        fields.append(("author", authors))
     if record.year:
         fields.append(("year", str(record.year)))
     aid = arxiv_id(record)

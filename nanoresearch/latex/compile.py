@@ -83,7 +83,7 @@ def check_tex_installation() -> None:
 # build leftovers are never copied: a stale .aux/.bbl/.fdb_latexmk makes latexmk skip
 # or fail on steps it must run again
 _BUILD_OUTPUTS = shutil.ignore_patterns("*.aux", "*.log", "*.bbl", "*.blg", "*.fls", "*.out",
-                                 "*.fdb_latexmk", "*.synctex.gz", ".*.tmp", "reviews", "history")
+                                        "*.fdb_latexmk", "*.synctex.gz", ".*.tmp", "reviews", "history")
 
 
 def _ignore_for(root: Path):
@@ -95,6 +95,8 @@ def _ignore_for(root: Path):
             skip |= {n for n in names if n.lower().endswith(".pdf")}
         return skip
     return ignore
+
+
 _FILE_LINE_RE = re.compile(r"^(?P<file>\.?/?[^:\n]+\.(?:tex|sty|cls|bbl)):(?P<line>\d+): (?P<msg>.+)$", re.M)
 _BANG_RE = re.compile(r"^! (?P<msg>.+)$", re.M)
 _LNUM_RE = re.compile(r"^l\.(?P<line>\d+) (?P<ctx>.*)$", re.M)
@@ -158,7 +160,9 @@ def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120
                "-bibtex", main]
         env = dict(os.environ, max_print_line="10000")  # unwrapped log lines parse reliably
         try:
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace", timeout=timeout_s, env=env)
+            # TeX writes 8-bit characters raw: decode leniently
+            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace",
+                                  timeout=timeout_s, env=env)
             rc, out = proc.returncode, proc.stdout + proc.stderr
         except subprocess.TimeoutExpired:
             rc, out = -1, f"latexmk timed out after {timeout_s:.0f}s"

@@ -86,11 +86,9 @@ class _Filler:
     def _enum(self, node: dict[str, Any], got: str | None = None) -> Any:
         choices = node["enum"]
         quoted = all(isinstance(c, str) for c in choices)
+        self.emit('"' if quoted else "")
         if got is None:
-            self.emit('"' if quoted else "")
             got = self.gen(['"', ",", "}"], 8).strip()
-        else:
-            self.emit('"' if quoted else "")
         best = _closest(choices, got)
         self.emit(json.dumps(best)[1:] if quoted else json.dumps(best))
         return best
