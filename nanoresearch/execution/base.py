@@ -25,7 +25,8 @@ TAIL_CHARS = 4000
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one run. `disk_mb` caps the work dir's growth and any single
-    file; `tmp_mb` is the size of the private /tmp; `max_procs` caps processes/threads."""
+    file; `tmp_mb` is the size of the private /tmp; `max_procs` caps processes/threads
+    (the whole tree where a cgroup can be made); `max_files` caps new inodes."""
 
     timeout_s: float = 600.0
     memory_mb: int = 2048
@@ -34,9 +35,16 @@ class Limits:
     disk_mb: int = 1024
     tmp_mb: int = 256
     cpu_s: int | None = None  # CPU-seconds cap; None: timeout_s * cpus + slack
+    max_files: int = 20_000  # new entries (inodes) the run may create in its work dir
 
     def cpu_seconds(self) -> int:
         return int(self.cpu_s if self.cpu_s is not None else self.timeout_s * self.cpus + 5)
+
+    def to_spec(self) -> dict:
+        """The plain dict bubble.py and job_entry.py take (they import no nanoresearch)."""
+        return {"timeout_s": self.timeout_s, "memory_mb": self.memory_mb, "cpus": self.cpus,
+                "max_procs": self.max_procs, "disk_mb": self.disk_mb, "tmp_mb": self.tmp_mb,
+                "max_files": self.max_files, "cpu_s": self.cpu_seconds()}
 
     def with_(self, **kw) -> "Limits":
         return replace(self, **kw)

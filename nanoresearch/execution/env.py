@@ -8,10 +8,9 @@ filtering the parent's, so a newly invented secret variable cannot leak through.
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 from nanoresearch.errors import UserError
+from nanoresearch.execution.bubble import base_env
 
 # Variables whose *names* look secret are refused even when a caller passes them in
 # `extra`, because a planner could route a key into an experiment by accident.
@@ -19,33 +18,23 @@ _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSIO
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name))
+    return bool(_SECRET_NAME.search(name)) or name.startswith("NANORESEARCH_")
+
+
+def safe_env_vars(env: dict[str, str]) -> dict[str, str]:
+    """`env` unchanged when no name looks secret, else UserError: for what goes into a
+    Ray job's runtime_env (shown in the dashboard, inherited by the job's processes)."""
+    bad = sorted(k for k in env if is_secret_name(k))
+    if bad:
+        raise UserError(f"refusing to put {', '.join(bad)} into a job's environment: "
+                        "secrets and NANORESEARCH_* settings never leave the server")
+    return dict(env)
 
 
 def minimal_env(home: str, tmp: str = "/tmp", threads: int = 1,
                 extra: dict[str, str] | None = None, python_bin: str | None = None
                 ) -> dict[str, str]:
-    bindir = str(Path(python_bin or sys.executable).parent)
-    env = {
-        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": tmp,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": f"{tmp}/matplotlib",
-        "XDG_CACHE_HOME": f"{tmp}/cache",  # fontconfig & co. would litter the work dir
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "NANORESEARCH_SANDBOX": "1",
-    }
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "TORCH_NUM_THREADS"):
-        env[var] = str(threads)
+    env = base_env(home=home, tmp=tmp, threads=threads, python_bin=python_bin)
     for k, v in (extra or {}).items():
         if is_secret_name(k):
             raise UserError(f"refusing to pass {k} into an experiment: it looks like a secret")
