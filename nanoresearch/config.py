@@ -111,6 +111,10 @@ class ExecutionSettings(BaseModel):
     cpus: int = Field(default=1, ge=1)
     ray_address: str | None = None
     slurm_partition: str | None = None
+    # UNSAFE: lets backend=local run model-written code on the host, uncontained
+    allow_unsandboxed: bool = False
+    # refuse to run where no cgroup can be made (else rlimits only, said in the run's notes)
+    require_cgroup: bool = False
 
 
 class LiteratureSettings(BaseModel):

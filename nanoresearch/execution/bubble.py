@@ -28,6 +28,7 @@ import site
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "alternatives", "mime.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "TORCH_NUM_THREADS")
 POLL_S, DISK_EVERY_S = 0.1, 0.5
+HEAD_BYTES, TAIL_BYTES = 8_000, 64_000
 DEFAULT_SPEC = {"timeout_s": 600.0, "memory_mb": 2048, "cpus": 1, "max_procs": 128,
                 "disk_mb": 1024, "tmp_mb": 256, "max_files": 20_000, "cpu_s": 605}
 
@@ -110,6 +112,36 @@ def prlimit_prefix(spec: dict, nproc: int) -> list[str]:
     cpu, mb = int(spec["cpu_s"]), 1024 * 1024
     return [exe, f"--as={spec['memory_mb'] * mb}", f"--cpu={cpu}:{cpu + 5}",
             f"--fsize={spec['disk_mb'] * mb}", "--core=0", "--nofile=1024", f"--nproc={nproc}", "--"]
+
+
+class BoundedBuffer:
+    """Keeps the first HEAD_BYTES and the last TAIL_BYTES of a stream."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = HEAD_BYTES - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        if len(self.tail) > TAIL_BYTES:
+            cut = len(self.tail) - TAIL_BYTES
+            self.dropped += cut
+            del self.tail[:cut]
+
+    def text(self) -> str:
+        mid = f"\n[... {self.dropped} bytes dropped ...]\n".encode() if self.dropped else b""
+        return (bytes(self.head) + mid + bytes(self.tail)).decode("utf-8", errors="replace")
+
+
+def drain(stream, buf: BoundedBuffer) -> None:
+    for chunk in iter(lambda: stream.read1(65536), b""):
+        buf.feed(chunk)
+    stream.close()
 
 
 class Bubble:
@@ -188,6 +220,21 @@ class Bubble:
         return n if self.as_root else n + user_procs(os.getuid())
 
     # ------------------------------------------------------------------ run
+    def run_captured(self, work_dir: Path, entrypoint: str) -> tuple[dict, str, str]:
+        """run() with stdout and stderr read into bounded buffers: (outcome, out, err)."""
+        out, err = BoundedBuffer(), BoundedBuffer()
+        readers: list[threading.Thread] = []
+
+        def start_readers(proc: subprocess.Popen) -> None:
+            for stream, buf in ((proc.stdout, out), (proc.stderr, err)):
+                readers.append(threading.Thread(target=drain, args=(stream, buf), daemon=True))
+                readers[-1].start()
+
+        o = self.run(work_dir, entrypoint, subprocess.PIPE, subprocess.PIPE, start_readers)
+        for r in readers:
+            r.join(timeout=5)
+        return o, out.text(), err.text()
+
     def run(self, work_dir: Path, entrypoint: str, stdout=None, stderr=None,
             on_start=None) -> dict:
         """Run the experiment contained; stdout/stderr are Popen targets (on_start(proc)

@@ -25,6 +25,16 @@ def make_executor(settings, **kwargs) -> Executor:
     ex = settings.execution
     if ex.backend not in BACKENDS:
         raise ConfigError(f"execution.backend={ex.backend!r}; choose one of {', '.join(BACKENDS)}")
+    if ex.backend == "local":
+        if not getattr(ex, "allow_unsandboxed", False):
+            raise ConfigError(
+                "execution.backend=local runs model-written code on the host without any "
+                "containment (it can read keys, other users' projects and the store); it is "
+                "refused unless execution.allow_unsandboxed=true is set. Use backend=sandbox, "
+                "ray or slurm, which run every experiment inside bubblewrap")
+        log.warning("execution.allow_unsandboxed=true: experiments run UNCONTAINED on the host")
+    else:
+        kwargs.setdefault("require_cgroup", getattr(ex, "require_cgroup", False))
     module, cls_name = BACKENDS[ex.backend].split(":")
     cls = getattr(importlib.import_module(module), cls_name)
     limits = Limits.from_settings(ex)

@@ -1,37 +1,35 @@
-"""Stand-alone wrapper that runs an experiment on a remote worker (Ray job, SLURM).
+"""Entry point that runs one experiment on a Ray or SLURM node, contained.
 
-Copied next to the experiment and started as `python job_entry.py`; it imports only the
-standard library because the cluster may not have nanoresearch installed. It reads
-`_nr_job.json` (entrypoint, limits, environment), runs the experiment with rlimits, a
-scrubbed environment and a wall clock, then prints the exit status, the stderr tail and
-metrics.json between markers - a remote job's working dir is a copy the driver cannot
-read, but it can read the job's logs. When `NR_RESULT_DIR` names a reachable directory
-(same machine or a shared filesystem) the files the run wrote are copied there too.
+Layout of a job directory (written by remote.py; only our own files at its top):
+
+    job_entry.py bubble.py cgroups.py seccomp_bpf.py   this wrapper and the profile
+    _nr_job.json                                       entrypoint, limits, nonce, paths
+    work/                                              the experiment (Ray: the copy;
+                                                       SLURM: work_dir names it instead)
+
+Started as `python -I job_entry.py` (isolated: no PYTHONPATH, no script dir on sys.path,
+so a model-written `json.py` can never be imported here, outside the sandbox). The
+experiment runs inside bubble.Bubble - the same profile as the sandbox backend - and
+this wrapper prints its output and status between markers that carry a per-run random
+nonce: the experiment cannot read the nonce (it is in this directory, which the sandbox
+does not mount), so a status line it prints is never taken for the real one. When
+`result_dir` names a reachable directory (same machine or shared filesystem), the files
+the run wrote are copied there. Standard library only: nanoresearch may not be
+installed on the node.
 """
 import json
 import os
-import resource
 import shutil
-import signal
-import subprocess
 import sys
-import time
 
-MARK = "===NR_{}==="
+HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC_FILE = "_nr_job.json"
+SHIPPED = ("job_entry.py", "bubble.py", "cgroups.py", "seccomp_bpf.py")
 COPY_LIMIT = 50 * 1024 * 1024
 
 
-def _limits(spec):
-    mb = 1024 * 1024
-
-    def apply():
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_AS, (spec["memory_mb"] * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_CPU, (spec["cpu_s"], spec["cpu_s"] + 5))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (spec["disk_mb"] * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
+def mark(nonce: str, name: str) -> str:
+    return f"===NR_{nonce}_{name}==="
 
 
 def _snapshot(root):
@@ -44,63 +42,57 @@ def _snapshot(root):
     return out
 
 
-def _copy_back(before, dest):
-    if not dest or not os.path.isdir(dest) or os.path.samefile(dest, "."):
+def _copy_back(work, before, dest):
+    """Copy new/changed regular files to `dest`, never through a link planted there."""
+    if not dest or not os.path.isdir(dest) or os.path.samefile(dest, work):
         return 0
-    n = 0
-    for rel, mtime in _snapshot(".").items():
-        if before.get(rel) == mtime or rel in (SPEC_FILE, "job_entry.py"):
-            continue
-        if os.path.getsize(rel) > COPY_LIMIT:
+    real_dest, n = os.path.realpath(dest), 0
+    for rel, mtime in _snapshot(work).items():
+        src = os.path.join(work, rel)
+        if before.get(rel) == mtime or os.path.getsize(src) > COPY_LIMIT:
             continue
         target = os.path.join(dest, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        real_dest = os.path.realpath(dest)
         if os.path.commonpath([os.path.realpath(os.path.dirname(target)), real_dest]) != real_dest:
-            continue  # a directory link planted in the result dir: never copy through it
+            continue
         if os.path.islink(target):
             os.unlink(target)
-        shutil.copyfile(rel, target)
+        shutil.copyfile(src, target, follow_symlinks=False)
         n += 1
     return n
 
 
+def _run(spec, work):
+    sys.path.insert(0, HERE)  # -I left it out: only the shipped files live here
+    import bubble
+    try:
+        box = bubble.Bubble(spec["limits"], require_cgroup=spec.get("require_cgroup", False))
+        return box.run_captured(work, spec["entrypoint"])
+    except (RuntimeError, ValueError, OSError) as e:  # no bwrap, no setpriv, bad entrypoint
+        out = bubble._outcome(backend_error=f"cannot contain the run on this node: {e}")
+        return out, "", ""
+
+
 def main():
-    spec = json.load(open(SPEC_FILE))
-    ep = spec["entrypoint"]
-    cmd = [sys.executable, "-u", ep] if ep.endswith(".py") else ["/bin/sh", ep]
-    env = dict(spec["env"])
-    env["PATH"] = os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin"
-    env["HOME"] = env["TMPDIR"] = os.getcwd()
-    env["MPLCONFIGDIR"] = os.path.join(os.getcwd(), ".mpl")
-    env["XDG_CACHE_HOME"] = os.path.join(os.getcwd(), ".cache")
-    before = _snapshot(".")
-    t0, timed_out = time.time(), False
-    with open("_nr_stderr.txt", "wb") as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=None, stderr=err, preexec_fn=_limits(spec))
-        try:
-            proc.wait(timeout=spec["timeout_s"])
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    _report(proc.returncode, timed_out, time.time() - t0, before)
-    sys.exit(1 if timed_out else (proc.returncode if proc.returncode >= 0 else 128 - proc.returncode))
-
-
-def _report(rc, timed_out, duration, before):
+    with open(os.path.join(HERE, SPEC_FILE)) as f:
+        spec = json.load(f)
+    nonce = spec["nonce"]
+    work = os.path.join(HERE, spec["work_dir"])
+    before = _snapshot(work)
+    outcome, out, err = _run(spec, work)
+    if spec.get("result_dir"):
+        outcome["copied"] = _copy_back(work, before, spec["result_dir"])
+    sections = [("STDOUT", out), ("STDERR", err)]
+    metrics = os.path.join(work, "metrics.json")
+    if os.path.isfile(metrics) and not os.path.islink(metrics):
+        with open(metrics, errors="replace") as f:
+            sections.append(("METRICS", f.read(5_000_000)))
+    text = "".join(f"\n{mark(nonce, n + '_BEGIN')}\n{body}\n{mark(nonce, n + '_END')}\n"
+                   for n, body in sections)
+    sys.stdout.write(text + mark(nonce, "STATUS") + " " + json.dumps(outcome) + "\n")
     sys.stdout.flush()
-    with open("_nr_stderr.txt", "rb") as f:
-        f.seek(max(0, os.path.getsize("_nr_stderr.txt") - 64000))
-        err = f.read().decode("utf-8", "replace")
-    os.unlink("_nr_stderr.txt")
-    status = {"returncode": rc, "timed_out": timed_out, "duration_s": round(duration, 3)}
-    print("\n" + MARK.format("STDERR_BEGIN") + "\n" + err + "\n" + MARK.format("STDERR_END"))
-    if os.path.isfile("metrics.json") and not os.path.islink("metrics.json"):
-        with open("metrics.json", errors="replace") as f:
-            print(MARK.format("METRICS_BEGIN") + "\n" + f.read(5_000_000) + "\n" + MARK.format("METRICS_END"))
-    status["copied"] = _copy_back(before, os.environ.get("NR_RESULT_DIR"))
-    print(MARK.format("STATUS") + " " + json.dumps(status), flush=True)
+    if outcome["backend_error"]:
+        sys.exit(2)
 
 
 if __name__ == "__main__":

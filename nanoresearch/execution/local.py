@@ -1,9 +1,12 @@
-"""Plain-subprocess execution: the fallback when bubblewrap is unavailable.
+"""Plain-subprocess execution: NO CONTAINMENT. Unsafe for model-written code.
 
-WEAKER ISOLATION, used only when `execution.backend=local` is configured: the program
-sees the host filesystem and network, and runs as the same user. It still gets the
-scrubbed environment, the rlimits, the wall clock and the disk watchdog, which keep
-honest experiments from leaking keys or exhausting the machine.
+The program sees the host filesystem (other projects, the store, api_tokens.json), the
+network (Ray's GCS, the store actor) and /proc, and runs as the same user. It gets
+only the scrubbed environment, rlimits, the wall clock and the disk watchdog, which
+keep an *honest* experiment from leaking keys or exhausting the machine, not a hostile
+one. The factory refuses `execution.backend=local` unless
+`execution.allow_unsandboxed: true` is set; tests build it directly for programs they
+wrote themselves.
 """
 from __future__ import annotations
 

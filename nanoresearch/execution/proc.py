@@ -20,39 +20,9 @@ from pathlib import Path
 from nanoresearch.errors import UserError
 from nanoresearch.execution import bubble
 from nanoresearch.execution.base import Limits, RawRun
+from nanoresearch.execution.bubble import BoundedBuffer, drain
 
 log = logging.getLogger(__name__)
-HEAD_BYTES, TAIL_BYTES = 8_000, 64_000
-
-
-class BoundedBuffer:
-    """Keeps the first HEAD_BYTES and the last TAIL_BYTES of a stream."""
-
-    def __init__(self) -> None:
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.dropped = 0
-
-    def feed(self, chunk: bytes) -> None:
-        room = HEAD_BYTES - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        self.tail += chunk
-        if len(self.tail) > TAIL_BYTES:
-            cut = len(self.tail) - TAIL_BYTES
-            self.dropped += cut
-            del self.tail[:cut]
-
-    def text(self) -> str:
-        mid = f"\n[... {self.dropped} bytes dropped ...]\n".encode() if self.dropped else b""
-        return (bytes(self.head) + mid + bytes(self.tail)).decode("utf-8", errors="replace")
-
-
-def drain(stream, buf: BoundedBuffer) -> None:
-    for chunk in iter(lambda: stream.read1(65536), b""):
-        buf.feed(chunk)
-    stream.close()
 
 
 def prlimit_prefix(limits: Limits, nproc: int | None = None) -> list[str]:

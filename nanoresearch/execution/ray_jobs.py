@@ -1,11 +1,15 @@
 """Ray job backend: runs an experiment as a Ray job on a (possibly remote) cluster.
 
-The work dir is staged with `job_entry.py` (limits, scrubbed env, wall clock) and
-uploaded as the job's `runtime_env.working_dir`; the entrypoint reserves `limits.cpus`
-CPUs. The job's working dir is a copy on some node, so results come back two ways:
-metrics.json and the stderr tail are printed between markers into the job's logs
-(always works), and when `NR_RESULT_DIR` (the driver's work dir) is reachable from the
-node - same machine or shared filesystem - the files the run wrote are copied there.
+A job directory (job_entry.py, the containment profile bubble.py, the spec, and a copy
+of the work dir's regular files under work/) is uploaded as the job's
+`runtime_env.working_dir`; on the node job_entry.py runs the experiment inside the same
+bubblewrap + seccomp + cgroup profile as the sandbox backend (no network, so not Ray's
+GCS or the store either; no environment, no $HOME). The entrypoint reserves
+`limits.cpus` CPUs. Results come back two ways: output, stderr and metrics.json are
+printed between nonce-carrying markers into the job's logs (always works), and when the
+driver's work dir is reachable from the node - same machine or shared filesystem - the
+files the run wrote are copied there. No variable is put into the runtime_env (it shows
+in the dashboard), and a secret-looking one would be refused.
 Needs the Ray dashboard (job server), e.g. `ray start --head --include-dashboard=true`.
 """
 from __future__ import annotations
@@ -21,7 +25,9 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 
 from nanoresearch.errors import ServiceUnavailable, UserError
 from nanoresearch.execution.base import Executor, Limits, RawRun
-from nanoresearch.execution.remote import parse_job_output, stage_copy
+from nanoresearch.execution.env import safe_env_vars
+from nanoresearch.execution.remote import (copy_regular_files, new_nonce, parse_job_output,
+                                            write_job_dir)
 
 log = logging.getLogger(__name__)
 TERMINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}
@@ -45,8 +51,9 @@ class RayJobExecutor(Executor):
 
     def __init__(self, limits: Limits | None = None, address: str | None = None,
                  poll_s: float = 0.5, client: JobSubmissionClient | None = None,
-                 auth_token: str | None = None):
+                 auth_token: str | None = None, require_cgroup: bool = False):
         super().__init__(limits)
+        self.require_cgroup = require_cgroup
         self.address = address or os.environ.get("RAY_JOB_ADDRESS") or os.environ.get("RAY_ADDRESS")
         if client is None and not self.address:
             raise UserError("execution.backend=ray needs execution.ray_address (the dashboard URL, "
@@ -69,23 +76,26 @@ class RayJobExecutor(Executor):
         return self._client
 
     def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:
-        sub_id = f"nanoresearch-{uuid.uuid4().hex[:10]}"
+        sub_id, nonce = f"nanoresearch-{uuid.uuid4().hex[:10]}", new_nonce()
         with tempfile.TemporaryDirectory(prefix="nr-rayjob-") as tmp:
-            staging = stage_copy(work_dir, Path(tmp) / "job", entrypoint, limits)
+            job_dir = write_job_dir(Path(tmp) / "job", "work", entrypoint, limits, nonce,
+                                    result_dir=str(work_dir), require_cgroup=self.require_cgroup)
+            skipped = copy_regular_files(work_dir, job_dir / "work")
             t0 = time.monotonic()
+            # -I: the node's python ignores PYTHON* variables and the script's directory
             self.client.submit_job(
-                entrypoint="python job_entry.py", submission_id=sub_id,
-                runtime_env={"working_dir": str(staging),
-                             "env_vars": {"NR_RESULT_DIR": str(work_dir)}},
+                entrypoint="python -I job_entry.py", submission_id=sub_id,
+                runtime_env={"working_dir": str(job_dir), "env_vars": safe_env_vars({})},
                 entrypoint_num_cpus=limits.cpus, metadata={"source": "nanoresearch"})
             log.info("submitted Ray job %s to %s", sub_id, self.address)
             status, waited_out = self._wait(sub_id, limits.timeout_s + STARTUP_GRACE_S)
-        logs = self.client.get_job_logs(sub_id)
-        raw = parse_job_output(logs)
+        raw = parse_job_output(self.client.get_job_logs(sub_id), nonce)
         raw.state, raw.duration_s = status.value, raw.duration_s or (time.monotonic() - t0)
+        if skipped:
+            raw.notes.append(f"{skipped} link(s)/special file(s) in the work dir were not shipped")
         if waited_out:
             raw.timed_out, raw.backend_error = True, None
-        elif raw.backend_error and status == JobStatus.FAILED:
+        elif raw.backend_error and raw.exit_code is None and status == JobStatus.FAILED:
             info = self.client.get_job_info(sub_id)
             raw.backend_error = f"Ray job {sub_id} failed before the experiment ran: {info.message}"
         return raw

@@ -11,16 +11,13 @@ import functools
 import logging
 import os
 import shutil
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from nanoresearch.errors import UserError
 from nanoresearch.execution import bubble
 from nanoresearch.execution.base import Executor, Limits, RawRun
 from nanoresearch.execution.bubble import UID_RANGE, command_for, python_roots  # noqa: F401
-from nanoresearch.execution.proc import BoundedBuffer, drain
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +53,13 @@ class SandboxExecutor(Executor):
                              extra_ro_binds=self.extra_ro_binds, require_cgroup=self.require_cgroup)
 
     def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:
-        out, err = BoundedBuffer(), BoundedBuffer()
-        readers: list[threading.Thread] = []
-
-        def start_readers(proc: subprocess.Popen) -> None:
-            for stream, buf in ((proc.stdout, out), (proc.stderr, err)):
-                readers.append(threading.Thread(target=drain, args=(stream, buf), daemon=True))
-                readers[-1].start()
-
         try:
-            o = self.bubble(limits).run(work_dir, entrypoint, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, on_start=start_readers)
+            o, out, err = self.bubble(limits).run_captured(work_dir, entrypoint)
         except (ValueError, RuntimeError) as e:
             raise UserError(str(e)) from None
-        for r in readers:
-            r.join(timeout=5)
         for note in o["notes"]:
             log.warning("sandbox run in %s: %s", work_dir, note)
-        raw = RawRun(exit_code=o["returncode"], stdout=out.text(), stderr=err.text(),
+        raw = RawRun(exit_code=o["returncode"], stdout=out, stderr=err,
                      duration_s=o["duration_s"], timed_out=o["timed_out"], signal=o["signal"],
                      limit_hit=o["limit_hit"], backend_error=o["backend_error"], notes=o["notes"])
         if raw.exit_code == 1 and raw.stderr.startswith("bwrap:"):

@@ -2,11 +2,13 @@
 on), collect the job's logs and read metrics.json from the work dir.
 
 The work dir must sit on a filesystem the compute node shares (always true on one
-node). Without a `job.sbatch` in the code, the generated script runs `job_entry.py`
-(limits, scrubbed environment, wall clock, marked output); a `job.sbatch` shipped with
-the code runs as written, with resources set on the sbatch command line (which wins
-over its #SBATCH lines). sbatch itself is called with a scrubbed environment so no
-key of the caller is exported into the job.
+node). The batch script is always generated from one fixed template: it runs
+`job_entry.py` from a private job directory beside the work dir, which runs the
+experiment in the same bubblewrap + seccomp + cgroup profile as the sandbox backend
+(SLURM's own --mem is not enforced under task/none; the run's cgroup is). A
+`job.sbatch` in the code is ignored - it was written by a model and would run as the
+SLURM user, root on one node. sbatch is called with a scrubbed environment; logs and the
+nonce-marked status land in the job directory, out of the program's reach.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -23,8 +26,7 @@ from pathlib import Path
 from nanoresearch.errors import RunFailure, UserError
 from nanoresearch.execution.base import Executor, Limits, RawRun
 from nanoresearch.execution.env import minimal_env
-from nanoresearch.execution.job_entry import SPEC_FILE
-from nanoresearch.execution.remote import parse_job_output, write_job_files
+from nanoresearch.execution.remote import new_nonce, parse_job_output, write_job_dir
 
 log = logging.getLogger(__name__)
 USER_SCRIPT = "job.sbatch"
@@ -37,8 +39,10 @@ class SlurmExecutor(Executor):
     backend = "slurm"
 
     def __init__(self, limits: Limits | None = None, partition: str | None = None,
-                 slurm_conf: str | None = None, poll_s: float = 1.0, python: str | None = None):
+                 slurm_conf: str | None = None, poll_s: float = 1.0, python: str | None = None,
+                 require_cgroup: bool = False):
         super().__init__(limits)
+        self.require_cgroup = require_cgroup
         if shutil.which("sbatch") is None:
             raise UserError("execution.backend=slurm but sbatch is not installed: "
                             "`apt-get install slurm-wlm munge` (scripts/slurm_local.sh starts a "
@@ -51,7 +55,6 @@ class SlurmExecutor(Executor):
     # ------------------------------------------------------------------ commands
     def _env(self) -> dict[str, str]:
         env = minimal_env(home=str(Path.home()), threads=1, python_bin=self.python)
-        env["PYTHON"] = self.python  # the coding agent's job.sbatch runs "${PYTHON:-python3}"
         if self.slurm_conf:
             env["SLURM_CONF"] = self.slurm_conf
         return env
@@ -63,42 +66,42 @@ class SlurmExecutor(Executor):
             raise RunFailure(f"`{' '.join(args[:3])}` failed: {proc.stderr.strip()[:500]}")
         return proc.stdout
 
-    def _sbatch(self, work_dir: Path, script: Path, limits: Limits) -> str:
+    def _sbatch(self, job_dir: Path, script: Path, limits: Limits) -> str:
         minutes = max(1, math.ceil((limits.timeout_s + 60) / 60))
-        args = ["sbatch", "--parsable", "--job-name=nanoresearch", f"--chdir={work_dir}",
-                f"--output={work_dir}/slurm-%j.out", f"--error={work_dir}/slurm-%j.err",
+        args = ["sbatch", "--parsable", "--job-name=nanoresearch", f"--chdir={job_dir}",
+                f"--output={job_dir}/slurm-%j.out", f"--error={job_dir}/slurm-%j.err",
                 f"--cpus-per-task={limits.cpus}", f"--mem={limits.memory_mb}",
                 f"--time={minutes}", "--export=ALL"]
         if self.partition:
             args.append(f"--partition={self.partition}")
-        # cwd: batch scripts commonly `cd $SLURM_SUBMIT_DIR`, which is sbatch's own cwd
-        job_id = self._cmd(*args, str(script), cwd=work_dir).strip().split(";")[0]
+        job_id = self._cmd(*args, str(script), cwd=job_dir).strip().split(";")[0]
         if not job_id.isdigit():
             raise RunFailure(f"sbatch returned no job id: {job_id!r}")
         return job_id
 
     # ------------------------------------------------------------------ run
     def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:
-        user_script = work_dir / USER_SCRIPT
-        if user_script.is_file():
-            script, wrapped = user_script, False
-        else:
-            write_job_files(work_dir, entrypoint, limits)
-            script, wrapped = work_dir / "_nr_job.sbatch", True
-            script.write_text(f"#!/bin/sh\ncd {work_dir}\nexec {self.python} job_entry.py\n")
+        nonce = new_nonce()
+        # beside the work dir (same shared filesystem), never inside it: the program must
+        # not read the nonce, nor plant links where slurmd (root) writes the logs
+        job_dir = write_job_dir(work_dir.parent / f".nr-slurm-{nonce[:12]}", str(work_dir),
+                                entrypoint, limits, nonce, require_cgroup=self.require_cgroup)
+        script = job_dir / "job.sh"
+        script.write_text(batch_script(self.python, job_dir))
         t0 = time.monotonic()
         try:
-            job_id = self._sbatch(work_dir, script, limits)
+            job_id = self._sbatch(job_dir, script, limits)
             log.info("submitted SLURM job %s (%s)", job_id, work_dir)
             state, rc, sig, waited_out = self._wait(job_id, limits.timeout_s + GRACE_S)
+            out = _read(job_dir / f"slurm-{job_id}.out")
+            err = _read(job_dir / f"slurm-{job_id}.err")
         finally:
-            if wrapped:
-                for name in ("job_entry.py", SPEC_FILE, "_nr_job.sbatch"):
-                    (work_dir / name).unlink(missing_ok=True)
-        out = _read(work_dir / f"slurm-{job_id}.out")
-        err = _read(work_dir / f"slurm-{job_id}.err")
-        raw = parse_job_output(out) if wrapped else RawRun(exit_code=rc, stdout=out)
-        raw.stderr = (raw.stderr + ("\n" + err if err.strip() else "")).strip("\n")
+            shutil.rmtree(job_dir, ignore_errors=True)
+        raw = parse_job_output(out, nonce)
+        if err.strip():  # SLURM's own messages (the program's stderr is in `out`)
+            raw.notes.append(f"slurm: {err.strip()[-1000:]}")
+        if (work_dir / USER_SCRIPT).exists():
+            raw.notes.append(f"{USER_SCRIPT} in the code was ignored: the batch script is generated")
         raw.state, raw.duration_s = state, raw.duration_s or time.monotonic() - t0
         return _apply_state(raw, state, rc, sig, waited_out, job_id)
 
@@ -131,6 +134,12 @@ class SlurmExecutor(Executor):
             return "UNKNOWN", None, None
         rc, sig = (int(m_exit.group(1)), int(m_exit.group(2))) if m_exit else (None, None)
         return m_state.group(1), rc, sig or None
+
+
+def batch_script(python: str, job_dir: Path) -> str:
+    """The only batch script this backend submits: a fixed template around job_entry.py
+    (never the code's own job.sbatch, which a model wrote)."""
+    return f"#!/bin/sh\nexec {shlex.quote(python)} -I {shlex.quote(str(job_dir / 'job_entry.py'))}\n"
 
 
 def _read(path: Path, limit: int = 200_000) -> str:

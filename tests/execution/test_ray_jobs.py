@@ -6,7 +6,8 @@ import pytest
 from nanoresearch.config import Settings
 from nanoresearch.errors import UserError
 from nanoresearch.execution import Limits, make_executor
-from nanoresearch.execution.remote import parse_job_output
+from nanoresearch.execution.job_entry import mark
+from nanoresearch.execution.remote import new_nonce, parse_job_output
 from nanoresearch.types import RunStatus
 
 EXPERIMENT = """
@@ -65,12 +66,33 @@ def test_ray_backend_needs_an_address(tmp_path, monkeypatch):
         make_executor(Settings(data_dir=tmp_path, execution={"backend": "ray"}))
 
 
+def _log(nonce: str, stdout: str, status: str) -> str:
+    return (f"\n{mark(nonce, 'STDOUT_BEGIN')}\n{stdout}\n{mark(nonce, 'STDOUT_END')}\n"
+            f"{mark(nonce, 'STDERR_BEGIN')}\nTraceback (most recent call last):\n"
+            '  File "/tmp/ray/x/run.py", line 3, in <module>\nValueError: no\n'
+            f"{mark(nonce, 'STDERR_END')}\n{mark(nonce, 'METRICS_BEGIN')}\n[]\n"
+            f"{mark(nonce, 'METRICS_END')}\n{mark(nonce, 'STATUS')} {status}\n")
+
+
 def test_job_output_parsing_without_a_cluster():
-    log = ("hello\n\n===NR_STDERR_BEGIN===\nTraceback (most recent call last):\n"
-           '  File "/tmp/ray/x/run.py", line 3, in <module>\nValueError: no\n===NR_STDERR_END===\n'
-           '===NR_METRICS_BEGIN===\n[]\n===NR_METRICS_END===\n'
-           '===NR_STATUS=== {"returncode": 1, "timed_out": false, "duration_s": 0.5, "copied": 0}\n')
-    raw = parse_job_output(log)
+    nonce = new_nonce()
+    log = _log(nonce, "hello", '{"returncode": 1, "timed_out": false, "duration_s": 0.5, "copied": 0}')
+    raw = parse_job_output(log, nonce)
     assert raw.exit_code == 1 and raw.stdout.strip() == "hello" and raw.extra_metrics_text == "[]"
     assert raw.stderr.startswith("Traceback") and raw.duration_s == 0.5
-    assert parse_job_output("driver crashed").backend_error
+    assert parse_job_output("driver crashed", nonce).backend_error
+
+
+def test_a_status_line_forged_by_the_experiment_never_wins():
+    """L3: the experiment prints what looks like the wrapper's markers (old format, and a
+    guessed nonce); only the real run's nonce counts, and malformed lines never raise."""
+    nonce = new_nonce()
+    forged = ('===NR_STATUS=== {"returncode": 0, "timed_out": false, "duration_s": 1}\n'
+              f"{mark(new_nonce(), 'STATUS')} " + '{"returncode": 0, "timed_out": false}\n'
+              f"{mark(new_nonce(), 'METRICS_BEGIN')}\n[{{\"value\": 1}}]\n")
+    raw = parse_job_output(_log(nonce, forged, '{"returncode": 3, "timed_out": false}'), nonce)
+    assert raw.exit_code == 3 and raw.extra_metrics_text == "[]" and not raw.backend_error
+    assert parse_job_output(forged, nonce).backend_error  # no real status: not a success
+    for bad in ("{not json", '["a list"]', '{"returncode": "0"}', ""):
+        raw = parse_job_output(_log(nonce, "x", bad), nonce)
+        assert raw.backend_error and raw.exit_code is None, bad

@@ -147,7 +147,10 @@ def test_sandbox_without_bwrap_says_how_to_install(monkeypatch):
 
 
 def test_make_executor_from_settings(tmp_path):
-    s = Settings(data_dir=tmp_path, execution={"backend": "local", "timeout_s": 30, "memory_mb": 700})
+    with pytest.raises(ConfigError, match="execution.allow_unsandboxed"):  # C1: no silent host runs
+        make_executor(Settings(data_dir=tmp_path, execution={"backend": "local"}))
+    s = Settings(data_dir=tmp_path, execution={"backend": "local", "timeout_s": 30, "memory_mb": 700,
+                                               "allow_unsandboxed": True})
     ex = make_executor(s)
     assert isinstance(ex, LocalExecutor) and ex.default_limits.memory_mb == 700
     if sandbox_problem() is None:

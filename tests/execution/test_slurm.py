@@ -42,8 +42,9 @@ def test_slurm_runs_generated_experiment_end_to_end(slurm_cluster, tmp_path, mon
     assert res.backend == "slurm" and [m.seed for m in res.metrics] == [0, 1]
     assert all(m.value > 0.8 for m in res.metrics)
     assert "key visible: False" in res.stdout_tail
-    assert any(a.startswith("slurm-") and a.endswith(".out") for a in res.artifacts)
-    assert not (wd / "job_entry.py").exists()  # the wrapper is cleaned up
+    # the wrapper and SLURM's logs live in a private job dir beside the work dir, removed after
+    assert not (wd / "job_entry.py").exists() and not list(wd.glob("slurm-*"))
+    assert not list(tmp_path.glob(".nr-slurm-*"))
 
     (wd / "run.py").write_text("import numpy as np\nnp.zeros(3) @ np.zeros(4)\n")
     res = ex.run(wd, limits=Limits(timeout_s=60, memory_mb=1024))
@@ -56,35 +57,24 @@ def test_slurm_runs_generated_experiment_end_to_end(slurm_cluster, tmp_path, mon
 
 
 @pytest.mark.slurm
-def test_slurm_runs_the_codes_own_batch_script(slurm_cluster, tmp_path, monkeypatch):
+def test_slurm_never_runs_the_codes_own_batch_script(slurm_cluster, tmp_path, monkeypatch):
+    """C1: job.sbatch is written by a model and would run as the SLURM user (root on one
+    node), outside any sandbox; the backend ignores it and runs its own template."""
     monkeypatch.setenv("SLURM_CONF", slurm_cluster)
     wd = tmp_path / "wd"
     wd.mkdir()
     (wd / "run.py").write_text(
-        "import json\njson.dump([dict(method='m', dataset='d', metric='acc', value=0.5)],"
-        " open('metrics.json', 'w'))\n")
-    (wd / "job.sbatch").write_text("#!/bin/sh\n#SBATCH --job-name=custom\n"
-                                   'cd "$SLURM_SUBMIT_DIR"\necho from-batch-script\n'
-                                   '"${PYTHON:-python3}" run.py\n')
+        "import json, os\njson.dump([dict(method='m', dataset='d', metric='acc', value=0.5)],"
+        " open('metrics.json', 'w'))\nprint('uid', os.getuid(), 'home', os.environ['HOME'])\n")
+    marker = tmp_path / "batch-script-ran"
+    (wd / "job.sbatch").write_text(f"#!/bin/sh\n#SBATCH --job-name=custom\ntouch {marker}\n"
+                                   "echo from-batch-script\nexit 4\n")
     res = make_executor(Settings(data_dir=tmp_path / "d",
                                  execution={"backend": "slurm", "timeout_s": 60})).run(wd)
     assert res.status == RunStatus.SUCCEEDED, (res.failure, res.stderr_tail)
-    assert "from-batch-script" in res.stdout_tail and res.metrics[0].value == 0.5
-
-    try:  # the batch script the coding agent ships with generated code
-        from nanoresearch.scaffolds.build import job_sbatch
-    except ImportError:
-        job_sbatch = None
-    if job_sbatch is not None:
-        (wd / "job.sbatch").write_text(job_sbatch("nr-test", 1, 1024))
-        res = make_executor(Settings(data_dir=tmp_path / "d",
-                                     execution={"backend": "slurm", "timeout_s": 60})).run(wd)
-        assert res.status == RunStatus.SUCCEEDED, (res.failure, res.stderr_tail)
-
-    (wd / "job.sbatch").write_text("#!/bin/sh\nexit 4\n")
-    res = make_executor(Settings(data_dir=tmp_path / "d",
-                                 execution={"backend": "slurm", "timeout_s": 60})).run(wd)
-    assert res.status == RunStatus.FAILED and res.exit_code == 4
+    assert "from-batch-script" not in res.stdout_tail and not marker.exists()
+    assert res.metrics[0].value == 0.5 and "home /work_dir" in res.stdout_tail  # in the sandbox
+    assert "uid 0 " not in res.stdout_tail
 
 
 def test_slurm_backend_without_sbatch_says_how_to_install(tmp_path, monkeypatch):
