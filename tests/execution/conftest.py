@@ -7,6 +7,7 @@ scripts/slurm_local.sh, which is idempotent; tests skip with the reason when it 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -51,27 +52,36 @@ def kill_pids(pids: list[int]) -> None:
         time.sleep(1.0)
 
 
-@pytest.fixture(scope="module")
-def ray_head():
+@contextlib.contextmanager
+def local_ray_head(extra_env: dict[str, str] | None = None):
+    """Start a private Ray head; yields (dashboard URL, [GCS, dashboard ports]). `extra_env`
+    goes into the head's environment (the hostile suite plants secrets there)."""
     if shutil.which("ray") is None:
         pytest.skip("the `ray` CLI is not installed")
     temp_dir = tempfile.mkdtemp(prefix="nrray", dir="/tmp")  # short: unix socket path limit
-    dash = free_port()
-    cmd = ["ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
+    dash, gcs = free_port(), free_port()
+    cmd = ["ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}",
            "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
            f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
            f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
            f"--ray-client-server-port={free_port()}", f"--temp-dir={temp_dir}", "--num-cpus=2",
            "--disable-usage-stats"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(extra_env or {})
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
     try:
         if proc.returncode != 0:
             pytest.skip(f"could not start a local Ray head: {proc.stderr[-800:]}")
-        yield f"http://127.0.0.1:{dash}"
+        yield f"http://127.0.0.1:{dash}", [gcs, dash]
     finally:
         kill_pids(pids_mentioning(temp_dir))
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    with local_ray_head() as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,17 @@
-"""The sandbox against hostile programs (tests/execution/hostile/*.py).
+"""Every contained backend against hostile programs (tests/execution/hostile/*.py).
 
 Each program tries one forbidden thing and prints `ESCAPED:` if it works. The test
 never trusts that alone: it also checks the host - marker files absent, the canary
-secret never seen in any output or file, the host's loopback service untouched, no
-process left with a sandbox uid, a host sentinel process alive, disk usage unchanged.
-Limits are small (4 s wall clock, 512 MB, 64 processes, 20 MB disk) to keep it fast.
+secret never seen in any output or file, the host's loopback service untouched, the
+token file unchanged, no process left with a sandbox uid, a host sentinel process alive,
+disk usage unchanged. Limits are small (4 s wall clock, 512 MB, 64 processes, 20 MB
+disk, 300 new files) to keep it fast.
+
+All programs run on the sandbox backend; the escape-relevant subset (REMOTE) also runs
+as Ray jobs on a private local head - whose environment holds the canary as
+NANORESEARCH_ADMIN_TOKEN / OPENAI_API_KEY, so a leak from the worker would show - and as
+SLURM jobs on the one-node SLURM (markers `ray` / `slurm`; skipped with the reason where
+those cannot start).
 """
 from __future__ import annotations
 
@@ -22,11 +29,13 @@ import pytest
 
 from nanoresearch.execution import Limits, SandboxExecutor
 from nanoresearch.execution.sandbox import UID_RANGE, sandbox_problem
+from nanoresearch.execution.slurm import SlurmExecutor
+from tests.execution.conftest import local_ray_head
 from nanoresearch.types import RunStatus as S
 
 pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=str(sandbox_problem()))
 HOSTILE = Path(__file__).parent / "hostile"
-LIMITS = Limits(timeout_s=4, memory_mb=512, max_procs=64, disk_mb=20, tmp_mb=16)
+LIMITS = Limits(timeout_s=4, memory_mb=512, max_procs=64, disk_mb=20, tmp_mb=16, max_files=300)
 DENIED = {S.NO_METRICS}  # the program ran to its end, every attempt refused
 
 # program -> statuses that count as "stopped or denied"
@@ -41,7 +50,19 @@ EXPECTED: dict[str, set[S]] = {
     "fork_bomb": {S.TIMEOUT}, "thread_bomb": {S.FAILED, S.KILLED},
     "memory_bomb": {S.OOM}, "cpu_loop": {S.TIMEOUT}, "sleep_forever": {S.TIMEOUT},
     "output_flood": {S.TIMEOUT}, "fill_disk": {S.KILLED}, "huge_file": {S.FAILED, S.KILLED},
+    "userns_nested": DENIED, "ptrace_any": DENIED, "kernel_surface": DENIED,
+    "inode_bomb": {S.KILLED}, "setsid_sleeper": DENIED, "write_api_tokens": DENIED,
+    "read_store": DENIED, "read_planted_link": DENIED, "cgroup_escape": DENIED,
+    "proc_sys_write": DENIED, "dev_devices": DENIED, "net_ray_gcs": DENIED,
 }
+REMOTE = ["net_host_loopback", "net_ray_gcs", "net_external", "env_secrets", "proc_environ",
+          "read_host_canary", "read_planted_link", "read_store", "read_ssh_keys",
+          "write_api_tokens", "write_parent", "daemon_survives", "setsid_sleeper",
+          "userns_nested", "ptrace_any", "kernel_surface", "privilege", "fork_bomb",
+          "memory_bomb", "inode_bomb", "symlink_metrics"]
+CASES = ([("sandbox", n) for n in sorted(EXPECTED)]
+         + [pytest.param("ray", n, marks=pytest.mark.ray, id=f"ray-{n}") for n in REMOTE]
+         + [pytest.param("slurm", n, marks=pytest.mark.slurm, id=f"slurm-{n}") for n in REMOTE])
 
 
 class HostService:
@@ -79,10 +100,16 @@ def host(tmp_path_factory):
     token = f"CANARY-{uuid.uuid4().hex}"
     canary = base / "canary_secret.txt"
     canary.write_text(token)
+    store = base / "store"  # stands in for another user's data: memories, projects, tokens
+    store.mkdir()
+    (store / "memories.jsonl").write_text(json.dumps({"user": "bob", "text": token}))
+    (base / "other_project.json").write_text(token)
+    tokens = base / "api_tokens.json"
+    tokens.write_text(json.dumps({"alice": "sha256:" + token}))
     service = HostService()
     sentinel = subprocess.Popen(["sleep", "600"], start_new_session=True)
     yield {"base": base, "token": token, "canary": canary, "service": service,
-           "sentinel": sentinel}
+           "sentinel": sentinel, "store": store, "tokens": tokens}
     service.close()
     sentinel.kill()
     sentinel.wait()
@@ -116,18 +143,45 @@ def _files_text(work_dir: Path) -> str:
     return "\n".join(chunks)
 
 
-def _prepare(name: str, host, tmp_path: Path, marker: str) -> tuple[Path, dict]:
+def _prepare(name: str, host, tmp_path: Path, marker: str, cluster_ports: list[int]
+             ) -> tuple[Path, dict]:
     work_dir = tmp_path / "wd"
     work_dir.mkdir()
     (tmp_path / "sibling.txt").write_text(host["token"])
     for src in (HOSTILE / f"{name}.py", HOSTILE / "_common.py"):
         shutil.copy(src, work_dir / src.name)
+    if name == "read_planted_link":  # what an earlier run could have left in the work dir
+        (work_dir / "leak").symlink_to(host["canary"])
+        (work_dir / "leakdir").symlink_to(host["base"])
     params = {"host_port": host["service"].port, "listen_port": _free_port(),
               "canary_file": str(host["canary"]), "canary_token": host["token"],
               "sibling_name": "sibling.txt", "marker_name": marker,
-              "host_parent": str(tmp_path)}
+              "host_parent": str(tmp_path), "api_tokens": str(host["tokens"]),
+              "store_dir": str(host["store"]), "other_project": str(host["base"] / "other_project.json"),
+              "cluster_ports": cluster_ports}
     (work_dir / "hostile.json").write_text(json.dumps(params))
     return work_dir, params
+
+
+@pytest.fixture(scope="module")
+def hostile_ray(host):
+    secrets = {"NANORESEARCH_ADMIN_TOKEN": host["token"], "OPENAI_API_KEY": f"sk-fake-{host['token']}"}
+    with local_ray_head(secrets) as (url, ports):
+        yield url, ports
+
+
+def _executor(backend: str, host, request, monkeypatch):
+    """(executor, loopback ports of the cluster's own services)."""
+    if backend == "ray":
+        from nanoresearch.execution.ray_jobs import RayJobExecutor
+        url, ports = request.getfixturevalue("hostile_ray")
+        return RayJobExecutor(LIMITS, address=url, poll_s=0.2), ports
+    if backend == "slurm":
+        conf = request.getfixturevalue("slurm_cluster")
+        monkeypatch.setenv("SLURM_CONF", conf)
+        ports = [int(os.environ.get("NR_SLURMCTLD_PORT", 16817)), int(os.environ.get("NR_SLURMD_PORT", 16818))]
+        return SlurmExecutor(LIMITS, slurm_conf=conf, poll_s=0.2), ports + [host["service"].port]
+    return SandboxExecutor(LIMITS), [host["service"].port]
 
 
 def _probe_listen(port: int, out: list) -> None:
@@ -139,19 +193,22 @@ def _probe_listen(port: int, out: list) -> None:
         out.append("refused")
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_hostile_program_is_contained(name, host, tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend,name", CASES)
+def test_hostile_program_is_contained(backend, name, host, tmp_path, monkeypatch, request):
     monkeypatch.setenv("OPENAI_API_KEY", f"sk-fake-{host['token']}")
     monkeypatch.setenv("HF_TOKEN", host["token"])
+    monkeypatch.setenv("NANORESEARCH_ADMIN_TOKEN", host["token"])
+    executor, cluster_ports = _executor(backend, host, request, monkeypatch)
     marker = f"nr-escape-{uuid.uuid4().hex[:8]}"
-    work_dir, params = _prepare(name, host, tmp_path, marker)
+    tokens_before = host["tokens"].read_text()
+    work_dir, params = _prepare(name, host, tmp_path, marker, cluster_ports)
     conns_before = host["service"].connections
     free_before = shutil.disk_usage(tmp_path).free
     probe: list[str] = []
     if name == "net_listen":
         threading.Thread(target=_probe_listen, args=(params["listen_port"], probe)).start()
 
-    result = SandboxExecutor(LIMITS).run(work_dir, f"{name}.py")
+    result = executor.run(work_dir, f"{name}.py")
 
     output = result.stdout_tail + result.stderr_tail
     assert result.status in EXPECTED[name], (result.status, result.failure, output[-1500:])
@@ -164,6 +221,7 @@ def test_hostile_program_is_contained(name, host, tmp_path, monkeypatch):
     assert host["service"].connections == conns_before, "the host's loopback service was reached"
     assert probe in ([], ["refused"]), "a server inside the sandbox was reachable from the host"
     assert host["sentinel"].poll() is None, "a host process was killed"
+    assert host["tokens"].read_text() == tokens_before, "api_tokens.json was changed"
     assert os.getpid() and Path(f"/proc/{os.getppid()}").exists()
     time.sleep(0.3)
     assert _sandbox_pids() == [], "processes survived the sandbox"
