@@ -101,6 +101,12 @@ def serve_command(settings: Settings, planner: bool, block: bool, console: Conso
     from nanoresearch_cli.service import SystemProjectService
     from serve.ray_api import run_api
 
+    from nanoresearch.workspace import recover_stale
+
+    recovered = recover_stale(settings.projects_dir)  # left "running" by a dead server
+    if recovered:
+        console.print(f"marked {len(recovered)} interrupted project(s) failed (resume them): "
+                      + ", ".join(recovered))
     init_ray(settings.execution.ray_address)
     if planner:
         from serve.ray_planner import deploy_planner, planner_base_url
