@@ -40,6 +40,7 @@ from serve.http_limits import install_limits
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "planner"
+ROLES = ("system", "user", "assistant")
 MAX_MESSAGES, MAX_PROMPT_CHARS = 64, 200_000  # a plan prompt is ~10k characters
 
 
@@ -171,6 +172,8 @@ def _chat_routes(router: APIRouter, engine, auth: PlannerAuth) -> None:
                               resolve_user(req, x_user_id, mux))
         meta = req.metadata or {}
         msgs = [{"role": m.get("role", "user"), "content": _text(m.get("content", ""))} for m in req.messages]
+        if any(m["role"] not in ROLES for m in msgs):
+            raise UserError(f"message roles must be one of {', '.join(ROLES)}")
         if sum(len(m["content"]) for m in msgs) > MAX_PROMPT_CHARS:
             raise PlannerDenied(413, f"prompt over {MAX_PROMPT_CHARS} characters", "too_large")
         res = engine.generate(msgs, user, req.max_completion_tokens or req.max_tokens or 256,
