@@ -20,6 +20,7 @@ from typing import Any
 
 from nanoresearch.config import QuotaSettings
 from nanoresearch.types import Feedback, ResearchTopic
+from nanoresearch.workspace import Workspace
 from serve.api_deps import ApiError
 from serve.http_limits import json_problem
 
@@ -91,6 +92,10 @@ class GuardedService:
 
     def resume(self, project_id: str) -> None:
         owner = self._service.project_owner(project_id)
+        if self.projects_dir is not None and (self.projects_dir / project_id / "project.json").exists() \
+                and Workspace(self.projects_dir / project_id).is_running():
+            raise ApiError(409, "conflict", f"project {project_id} is already running (here or "
+                           "in another process, e.g. a CLI resume); cancel it first")
         with self._lock:
             if owner is not None:
                 rows = [r for r in self._service.list_projects(owner)

@@ -192,3 +192,16 @@ def test_security_headers(open_client):
     r = open_client.get("/api/v1/health")
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_resume_refused_while_another_process_runs_it(service, tmp_path):
+    from nanoresearch.workspace import Workspace
+
+    with TestClient(_app(service, tmp_path, max_active_projects=0)) as c:
+        h = _bearer(_register(c, "alice"))
+        pid = c.post("/api/v1/projects", json=TOPIC, headers=h).json()["project_id"]
+        c.post(f"/api/v1/projects/{pid}/cancel", headers=h)
+        with Workspace(service.root / pid).run_lock():  # e.g. `nanoresearch resume` in a shell
+            r = c.post(f"/api/v1/projects/{pid}/resume", headers=h)
+            assert r.status_code == 409 and "already running" in r.json()["detail"]
+        assert c.post(f"/api/v1/projects/{pid}/resume", headers=h).status_code == 202
