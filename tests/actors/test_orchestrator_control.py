@@ -59,3 +59,25 @@ def test_second_orchestrator_is_refused_and_stale_projects_recovered(ws, other_p
     assert recover_stale(ws.root.parent) == [ws.project_id]  # its process died
     st = ws.read_model("project.json", ProjectState)
     assert st.status == ProjectStatus.FAILED and "resume" in st.error
+
+
+class _CancelledMidRun(fakes.FakeExperiment):
+    """Two debug attempts; the user cancels while the first one runs."""
+
+    def __init__(self, ws):
+        super().__init__()
+        self.ws, self.attempts = ws, 0
+
+    def run(self, code, code_dir, on_event=None):
+        for attempt in (1, 2):
+            self.attempts = attempt
+            self.ws.request_cancel()
+            on_event("run", {"attempt": attempt, "status": "failed"})
+        return super().run(code, code_dir, on_event)
+
+
+def test_cancel_stops_the_debug_loop_after_the_run_in_flight(ws):  # noqa: F811
+    exp = _CancelledMidRun(ws)
+    st = Orchestrator(make_team(experiment=exp), ws, Budgets()).run()
+    assert st.status == ProjectStatus.CANCELLED and exp.attempts == 1
+    assert not ws.step_done(Phase.EXPERIMENT, "run")  # resume reruns it
