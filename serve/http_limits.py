@@ -50,7 +50,7 @@ def json_problem(data: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
 
 def body_problem(body: bytes, content_type: str, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """Check a body that is (or looks like) JSON; malformed JSON is left to the route."""
-    if "json" not in content_type and not body.lstrip()[:1] in (b"{", b"["):
+    if "json" not in content_type and body.lstrip()[:1] not in (b"{", b"["):
         return None
     try:
         data = json.loads(body)
