@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
