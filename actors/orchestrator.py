@@ -25,7 +25,7 @@ from nanoresearch.types import (
     Feedback, MemoryEntry, Phase, Plan, ProjectState, ProjectStatus, SkillEntry, StepStatus,
     Trajectory, TrajectoryEvent, UserProfile,
 )
-from nanoresearch.workspace import Workspace
+from nanoresearch.workspace import ProjectCancelled, Workspace
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -72,9 +72,7 @@ class Orchestrator:
         return self.ws.read_model("project.json", ProjectState)
 
     def _save_state(self, **changes: Any) -> ProjectState:
-        st = self.state.model_copy(update={**changes, "updated_at": time.time()})
-        self.ws.write_json("project.json", st)
-        return st
+        return self.ws.update_state(**changes)  # locked: a cancel may write it concurrently
 
     def profile(self) -> UserProfile:
         prof = self.team.store.get_profile(self.state.user_id)
@@ -82,6 +80,11 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ driver
     def run(self, phases: tuple[Phase, ...] = PHASES) -> ProjectState:
+        with self.ws.run_lock():  # one orchestrator per project, across processes
+            self.ws.clear_cancel()  # running again (resume) supersedes an old cancel
+            return self._run(phases)
+
+    def _run(self, phases: tuple[Phase, ...]) -> ProjectState:
         self._save_state(status=ProjectStatus.RUNNING, error=None)
         try:
             for phase in phases:
@@ -96,6 +99,9 @@ class Orchestrator:
                 ph.PHASE_RUNNERS[phase](self)
                 self.ws.mark_phase(phase, StepStatus.DONE)
                 self.on_event("phase_done", {"phase": phase.value})
+        except ProjectCancelled as e:
+            log.info("%s", e)
+            return self._save_state(status=ProjectStatus.CANCELLED, error=None)
         except BudgetExceeded as e:
             log.warning("%s", e)
             return self._save_state(status=ProjectStatus.BUDGET_EXCEEDED, error=str(e))
@@ -110,6 +116,7 @@ class Orchestrator:
         if self.ws.step_done(phase, name):
             self.on_event("step_skipped", {"phase": phase.value, "step": name})
             return self.ws.read_model(out, cls)
+        self.ws.check_cancel()  # a cancel request stops the cycle before its next step
         self.check_budget()
         self.on_event("step_start", {"phase": phase.value, "step": name})
         t0 = time.time()

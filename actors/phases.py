@@ -86,6 +86,7 @@ def run_experiment(o: Orchestrator) -> None:
         def on_event(kind: str, data: dict) -> None:
             o.record(P, "debug", kind, json.dumps(data, default=str)[:1500],
                      ok=kind not in ("failure",), **{"kind": kind})
+            o.ws.check_cancel()  # a cancel stops the debug loop after the run in flight
         final, runs = o.team.experiment.run(art, code_dir, on_event=on_event)
         last = runs[-1] if runs else None
         o.record(P, "run", f"{len(runs)} attempt(s)", last.status.value if last else "none",

@@ -127,11 +127,22 @@ class LiteratureSettings(BaseModel):
     max_results: int = Field(default=20, ge=1, le=200)
 
 
+class QuotaSettings(BaseModel):
+    """Per-user limits of the HTTP API (429 when reached); 0 turns one off."""
+    max_active_projects: int = Field(default=2, ge=0, description="created/running/waiting at once")
+    max_projects_per_day: int = Field(default=20, ge=0, description="new projects per 24 h")
+    max_spend_usd: float = Field(default=20.0, ge=0, description="hosted-model spend over all projects")
+    max_trainings_per_day: int = Field(default=10, ge=0, description="feedback-triggered SDPO runs per 24 h")
+    max_topic_chars: int = Field(default=4000, ge=100, description="problem statement length")
+    max_body_bytes: int = Field(default=2_000_000, ge=10_000, description="any request body")
+
+
 class ServeSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     planner_engine: Literal["auto", "transformers", "vllm"] = "auto"
     train_in_background: bool = True
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
 
 
 class TrainingSettings(BaseModel):

@@ -4,13 +4,20 @@ Layout: <projects_dir>/<project_id>/
   project.json            ProjectState (topic, user, status)
   <phase>/manifest.json   StageManifest: which steps finished, with their artifacts
   <phase>/...             that phase's artifacts (JSON, code, logs, figures, LaTeX)
-Every write goes to a temp file then `os.replace`, so a `kill -9` at any moment leaves
-either the old or the new file, never a torn one; a step is marked done only after its
-artifacts are written, so resume never trusts a half-finished step.
+  .run.lock               held (fcntl) by the one process whose orchestrator runs it
+  .state.lock             serialises read-modify-write of project.json and manifests
+  .cancel                 a cancel request, checked by the orchestrator between steps
+Every write goes to a temp file then `os.replace` (and the directory is fsynced), so a
+`kill -9` or power loss at any moment leaves either the old or the new file, never a torn
+one; a step is marked done only after its artifacts are written, so resume never trusts
+a half-finished step.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -21,10 +28,54 @@ from typing import Any, Iterator, TypeVar
 
 from pydantic import BaseModel
 
-from nanoresearch.errors import UserError
-from nanoresearch.types import Phase, StageManifest, StepRecord, StepStatus
+from nanoresearch.errors import NanoResearchError, UserError
+from nanoresearch.types import (Phase, ProjectState, ProjectStatus, StageManifest, StepRecord,
+                                StepStatus)
 
+log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+RUN_LOCK, STATE_LOCK, CANCEL_FILE = ".run.lock", ".state.lock", ".cancel"
+
+
+class ProjectBusy(UserError):
+    """Another process (the CLI, an API replica) is already running this project."""
+
+
+class ProjectCancelled(NanoResearchError):
+    """The user asked to cancel; raised between steps so the project stops cleanly."""
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (the new directory entry survives a power loss)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # not supported on this platform/filesystem: the rename itself is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive fcntl lock on `path` (created if missing), held across processes
+    until the block ends. Non-blocking: yields False when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -36,6 +87,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -122,7 +174,7 @@ class Workspace:
 
     def mark_step(self, phase: Phase, name: str, status: StepStatus,
                   artifacts: list[str] | None = None, error: str | None = None) -> None:
-        with self._lock:
+        with self.state_lock():
             m = self.manifest(phase)
             rec = next((s for s in m.steps if s.name == name), None)
             if rec is None:
@@ -139,7 +191,7 @@ class Workspace:
             self._save_manifest(m)
 
     def mark_phase(self, phase: Phase, status: StepStatus) -> None:
-        with self._lock:
+        with self.state_lock():
             m = self.manifest(phase)
             m.status = status
             self._save_manifest(m)
@@ -156,3 +208,84 @@ class Workspace:
             self.mark_step(phase, name, StepStatus.FAILED, arts, error=f"{type(e).__name__}: {e}")
             raise
         self.mark_step(phase, name, StepStatus.DONE, arts)
+
+    # ------------------------------------------------------------ cross-process state
+    @contextmanager
+    def state_lock(self) -> Iterator[None]:
+        """Serialise read-modify-write of project.json and the manifests across threads
+        and processes (the orchestrator, a cancel from the API, the CLI)."""
+        with self._lock, file_lock(self.root / STATE_LOCK):
+            yield
+
+    def update_state(self, **changes: Any) -> ProjectState:
+        """Read project.json, apply `changes`, write it back, all under the state lock."""
+        with self.state_lock():
+            st = self.read_model("project.json", ProjectState)
+            st = st.model_copy(update={**changes, "updated_at": time.time()})
+            self.write_json("project.json", st)
+            return st
+
+    @contextmanager
+    def run_lock(self) -> Iterator[None]:
+        """Held for as long as one orchestrator drives this project; a second `run`
+        (CLI resume while the API runs it) fails fast instead of racing the first."""
+        with file_lock(self.root / RUN_LOCK, blocking=False) as got:
+            if not got:
+                raise ProjectBusy(f"project {self.project_id} is already running in another "
+                                  "process; wait for it, or cancel it first")
+            yield
+
+    def is_running(self) -> bool:
+        """True while some process holds the run lock."""
+        if not (self.root / RUN_LOCK).exists():
+            return False
+        with file_lock(self.root / RUN_LOCK, blocking=False) as got:
+            return not got
+
+    def request_cancel(self) -> None:
+        atomic_write_text(self.root / CANCEL_FILE, str(time.time()))
+
+    def cancel_requested(self) -> bool:
+        return (self.root / CANCEL_FILE).exists()
+
+    def clear_cancel(self) -> None:
+        (self.root / CANCEL_FILE).unlink(missing_ok=True)
+
+    def check_cancel(self) -> None:
+        if self.cancel_requested():
+            raise ProjectCancelled(f"project {self.project_id} was cancelled")
+
+
+def read_project_states(projects_dir: str | Path) -> list[ProjectState]:
+    """Every readable project.json under `projects_dir`; an unreadable one is logged and
+    skipped, so one corrupt project cannot break every user's project list."""
+    out: list[ProjectState] = []
+    root = Path(projects_dir)
+    for pj in sorted(root.glob("*/project.json")) if root.exists() else []:
+        try:
+            out.append(ProjectState.model_validate_json(pj.read_bytes()))
+        except (OSError, ValueError) as e:
+            log.warning("skipping unreadable project file %s: %s", pj, str(e)[:200])
+    return out
+
+
+ACTIVE = (ProjectStatus.CREATED, ProjectStatus.RUNNING, ProjectStatus.WAITING_FEEDBACK)
+
+
+def recover_stale(projects_dir: str | Path) -> list[str]:
+    """Projects recorded as active whose run lock nobody holds were left by a process
+    that died (a replica restart, kill -9): mark them failed, saying how to continue.
+    Returns their ids. Call once when a server starts."""
+    fixed = []
+    for st in read_project_states(projects_dir):
+        ws = Workspace(Path(projects_dir) / st.project_id)
+        if st.status not in ACTIVE or ws.is_running():
+            continue
+        if st.status == ProjectStatus.CREATED and time.time() - st.updated_at < 60:
+            continue  # just created; its thread may not have taken the run lock yet
+        ws.update_state(status=ProjectStatus.FAILED, error="interrupted: the process running this project "
+                        "stopped (server restart or crash); resume it to continue")
+        fixed.append(st.project_id)
+    if fixed:
+        log.warning("recovered %d interrupted project(s): %s", len(fixed), ", ".join(fixed))
+    return fixed

@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,12 @@ def serve_command(settings: Settings, planner: bool, block: bool, console: Conso
     from nanoresearch_cli.service import SystemProjectService
     from serve.ray_api import run_api
 
+    from nanoresearch.workspace import recover_stale
+
+    recovered = recover_stale(settings.projects_dir)  # left "running" by a dead server
+    if recovered:
+        console.print(f"marked {len(recovered)} interrupted project(s) failed (resume them): "
+                      + ", ".join(recovered))
     init_ray(settings.execution.ray_address)
     if planner:
         from serve.ray_planner import deploy_planner, planner_base_url
@@ -119,6 +126,57 @@ def serve_command(settings: Settings, planner: bool, block: bool, console: Conso
     return 0
 
 
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "CREDENTIAL")
+
+
+def shipped_env(environ: Any) -> tuple[dict[str, str], list[str]]:
+    """The NANORESEARCH_* settings a submitted job gets, minus secrets: a job's
+    runtime_env is stored by Ray and shown in its dashboard."""
+    env, withheld = {}, []
+    for k, v in environ.items():
+        if k.startswith("NANORESEARCH_"):
+            if any(w in k.upper() for w in SECRET_WORDS):
+                withheld.append(k)
+            else:
+                env[k] = v
+    return env, sorted(withheld)
+
+
+def admin_command(settings: Settings, action: str, user: str | None, token_id: str | None,
+                  console: Console) -> int:
+    """User administration on this host's token file (the operator's shell is trusted):
+    `users`, `issue USER`, `revoke USER --token-id ID`, `remove USER`."""
+    from serve.auth import TokenAuth, check_user_id, tokens_path
+
+    auth = TokenAuth(tokens_path(settings.data_dir))
+    if action == "users":
+        t = Table(title="users (tokens)")
+        for col in ("user", "token id", "created"):
+            t.add_column(col)
+        for uid, toks in sorted(auth.users().items()):
+            for tok in toks:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(tok["created_at"] or 0))
+                t.add_row(escape(uid), tok["token_id"], when)
+        console.print(t)
+        return 0
+    if not user:
+        raise UserError(f"`admin {action}` needs a user id")
+    check_user_id(user)
+    if action == "issue":
+        console.print(f"token for {escape(user)} (shown once): {auth.issue(user)}", highlight=False)
+    elif action == "revoke":
+        if not token_id:
+            raise UserError("`admin revoke USER --token-id ID` (ids from `nanoresearch admin users`)")
+        ok = auth.revoke_token_id(user, token_id)
+        console.print("revoked" if ok else f"{escape(user)} has no token {escape(token_id)}")
+        return 0 if ok else 1
+    else:
+        n = auth.revoke_user(user)
+        console.print(f"removed {escape(user)}: {n} token(s) revoked; their data is kept")
+        return 0 if n else 1
+    return 0
+
+
 def submit_command(settings: Settings, rest: list[str], address: str | None, wait: bool,
                    console: Console) -> int:
     """`ray job submit` of the same CLI entry point, shipping this project as working_dir."""
@@ -126,7 +184,9 @@ def submit_command(settings: Settings, rest: list[str], address: str | None, wai
     if not address:
         raise UserError("no Ray cluster address: pass --address http://HOST:8265 or set RAY_ADDRESS")
     root = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if k.startswith("NANORESEARCH_")}
+    env, withheld = shipped_env(os.environ)
+    if withheld:
+        console.print(f"not shipped to the job (secrets; set them on the cluster): {', '.join(withheld)}")
     runtime_env = {"working_dir": str(root), "env_vars": env,
                    "excludes": [".git", "results", "*.pdf", "__pycache__"]}
     cmd = ["ray", "job", "submit", "--address", address, "--runtime-env-json",

@@ -16,7 +16,7 @@ from rich.table import Table
 from nanoresearch.config import Settings, load_settings, parse_overrides
 from nanoresearch.errors import UserError
 from nanoresearch.types import Feedback, Phase, ProjectState, ResearchTopic, new_id
-from nanoresearch.workspace import Workspace
+from nanoresearch.workspace import Workspace, read_project_states
 
 console = Console(stderr=False)
 log = logging.getLogger("nanoresearch.cli")
@@ -54,7 +54,10 @@ def topic_from(args: Any) -> ResearchTopic:
         if not p.exists():
             raise UserError(f"task file {p} does not exist (see benchmarks/tasks/ for examples)")
         try:
-            return ResearchTopic.model_validate_json(p.read_text())
+            return ResearchTopic.model_validate_json(p.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise UserError(f"task file {p} is not UTF-8 text (byte {e.start}): save it as "
+                            "UTF-8 JSON") from None
         except ValidationError as e:
             raise UserError(f"task file {p} does not match the task schema (question_id, domain, "
                             f"difficulty, background, problem_statement, baselines, datasets, "
@@ -89,13 +92,13 @@ def _print_event(kind: str, data: dict) -> None:
     if kind == "phase_start":
         console.rule(f"[bold]{data['phase']}")
     elif kind == "step_start":
-        console.print(f"  [cyan]>[/] {data['step']} ...")
+        console.print(f"  [cyan]>[/] {escape(str(data['step']))} ...")
     elif kind == "step_done":
-        console.print(f"  [green]done[/] {data['step']} ({data['seconds']} s)")
+        console.print(f"  [green]done[/] {escape(str(data['step']))} ({data['seconds']} s)")
     elif kind == "step_skipped":
-        console.print(f"  [dim]skip {data['step']} (finished earlier)[/]")
+        console.print(f"  [dim]skip {escape(str(data['step']))} (finished earlier)[/]")
     elif kind == "feedback":
-        console.print(f"  [magenta]feedback[/] {data['text']}")
+        console.print(f"  [magenta]feedback[/] {escape(str(data['text']))}")
 
 
 def cmd_run(args: Any, phases: tuple[Phase, ...] | None = None) -> int:
@@ -107,7 +110,8 @@ def cmd_run(args: Any, phases: tuple[Phase, ...] | None = None) -> int:
     topic = topic_from(args)
     project_id = args.project or new_id("p-")
     state = ProjectState(project_id=project_id, user_id=args.user, topic=topic)
-    console.print(f"project [bold]{project_id}[/] ({topic.domain}): {topic.problem_statement[:120]}")
+    console.print(f"project [bold]{escape(project_id)}[/] ({escape(topic.domain)}): "
+                  f"{escape(topic.problem_statement[:120])}")
     t0 = time.time()
     final = compose.run_project(settings, state, phases=phases, use_ray=not args.no_ray,
                                 on_event=_print_event)
@@ -139,7 +143,7 @@ def _report(settings: Settings, st: ProjectState, seconds: float) -> int:
     if pdf.exists():
         console.print(f"paper: {pdf}")
     if st.error:
-        console.print(f"[red]{st.error}[/]\ncontinue with: nanoresearch resume {st.project_id}")
+        console.print(f"[red]{escape(st.error)}[/]\ncontinue with: nanoresearch resume {st.project_id}")
     return 0 if st.status.value == "done" else 1
 
 
@@ -156,25 +160,24 @@ def cmd_status(args: Any) -> int:
     if args.project:
         ws = _workspace(settings, args.project)
         st = ws.read_model("project.json", ProjectState)
-        console.print(f"[bold]{st.project_id}[/] {st.status.value} user={st.user_id} "
+        console.print(f"[bold]{escape(st.project_id)}[/] {st.status.value} user={escape(st.user_id)} "
                       f"phase={st.phase.value if st.phase else '-'}")
         for ph in Phase:
             m = ws.manifest(ph)
             console.print(f"  {ph.value}: {m.status.value}")
             for s in m.steps:
                 dur = f"{s.finished_at - s.started_at:.1f}s" if s.finished_at and s.started_at else ""
-                console.print(f"    {s.status.value:8} {s.name:20} {dur} {s.error or ''}")
+                console.print(f"    {s.status.value:8} {escape(s.name):20} {dur} {escape(s.error or '')}")
         return 0
     t = Table(title="projects")
     for col in ("project", "user", "status", "phase", "topic"):
         t.add_column(col)
-    root = settings.projects_dir
-    for pj in sorted(root.glob("*/project.json"), key=lambda p: p.stat().st_mtime) if root.exists() else []:
-        st = ProjectState.model_validate_json(pj.read_text())
+    # topics and ids are user text: printed literally (a "[/]" in a topic crashed rich)
+    for st in sorted(read_project_states(settings.projects_dir), key=lambda s: s.updated_at):
         if args.user and st.user_id != args.user:
             continue
-        t.add_row(st.project_id, st.user_id, st.status.value, st.phase.value if st.phase else "-",
-                  st.topic.problem_statement[:60])
+        t.add_row(escape(st.project_id), escape(st.user_id), st.status.value,
+                  st.phase.value if st.phase else "-", escape(st.topic.problem_statement[:60]))
     console.print(t)
     return 0
 
@@ -223,8 +226,15 @@ def cmd_submit(args: Any) -> int:
     return admin.submit_command(settings_from(args), rest, args.address, not args.no_wait, console)
 
 
+def cmd_admin(args: Any) -> int:
+    from nanoresearch_cli import admin
+
+    return admin.admin_command(settings_from(args), args.action, args.user, args.token_id, console)
+
+
 def dispatch(args: Any) -> int:
     table = {"doctor": cmd_doctor, "run": cmd_run, "ideate": cmd_ideate, "resume": cmd_resume,
              "status": cmd_status, "feedback": cmd_feedback, "profile": cmd_profile,
-             "skills": cmd_store, "memories": cmd_store, "serve": cmd_serve, "submit": cmd_submit}
+             "skills": cmd_store, "memories": cmd_store, "serve": cmd_serve, "submit": cmd_submit,
+             "admin": cmd_admin}
     return table[args.cmd](args)

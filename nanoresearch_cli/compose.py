@@ -154,8 +154,11 @@ def serve_planner(settings: Settings):
     from serve.planner_client import PlannerClient, http_chat
     from serve.ray_planner import deploy_planner, planner_base_url
 
+    from serve.auth import service_token
+
     deploy_planner(settings)
-    return PlannerClient(http_chat(planner_base_url(settings), settings.providers.timeout_s * 5))
+    return PlannerClient(http_chat(planner_base_url(settings), service_token(settings.data_dir),
+                                   settings.providers.timeout_s * 5))
 
 
 # ---------------------------------------------------------------------- feedback -> SDPO

@@ -12,6 +12,7 @@
     nanoresearch memories list|search|delete ...      # the memory module
     nanoresearch serve                                # Ray Serve: planner + HTTP API + web page
     nanoresearch submit -- run --topic "..."          # the same entry point via `ray job submit`
+    nanoresearch admin users|issue|revoke|remove ...  # API users and tokens
 
 Every command takes --config FILE and --set section.field=value overrides.
 """
@@ -101,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default=None, help="Ray dashboard address (default: $RAY_ADDRESS)")
     p.add_argument("--no-wait", action="store_true")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="-- then the nanoresearch command")
+
+    p = sub.add_parser("admin", help="API users: list, issue or revoke tokens, remove a user")
+    _common(p)
+    p.add_argument("action", choices=["users", "issue", "revoke", "remove"])
+    p.add_argument("user", nargs="?", help="user id (all actions but `users`)")
+    p.add_argument("--token-id", default=None, help="for revoke: the id `admin users` lists")
     return ap
 
 

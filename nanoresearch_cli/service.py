@@ -20,7 +20,7 @@ from nanoresearch.types import (
     AdapterVersion, Feedback, MemoryEntry, Phase, ProjectState, ProjectStatus, ResearchTopic,
     SkillEntry, UserProfile, new_id,
 )
-from nanoresearch.workspace import Workspace
+from nanoresearch.workspace import Workspace, read_project_states
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,7 @@ class SystemProjectService:
 
     def list_projects(self, user_id: str) -> list[dict]:
         out = []
-        root = self.settings.projects_dir
-        for pj in sorted(root.glob("*/project.json")) if root.exists() else []:
-            st = ProjectState.model_validate_json(pj.read_text())
+        for st in read_project_states(self.settings.projects_dir):  # skips a corrupt file
             if st.user_id == user_id:
                 out.append({"project_id": st.project_id, "status": st.status.value,
                             "title": st.topic.problem_statement[:120], "created_at": st.created_at,
@@ -150,12 +148,14 @@ class SystemProjectService:
             apply_feedback(self.settings, feedback, wait=False)
 
     def cancel(self, project_id: str) -> None:
-        # a running step cannot be interrupted safely; the status tells the orchestrator's
-        # next resume to start from the last finished step
+        # the orchestrator checks the request before every step and stops there (state
+        # kept for resume); a project nobody runs is marked cancelled right away
         ws = self._ws(project_id)
-        st = self._state(project_id)
-        if st is not None:
-            ws.write_json("project.json", st.model_copy(update={"status": ProjectStatus.CANCELLED}))
+        if self._state(project_id) is None:
+            return
+        ws.request_cancel()
+        if not ws.is_running():
+            ws.update_state(status=ProjectStatus.CANCELLED)
 
     def resume(self, project_id: str) -> None:
         st = self._state(project_id)

@@ -8,6 +8,11 @@ composition root (actors/ray_app.py) implements over the orchestrator and the st
 Routes live in api_users.py and api_projects.py; this module owns the contract, the
 error format and the assembly. Every route is a sync `def`, so FastAPI runs service calls
 (which may block on Ray) in its thread pool instead of stalling the event loop.
+
+Security layers added here: body-size / JSON-depth / surrogate limits and response
+headers (serve/http_limits.py), per-user quotas around the service (serve/quotas.py,
+429), the admin routes (serve/api_admin.py), and a 400 instead of a 500 for input that
+is nested too deeply for the parsers (RecursionError).
 """
 from __future__ import annotations
 
@@ -62,13 +67,18 @@ class ProjectService(Protocol):
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 409: "conflict", 413: "too_large",
-                 415: "unsupported_media_type", 422: "invalid_request"}
+                 415: "unsupported_media_type", 422: "invalid_request", 429: "quota_exceeded"}
 
 
-def _error(status: int, code: str, detail: str, errors: list | None = None) -> JSONResponse:
+def _error(status: int, code: str, detail: str, errors: list | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
     body = ErrorBody(error=code, detail=detail, errors=errors or [])
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers or None)
+
+
+def _error_body(status: int, code: str, detail: str) -> dict:
+    return ErrorBody(error=code, detail=detail).model_dump()
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict]:
@@ -82,7 +92,11 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
-        return _error(exc.status, exc.code, exc.detail)
+        return _error(exc.status, exc.code, exc.detail, headers=exc.headers)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError):
+        return _error(400, "bad_request", "input nested too deeply: flatten it")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):
@@ -139,11 +153,15 @@ def create_app(service: ProjectService, auth: TokenAuth,
                options: ApiOptions | None = None) -> FastAPI:
     """Build the app. `options` (admin token, open registration) default to the
     environment: NANORESEARCH_ADMIN_TOKEN, NANORESEARCH_OPEN_REGISTRATION."""
+    from serve.api_admin import admin_router
     from serve.api_projects import projects_router
     from serve.api_users import users_router
+    from serve.http_limits import install_limits
+    from serve.quotas import GuardedService
 
     _check_service(service)
     options = options or ApiOptions.from_env()
+    service = GuardedService(service, options.quotas, options.projects_dir, options.data_dir)
     app = FastAPI(
         title="nanoresearch API",
         version="1.0",
@@ -156,12 +174,17 @@ def create_app(service: ProjectService, auth: TokenAuth,
             {"name": "users", "description": "accounts, tokens and the profile questionnaire"},
             {"name": "projects", "description": "research cycles, their artifacts and feedback"},
             {"name": "knowledge", "description": "your skills, memories and planner adapters"},
+            {"name": "admin", "description": "users and tokens (admin token only)"},
         ],
         responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
     )
     _install_error_handlers(app)
     app.include_router(users_router(service, auth, options), prefix=API_PREFIX)
     app.include_router(projects_router(service, auth), prefix=API_PREFIX)
+    app.include_router(admin_router(service, auth, options), prefix=API_PREFIX)
+    max_body = options.quotas.max_body_bytes if options.quotas else None
+    install_limits(app, **({"max_body_bytes": max_body} if max_body else {}),
+                   error_body=_error_body)
 
     @app.get(f"{API_PREFIX}/health", tags=["users"], summary="Liveness probe (no auth)")
     def health() -> dict:

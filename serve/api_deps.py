@@ -10,7 +10,7 @@ from typing import Any, Callable
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from serve.auth import TokenAuth
+from serve.auth import ApiOptions, TokenAuth
 
 _bearer = HTTPBearer(auto_error=False, description="the token from POST /api/v1/users")
 
@@ -21,6 +21,7 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, detail: str):
         super().__init__(status, code, detail)
         self.status, self.code, self.detail = status, code, detail
+        self.headers: dict[str, str] | None = None  # e.g. Retry-After on a 429
 
 
 def bearer_token(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str | None:
@@ -42,6 +43,20 @@ def current_user_dep(auth: TokenAuth) -> Callable[..., str]:
         return user
 
     return current_user
+
+
+def admin_dep(options: ApiOptions) -> Callable[..., None]:
+    """A dependency that admits only the admin token; refused when none is configured."""
+
+    def admin(token: str | None = Depends(bearer_token)) -> None:
+        if not options.admin_enabled:
+            raise ApiError(403, "forbidden", "admin routes are disabled: set "
+                           "NANORESEARCH_ADMIN_TOKEN on the server to enable them")
+        if not options.is_admin(token):
+            raise ApiError(401, "unauthorized", "admin token required (Authorization: Bearer "
+                           "$NANORESEARCH_ADMIN_TOKEN)")
+
+    return admin
 
 
 def not_found(project_id: str) -> ApiError:

@@ -1,6 +1,10 @@
 """Routes for accounts, the profile questionnaire, and a user's own knowledge
 (skills, memories, planner adapters). Every search is scoped to the caller; results are
-filtered again here so a service bug cannot leak another user's records."""
+filtered again here so a service bug cannot leak another user's records.
+
+Registration cannot take over data: an id that already has a token, or any data
+(profile, projects, memories, adapters: e.g. `default`, used from the CLI), is refused
+to self-registration (409); only the admin may hand such an id a token."""
 from __future__ import annotations
 
 import logging
@@ -26,18 +30,26 @@ def users_router(service: Any, auth: TokenAuth, options: ApiOptions) -> APIRoute
     @r.post("/users", status_code=201, response_model=UserCreated, tags=["users"],
             summary="Create a user and return their API token")
     def create_user(body: UserCreate, token: str | None = Depends(bearer_token)) -> UserCreated:
-        if not (options.open_registration or options.is_admin(token)):
+        admin = options.is_admin(token)
+        if not (options.open_registration or admin):
             raise ApiError(403, "forbidden", "creating users needs the admin token "
                            "(Authorization: Bearer $NANORESEARCH_ADMIN_TOKEN) unless the server "
                            "runs with NANORESEARCH_OPEN_REGISTRATION=1")
-        check_user_id(body.user_id)
-        if auth.has_user(body.user_id):
-            raise ApiError(409, "conflict", f"user {body.user_id!r} already exists; pick "
-                           "another id or ask the admin to issue a new token")
-        user_token = service.create_user(body.user_id, body.name)
-        auth.add_token(body.user_id, user_token)
-        log.info("created user %s", body.user_id)
-        return UserCreated(user_id=body.user_id, token=user_token)
+        uid = check_user_id(body.user_id)
+        with auth.registration():  # check-then-create is atomic across replicas
+            if auth.has_user(uid) or (not admin and user_has_data(service, uid)):
+                raise ApiError(409, "conflict", f"user {uid!r} already exists (it has a token "
+                               "or data); pick another id, or ask the admin for a token")
+            user_token = service.create_user(uid, body.name)
+            auth.add_token(uid, user_token)
+        log.info("created user %s%s", uid, " (by the admin)" if admin else "")
+        return UserCreated(user_id=uid, token=user_token)
+
+    @r.delete("/me/token", status_code=204, tags=["users"],
+              summary="Revoke the token this request is sent with")
+    def revoke_own(user: str = Depends(user_dep), token: str | None = Depends(bearer_token)) -> None:
+        auth.revoke_token(token or "")
+        log.info("user %s revoked a token", user)
 
     @r.get("/me", response_model=Me, tags=["users"], summary="Who this token belongs to")
     def me(user: str = Depends(user_dep)) -> Me:
@@ -67,6 +79,12 @@ def users_router(service: Any, auth: TokenAuth, options: ApiOptions) -> APIRoute
 
     _knowledge_routes(r, service, user_dep)
     return r
+
+
+def user_has_data(service: Any, user_id: str) -> bool:
+    """Whether anything is stored under this id (so registering it would take it over)."""
+    return bool(service.get_profile(user_id) is not None or service.list_projects(user_id)
+                or service.list_adapters(user_id) or service.search_memories(user_id, "", 1))
 
 
 def _knowledge_routes(r: APIRouter, service: Any, user_dep) -> None:

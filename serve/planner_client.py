@@ -50,10 +50,12 @@ class PlannerClient:
         return plan.model_copy(update=upd)
 
 
-def http_chat(base_url: str, timeout_s: float = 600.0, max_tokens: int = 256) -> ChatFn:
+def http_chat(base_url: str, api_key: str, timeout_s: float = 600.0, max_tokens: int = 256) -> ChatFn:
+    """`api_key`: the planner service token (serve/auth.service_token), which may plan
+    for any user, or one user's API token, which may plan for that user only."""
     from openai import OpenAI
 
-    client = OpenAI(base_url=base_url, api_key="local", timeout=timeout_s, max_retries=2)
+    client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=2)
 
     def chat(messages: list[dict], user_id: str, project_id: str, stage: str, schema: dict | None = None):
         fmt = {"type": "json_schema", "json_schema": {"name": "plan", "schema": schema}} if schema else None

@@ -47,12 +47,12 @@ def build_api_app(service_factory: Callable[[], ProjectService], settings: Setti
     """Bind the API deployment; deploy it with `serve.run(app, route_prefix="/")` or
     `run_api`. Options (admin token, open registration) are read here, on the driver, so
     replicas do not depend on the environment of whichever node they land on."""
-    opts = options or ApiOptions.from_env()
-    if not (opts.admin_token or opts.open_registration):
+    opts = options or ApiOptions.from_settings(settings)
+    if not (opts.admin_enabled or opts.open_registration):
         log.warning("no NANORESEARCH_ADMIN_TOKEN and registration closed: users can only be "
                     "created from the CLI")
     dep = ApiIngress.options(num_replicas=num_replicas)
-    return dep.bind(service_factory, str(settings.data_dir), opts)
+    return dep.bind(service_factory, str(settings.data_dir), opts.for_replicas())
 
 
 def run_api(service_factory: Callable[[], ProjectService], settings: Settings,

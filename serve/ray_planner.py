@@ -26,13 +26,13 @@ from nanoresearch.config import Settings
 from nanoresearch.errors import UserError
 from serve.planner_engine import PlannerEngine
 from serve.planner_log import PlannerLog
-from serve.planner_openai import create_planner_api
+from serve.auth import ApiOptions, TokenAuth, hash_token, service_token, tokens_path
+from serve.planner_openai import PlannerAuth, create_planner_api
 from storage.adapters import AdapterRegistry
 
 log = logging.getLogger(__name__)
 APP_NAME = "planner"
 ROUTE_PREFIX = "/v1"
-ADMIN_TOKEN_ENV = "NANORESEARCH_PLANNER_ADMIN_TOKEN"
 
 
 def choose_engine(settings: Settings) -> str:
@@ -77,14 +77,15 @@ class PlannerDeployment:
     admin load or a second user's request is accepted while one generates; the engine's
     lock orders their use of the model."""
 
-    def __init__(self, settings_json: str, model_dir: str | None = None, admin_token: str | None = None):
+    def __init__(self, settings_json: str, model_dir: str | None = None, admin_hash: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.settings = Settings.model_validate_json(settings_json)
         self.engine = make_engine(self.settings, model_dir)
-        self.admin_token = admin_token
+        data = self.settings.data_dir
+        self.auth = PlannerAuth(TokenAuth(tokens_path(data)), service_token(data), admin_hash)
 
     def __serve_build_asgi_app__(self):
-        return create_planner_api(self.engine, admin_token=self.admin_token)
+        return create_planner_api(self.engine, auth=self.auth)
 
 
 def build_planner_app(settings: Settings, *, model_dir: str | None = None,
@@ -96,8 +97,9 @@ def build_planner_app(settings: Settings, *, model_dir: str | None = None,
     dep = serve.deployment(PlannerDeployment, name="PlannerDeployment", num_replicas=1,
                            max_ongoing_requests=max_ongoing_requests,
                            ray_actor_options={"num_cpus": num_cpus, "num_gpus": gpus})
-    token = admin_token or os.environ.get(ADMIN_TOKEN_ENV)
-    return dep.bind(settings.model_dump_json(), model_dir, token)
+    # only the hash travels: Serve keeps a deployment's arguments and shows its config
+    token = admin_token or ApiOptions.from_env().admin_token
+    return dep.bind(settings.model_dump_json(), model_dir, hash_token(token) if token else None)
 
 
 def deploy_planner(settings: Settings, *, model_dir: str | None = None, admin_token: str | None = None,

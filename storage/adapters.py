@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Iterator
 
 from nanoresearch.errors import RunFailure, UserError
+from nanoresearch.ids import check_user_id
 from nanoresearch.types import AdapterVersion
 from nanoresearch.workspace import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 RECORD = "record.json"
 CURRENT = "current"
-_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+STAGING = ".staging"  # a user id starts with a letter or digit, so never collides
+_STAGED_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 class AdapterIntegrityError(RunFailure):
@@ -49,11 +51,17 @@ def checksum_dir(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_user_id(user_id: str) -> str:
-    if not isinstance(user_id, str) or not _USER_RE.match(user_id) or user_id in (".", ".."):
-        raise UserError(f"user id {user_id!r} is not usable as an adapter key: use letters, "
-                        "digits, '_', '-' or '.' (max 128 characters)")
-    return user_id
+def check_plain_tree(src: Path) -> None:
+    """Refuse a directory that is, or holds, a symlink: copying would follow it and
+    publish whatever file it points at (another user's adapter, a server secret)."""
+    if src.is_symlink() or not src.is_dir():
+        raise UserError(f"{src} is not a plain directory (symlinks are refused)")
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink() or not (p.is_dir() or p.is_file()):
+                raise UserError(f"{p} is a symlink or special file; an adapter to publish "
+                                "must hold regular files only")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -74,6 +82,24 @@ class AdapterRegistry:
 
     def version_dir(self, user_id: str, version: int) -> Path:
         return self.user_dir(user_id) / f"v{int(version):04d}"
+
+    def staging_dir(self) -> Path:
+        """Where an operator (or a trainer on another host) drops an adapter for the
+        admin `publish` route: the only place that route publishes from."""
+        d = self.root / STAGING
+        d.mkdir(mode=0o700, exist_ok=True)
+        return d
+
+    def staged(self, name: str) -> Path:
+        """The staged adapter directory `name` (one path component, no symlinks)."""
+        if not isinstance(name, str) or not _STAGED_RE.match(name):
+            raise UserError(f"staged adapter name {name!r} is invalid: give the name of a "
+                            f"directory inside {self.root / STAGING}, not a path")
+        src = self.staging_dir() / name
+        if not src.exists() and not src.is_symlink():
+            raise UserError(f"no staged adapter {name!r} in {self.root / STAGING}")
+        check_plain_tree(src)
+        return src
 
     @contextmanager
     def _user_lock(self, user_id: str) -> Iterator[None]:
@@ -137,6 +163,7 @@ class AdapterRegistry:
                 make_current: bool = True) -> AdapterVersion:
         """Copy a trained adapter into the next version slot and (by default) serve it."""
         src = Path(src_dir)
+        check_plain_tree(src)
         if not (src / "adapter_config.json").exists():
             raise UserError(f"{src} is not a saved peft adapter (no adapter_config.json)")
         with self._user_lock(user_id):

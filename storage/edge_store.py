@@ -18,6 +18,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from nanoresearch.errors import RunFailure, UserError
+from nanoresearch.workspace import atomic_write_json
 from storage.vector_store import (
     SID, AnyOf, Condition, Eq, Filter, Hit, IsEmpty, Range, as_vector, check_indexes, point_id,
     strip_payload,
@@ -64,7 +65,11 @@ class EdgeStore:
         meta = self.root / f"{name}.meta.json"
         config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine))
         if meta.exists():
-            stored = json.loads(meta.read_text())["dim"]
+            try:
+                stored = json.loads(meta.read_text())["dim"]
+            except (ValueError, KeyError, TypeError) as e:
+                raise UserError(f"{meta} is unreadable ({e}); it only records the vector size: "
+                                f"delete it and reopen the store") from None
             if stored != dim:
                 raise UserError(f"collection {name!r} at {path} holds {stored}-d vectors but the "
                                 f"embedder gives {dim}-d; use another store_dir or export/import")
@@ -77,7 +82,7 @@ class EdgeStore:
                                  f"process owns it - call it through the storage actor, or use "
                                  f"storage.backend=server") from None
             raise RunFailure(f"cannot open Qdrant Edge shard {path}: {e}") from None
-        meta.write_text(json.dumps({"dim": dim}))
+        atomic_write_json(meta, {"dim": dim})  # temp + fsync + rename + dir fsync
         return shard
 
     def ensure_collection(self, name: str, dim: int, indexes: dict[str, str]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from nanoresearch.errors import UserError
+from nanoresearch.ids import check_user_id
 from nanoresearch.types import Resources, UserProfile, now
 
 log = logging.getLogger(__name__)
-_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 QUESTIONS: list[dict[str, Any]] = [
     {"field": "name", "prompt": "Your name", "type": "str", "default": ""},
@@ -44,13 +43,6 @@ QUESTIONS: list[dict[str, Any]] = [
      "default": ""},
 ]
 _RESOURCE_FIELDS = ("gpus", "cpus", "hours", "money_usd")
-
-
-def check_user_id(user_id: str) -> str:
-    if not isinstance(user_id, str) or not _USER.match(user_id):
-        raise UserError(f"user id {user_id!r} is invalid: use 1-64 letters, digits, '_', '.', "
-                        f"'@' or '-', starting with a letter or digit")
-    return user_id
 
 
 def _coerce(q: dict[str, Any], raw: Any) -> Any:

@@ -4,6 +4,13 @@ latexmk runs in a scratch copy of the paper directory; only a run that exits 0 *
 produces a PDF replaces `paper.pdf` (atomically), so a failed retry leaves the last good
 version in place. The log is parsed into structured errors (file, line, message) that
 the writer maps back to the section file at fault.
+
+The text is partly model-written, so TeX is treated as untrusted code: latexmk gets a
+minimal environment (no API keys, HOME = the build dir), kpathsea's `openin_any=p` /
+`openout_any=p` (no absolute paths, no `..`, no dot files: `\input{/etc/passwd}` and
+friends are refused), no shell escape, no rc files (`-norc`: a `latexmkrc` would be perl),
+and, where bubblewrap works, a sandbox that sees only /usr, the TeX configuration and the
+scratch build dir, without network. `CompileResult.sandboxed` records which it was.
 """
 from __future__ import annotations
 
@@ -56,6 +63,7 @@ class CompileResult:
     log_tail: str = ""
     seconds: float = 0.0
     pages: int | None = None
+    sandboxed: bool = False  # ran inside bubblewrap (else: restricted TeX only)
 
 
 _INSTALL_OK = False
@@ -147,18 +155,69 @@ def _pages(log_text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120.0) -> CompileResult:
+BUILD_MOUNT = "/build"
+# read-only inside the LaTeX sandbox: the TeX tree, its config and generated formats
+_TEX_RO = ("/etc/texmf", "/var/lib/texmf", "/etc/alternatives", "/etc/ld.so.cache", "/etc/fonts",
+           "/etc/perl")
+
+
+def latex_env(home: str) -> dict[str, str]:
+    """The whole environment TeX gets: nothing inherited (API keys, tokens), and
+    kpathsea's paranoid file access (these variables override texmf.cnf)."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8", "TEXMFVAR": f"{home}/.texmf-var",
+            "TEXMFCONFIG": f"{home}/.texmf-config", "openin_any": "p", "openout_any": "p",
+            "shell_escape": "f", "max_print_line": "10000"}  # unwrapped log lines parse reliably
+
+
+def latex_command(main: str) -> list[str]:
+    return ["latexmk", "-norc", "-pdf", "-pdflatex=pdflatex -no-shell-escape %O %S",
+            "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-bibtex", main]
+
+
+def sandbox_args(work: Path, env: dict[str, str]) -> list[str] | None:
+    """The bubblewrap prefix that shows TeX only what it needs, or None when
+    bubblewrap cannot run here (then restricted TeX alone holds the line)."""
+    from nanoresearch.execution.sandbox import sandbox_problem
+
+    bwrap = shutil.which("bwrap")
+    if bwrap is None or sandbox_problem() is not None:
+        return None
+    args = [bwrap, "--ro-bind", "/usr", "/usr"]
+    for name in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
+        if os.path.islink(name):
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    for path in _TEX_RO:
+        args += ["--ro-bind-try", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+             "--bind", str(work), BUILD_MOUNT, "--chdir", BUILD_MOUNT,
+             "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "65534",
+             "--gid", "65534", "--cap-drop", "ALL", "--die-with-parent", "--new-session",
+             "--clearenv"]
+    for k, v in env.items():
+        args += ["--setenv", k, v]
+    return args + ["--"]
+
+
+def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120.0,
+                sandbox: bool | None = None) -> CompileResult:
     """latexmk in a scratch copy; on success the PDF atomically replaces
-    `paper_dir/<main stem>.pdf`. On failure the previous PDF is untouched."""
+    `paper_dir/<main stem>.pdf`. On failure the previous PDF is untouched. `sandbox`:
+    None runs inside bubblewrap when it works here, False never (tests), True requires it."""
     paper_dir = Path(paper_dir)
     stem = Path(main).stem
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="nr-latex-") as tmp:
         work = Path(tmp) / "paper"
         shutil.copytree(paper_dir, work, ignore=_ignore_for(paper_dir))
-        cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-               "-bibtex", main]
-        env = dict(os.environ, max_print_line="10000")  # unwrapped log lines parse reliably
+        prefix = sandbox_args(work, latex_env(BUILD_MOUNT)) if sandbox is not False else None
+        if sandbox and prefix is None:
+            raise UserError("LaTeX sandbox requested but bubblewrap cannot run here: "
+                            "apt-get install bubblewrap, or allow user namespaces")
+        cmd = (prefix or []) + latex_command(main)
+        env = latex_env(BUILD_MOUNT) if prefix else latex_env(str(work))
         try:
             # TeX writes 8-bit characters raw: decode leniently
             proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace",
@@ -179,7 +238,9 @@ def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120
             os.replace(staged, target)
             warnings = re.findall(r"^(?:LaTeX|Package \w+) Warning: (.+)$", log_text, re.M)
             log.info("compiled %s in %.1fs", target, seconds)
-            return CompileResult(True, target, [], warnings[:50], log_text[-2000:], seconds, _pages(log_text))
+            return CompileResult(True, target, [], warnings[:50], log_text[-2000:], seconds,
+                                 _pages(log_text), sandboxed=prefix is not None)
         errors = parse_log(log_text) or _tool_errors(work, stem, out, rc)
         log.info("compile failed in %.1fs: %s", seconds, errors[0])
-        return CompileResult(False, None, errors, [], log_text[-4000:], seconds)
+        return CompileResult(False, None, errors, [], log_text[-4000:], seconds,
+                             sandboxed=prefix is not None)

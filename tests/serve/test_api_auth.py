@@ -73,3 +73,54 @@ def test_second_instance_sees_new_users_and_revocations(tmp_path):
     assert server.verify(tok) == "dave" and server.has_user("dave")
     cli.revoke_user("dave")
     assert server.verify(tok) is None
+
+
+_ADD_USERS = """
+import sys
+from serve.auth import TokenAuth
+auth = TokenAuth(sys.argv[1])
+for i in range(25):
+    auth.issue(f"{sys.argv[2]}{i}")
+"""
+
+
+def test_two_processes_adding_users_lose_nothing(tmp_path):
+    """Issue 15, M3: each process saved its own cached dict, so concurrent creators
+    overwrote each other's users; now every change is a locked read-modify-write."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "api_tokens.json"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    procs = [subprocess.Popen([sys.executable, "-c", _ADD_USERS, str(path), p], env=env)
+             for p in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert len(TokenAuth(path).users()) == 50
+
+
+def test_service_token_is_private_and_stable(tmp_path):
+    from serve.auth import SERVICE_TOKEN_FILE, service_token
+
+    tok = service_token(tmp_path)
+    assert tok.startswith("nrs_") and service_token(tmp_path) == tok
+    assert (tmp_path / SERVICE_TOKEN_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_replica_options_carry_only_the_admin_hash():
+    import pickle
+
+    opts = ApiOptions(admin_token="the-admin-secret-0123456789").for_replicas()
+    assert b"the-admin-secret" not in pickle.dumps(opts)
+    assert opts.is_admin("the-admin-secret-0123456789") and not opts.is_admin("wrong")
+    assert not ApiOptions().is_admin("") and not ApiOptions().admin_enabled
+
+
+def test_revoke_one_token_by_id(tmp_path):
+    auth = TokenAuth(tmp_path / "t.json")
+    t1, t2 = auth.issue("alice"), auth.issue("alice")
+    ids = [t["token_id"] for t in auth.users()["alice"]]
+    assert len(ids) == 2 and all(len(i) == 12 for i in ids)
+    assert auth.revoke_token_id("alice", ids[0]) and not auth.revoke_token_id("bob", ids[1])
+    assert auth.verify(t1) is None and auth.verify(t2) == "alice"
+    assert auth.revoke_token(t2) and auth.users() == {}

@@ -27,16 +27,33 @@ def engine(model_dir, tmp_path):
     return PlannerEngine(model_dir, AdapterRegistry(tmp_path / "adapters"), PlannerLog(tmp_path / "data"))
 
 
+ADMIN = "planner-admin-token-0123456789"
+SERVICE = "nrs_service-token-for-tests-0123456789"
+
+
 @pytest.fixture()
-def client(engine):
+def tokens(tmp_path):
+    from serve.auth import TokenAuth
+    return TokenAuth(tmp_path / "api_tokens.json")
+
+
+@pytest.fixture()
+def client(engine, tokens):
     from fastapi.testclient import TestClient
 
-    with TestClient(create_planner_api(engine, prefix="/v1", admin_token="tok")) as c:
+    from serve.planner_openai import PlannerAuth
+    auth = PlannerAuth.create(tokens, SERVICE, ADMIN)
+    with TestClient(create_planner_api(engine, prefix="/v1", auth=auth)) as c:
         yield c
 
 
-def _chat(client, model="planner", **kw):
-    return client.post("/v1/chat/completions", json={"model": model, "messages": MSGS, "max_tokens": 4}, **kw)
+SVC = {"Authorization": f"Bearer {SERVICE}"}
+ADM = {"Authorization": f"Bearer {ADMIN}"}
+
+
+def _chat(client, model="planner", headers=None, **kw):
+    return client.post("/v1/chat/completions", json={"model": model, "messages": MSGS, "max_tokens": 4},
+                       headers={**SVC, **(headers or {})}, **kw)
 
 
 def test_chat_models_and_user_selection(client, engine, model_dir, tmp_path):
@@ -56,19 +73,24 @@ def test_chat_models_and_user_selection(client, engine, model_dir, tmp_path):
     assert bad.status_code == 400 and "unknown model" in bad.json()["error"]["message"]
 
 
+def _staged(engine, model_dir, name: str, seed: int):
+    return random_adapter(model_dir, engine.adapters.staging_dir() / name, seed=seed)
+
+
 def test_admin_routes(client, engine, model_dir, tmp_path):
-    src = random_adapter(model_dir, tmp_path / "src", seed=4)
-    assert client.post("/v1/admin/adapters/alice/publish", json={"path": str(src)}).status_code == 401
-    auth = {"Authorization": "Bearer tok"}
-    r = client.post("/v1/admin/adapters/alice/publish", json={"path": str(src)}, headers=auth).json()
+    _staged(engine, model_dir, "a4", seed=4)
+    assert client.post("/v1/admin/adapters/alice/publish", json={"staged": "a4"}).status_code == 401
+    bad = client.post("/v1/admin/adapters/alice/publish", json={"staged": "a4"}, headers=SVC)
+    assert bad.status_code == 401  # the service token plans; it does not administer
+    r = client.post("/v1/admin/adapters/alice/publish", json={"staged": "a4"}, headers=ADM).json()
     assert r["current"] == 1 and r["loaded"] == 1
-    client.post("/v1/admin/adapters/alice/publish", json={"path": str(src), "parent_version": 1}, headers=auth)
-    assert client.post("/v1/admin/adapters/alice/load", json={"version": 1}, headers=auth).json()["loaded"] == 1
+    client.post("/v1/admin/adapters/alice/publish", json={"staged": "a4", "parent_version": 1}, headers=ADM)
+    assert client.post("/v1/admin/adapters/alice/load", json={"version": 1}, headers=ADM).json()["loaded"] == 1
     assert _chat(client, "planner:alice").json()["system_fingerprint"] == "v1"
-    assert client.post("/v1/admin/adapters/alice/unload", headers=auth).json()["loaded"] is None
-    st = client.post("/v1/admin/adapters/alice/rollback", json={}, headers=auth).json()
+    assert client.post("/v1/admin/adapters/alice/unload", headers=ADM).json()["loaded"] is None
+    st = client.post("/v1/admin/adapters/alice/rollback", json={}, headers=ADM).json()
     assert st["current"] is None and st["loaded"] is None
-    assert client.post("/v1/admin/adapters/alice/load", json={"version": 7}, headers=auth).status_code == 400
+    assert client.post("/v1/admin/adapters/alice/load", json={"version": 7}, headers=ADM).status_code == 400
 
 
 @pytest.mark.ray
@@ -90,7 +112,12 @@ def test_serve_route_with_openai_client_and_hot_swap(model_dir, tmp_path, settin
         deploy_planner(settings, model_dir=str(model_dir), route_prefix="/v1")
         reg = AdapterRegistry(settings.adapters_dir)
         publish_random(reg, model_dir, tmp_path, "alice", seed=1)
-        oa = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+        from serve.auth import service_token
+        oa = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=service_token(settings.data_dir),
+                    max_retries=0)
+        anon = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="nr_not-a-real-token-0000", max_retries=0)
+        with pytest.raises(Exception, match="401|unknown or revoked"):
+            anon.chat.completions.create(model="planner:alice", messages=MSGS, max_tokens=2)
         first = oa.chat.completions.create(model="planner:alice", messages=MSGS, max_tokens=4)
         assert first.system_fingerprint == "v1" and first.choices[0].message.content is not None
         base = oa.chat.completions.create(model="planner", messages=MSGS, max_tokens=4,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import threading
 
 import pytest
@@ -66,7 +67,7 @@ def test_users_are_isolated(tmp_path):
     with pytest.raises(AdapterIntegrityError, match="recorded for user 'alice'"):
         reg.resolve("bob", 1)
     for bad in ("../alice", "a/b", "", ".."):
-        with pytest.raises(UserError, match="not usable"):
+        with pytest.raises(UserError, match="user id .* is invalid"):
             reg.user_dir(bad)
 
 
@@ -84,3 +85,26 @@ def test_publish_rejects_non_adapter(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="adapter_config.json"):
         reg.publish("alice", tmp_path / "empty")
+
+
+def test_publish_refuses_symlinks_and_staged_names_are_single_components(tmp_path):
+    """Issue 15, C2: copying followed symlinks, so a staged adapter could publish any
+    file the server can read (another user's adapter, a secret) as someone's weights."""
+    import os
+
+    reg = AdapterRegistry(tmp_path / "reg")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("server secret")
+    src = Path(_adapter(tmp_path, "linked"))
+    os.symlink(secret, src / "extra.bin")
+    with pytest.raises(UserError, match="symlink"):
+        reg.publish("alice", src)
+    assert reg.list("alice") == []
+    good = Path(_adapter(reg.staging_dir(), "good"))
+    assert reg.staged("good") == good
+    for name in ("../good", "good/..", "/etc", "", ".x"):
+        with pytest.raises(UserError, match="invalid|no staged"):
+            reg.staged(name)
+    os.symlink(good, reg.staging_dir() / "alias")
+    with pytest.raises(UserError, match="symlink"):
+        reg.staged("alias")
