@@ -11,9 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from urllib.parse import quote
+
+import bibtexparser
+from bibtexparser.model import Entry, Field
+
 from nanoresearch.latex.escape import escape_latex
 from nanoresearch.types import LiteratureRecord
 
+_URL_SAFE = ":/?@!&'()*+,;=-._~%"
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Crossref's recommended DOI characters: all of them typeset verbatim inside \\Url
+_DOI_RE = re.compile(r"^10\.\d+(?:\.\d+)*/[-._;()/:A-Za-z0-9]+$")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,40}")
 _ARXIV_RE = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$", re.I)
 
 
@@ -33,37 +43,91 @@ def arxiv_id(record: LiteratureRecord) -> str | None:
 
 def _authors(names: Sequence[str]) -> str:
     # BibTeX splits authors on " and "; one inside a name would split it wrongly.
-    clean = [escape_latex(re.sub(r"\s+and\s+", " & ", n.strip())) for n in names if n and n.strip()]
+    clean = [bib_text(re.sub(r"\s+and\s+", " & ", n.strip())) for n in names if n and n.strip()]
     return " and ".join(clean)
 
 
-def bib_entry(record: LiteratureRecord) -> str:
-    key = bib_key(record.id)
-    fields = [("title", "{" + escape_latex(record.title.strip()) + "}")]
+def url_field(url: str) -> str | None:
+    """A URL as plainnat typesets it (`\\url`, hyperref loaded): http(s) only, every
+    character outside RFC 3986 percent-encoded, so no brace, backslash or space reaches
+    TeX; `%` is written `\\%`, which hyperref's \\url reads as a percent sign."""
+    url = url.strip()
+    if not re.match(r"^https?://[^\s]+$", url, re.I):
+        return None
+    return _percent(url)
+
+
+def _percent(text: str) -> str:
+    return quote(_LONE_PERCENT.sub("%25", text), safe=_URL_SAFE).replace("%", r"\%")
+
+
+def bib_text(text: str) -> str:
+    """Text for a BibTeX value: LaTeX-escaped, and no lone brace (BibTeX counts `\\}` as
+    a closing brace, so one escaped brace would end the field early)."""
+    return escape_latex(text).replace(r"\{", r"\textbraceleft{}").replace(r"\}", r"\textbraceright{}")
+
+
+def doi_field(doi: str) -> str | None:
+    """A DOI (`10.<registrant>/<suffix>`) in Crossref's safe characters, else dropped
+    (plainnat prints it with \\Url, which would show an escape literally)."""
+    doi = doi.strip()
+    return doi if _DOI_RE.match(doi) else None
+
+
+def _token(value: str) -> str | None:
+    """Identifier-like fields (primaryClass, eprint): kept only when they are plain."""
+    return value if _TOKEN_RE.fullmatch(value or "") else None
+
+
+def _fields(record: LiteratureRecord) -> tuple[str, list[tuple[str, str]]]:
+    """(entry type, [(field, LaTeX value)]): every value escaped or validated here."""
+    fields = [("title", "{" + bib_text(record.title.strip()) + "}")]
     authors = _authors(record.authors)
     if authors:  # unknown authors are left out, not invented ("Anonymous")
         fields.append(("author", authors))
     if record.year:
-        fields.append(("year", str(record.year)))
+        fields.append(("year", str(int(record.year))))
     aid = arxiv_id(record)
+    url = url_field(record.url) if record.url else None
     if aid:
         kind = "misc"
         fields += [("eprint", aid), ("archivePrefix", "arXiv")]
-        if record.categories:
-            fields.append(("primaryClass", record.categories[0]))
-        fields.append(("url", record.url or f"https://arxiv.org/abs/{aid}"))
-    else:
-        kind = "article" if record.venue else "misc"
-        if record.venue:
-            fields.append(("journal", escape_latex(record.venue)))
-        if record.id.lower().startswith("doi:"):
-            fields.append(("doi", record.id.split(":", 1)[1]))
-        if record.url:
-            fields.append(("url", record.url))
-    # Double braces around the title keep its capitalisation under plainnat.
-    body = ",\n".join(f"  {name} = {{{val}}}" for name, val in fields)
+        primary = _token(record.categories[0]) if record.categories else None
+        if primary:
+            fields.append(("primaryClass", primary))
+        fields.append(("url", url or f"https://arxiv.org/abs/{aid}"))
+        return kind, fields
+    kind = "article" if record.venue else "misc"
+    if record.venue:
+        fields.append(("journal", bib_text(record.venue)))
+    doi = doi_field(record.id.split(":", 1)[1]) if record.id.lower().startswith("doi:") else None
+    if doi:
+        fields.append(("doi", doi))
+    if url:
+        fields.append(("url", url))
+    return kind, fields
+
+
+def _entry(record: LiteratureRecord) -> Entry:
+    kind, fields = _fields(record)
     # nanoresearch_id is provenance for audits; BibTeX styles ignore unknown fields.
-    return f"@{kind}{{{key},\n{body},\n  nanoresearch_id = {{{record.id}}}\n}}\n"
+    fields.append(("nanoresearch_id", bib_text(record.id)))
+    return Entry(kind, bib_key(record.id), [Field(k, v) for k, v in fields])
+
+
+def _write(entries: Iterable[Entry]) -> str:
+    lib = bibtexparser.Library()
+    for e in entries:
+        lib.add(e)
+    fmt = bibtexparser.BibtexFormat()
+    fmt.indent, fmt.block_separator = "  ", "\n"
+    return bibtexparser.write_string(lib, bibtex_format=fmt)
+
+
+def bib_entry(record: LiteratureRecord) -> str:
+    """One BibTeX entry, written by bibtexparser (double braces around the title keep
+    its capitalisation under plainnat)."""
+    return _write([_entry(record)])
 
 
 def build_bib(records: Iterable[LiteratureRecord]) -> tuple[str, dict[str, LiteratureRecord]]:
@@ -71,7 +135,7 @@ def build_bib(records: Iterable[LiteratureRecord]) -> tuple[str, dict[str, Liter
     by_key: dict[str, LiteratureRecord] = {}
     for r in records:
         by_key.setdefault(bib_key(r.id), r)
-    return "\n".join(bib_entry(r) for r in by_key.values()), by_key
+    return _write(_entry(r) for r in by_key.values()), by_key
 
 
 def write_bib(records: Iterable[LiteratureRecord], path: Path) -> dict[str, LiteratureRecord]:
@@ -94,19 +158,22 @@ class BibProblem:
     reason: str
 
 
+def _parsed(bib_text: str) -> dict[str, tuple[str, dict[str, str]]]:
+    lib = bibtexparser.parse_string(bib_text)
+    return {e.key: (e.entry_type.lower(), {f.key: f.value for f in e.fields}) for e in lib.entries}
+
+
 def verify_bib(bib_text: str, records: Iterable[LiteratureRecord]) -> list[BibProblem]:
     """Every entry must be exactly the one generated from a retrieved record: an extra
-    key or an edited entry (a made-up or altered reference) is reported."""
-    expected = {bib_key(r.id): bib_entry(r) for r in records}
-    problems = []
-    chunks = re.split(r"(?=^@)", bib_text, flags=re.M)
-    for chunk in chunks:
-        m = _ENTRY_RE.match(chunk.strip())
-        if not m or m.group(1).lower() == "comment":
-            continue
-        key = m.group(2)
+    key, an edited field (a made-up or altered reference) or an unparseable block is
+    reported. Both sides are read by bibtexparser, so layout does not matter."""
+    expected = _parsed(build_bib(records)[0])
+    lib = bibtexparser.parse_string(bib_text)
+    problems = [BibProblem("?", f"unparseable BibTeX block at line {b.start_line}")
+                for b in lib.failed_blocks]
+    for key, entry in _parsed(bib_text).items():
         if key not in expected:
             problems.append(BibProblem(key, "not a retrieved paper (no Stage I record has this key)"))
-        elif chunk.strip() != expected[key].strip():
+        elif entry != expected[key]:
             problems.append(BibProblem(key, "entry differs from the retrieved record"))
     return problems

@@ -1,5 +1,6 @@
 """What every literature web API client shares: a polite rate limit, retries with
-exponential backoff on 429/5xx/timeouts, a circuit breaker and an on-disk response cache.
+exponential backoff on 429/5xx/timeouts (tenacity, honouring Retry-After), a short
+connect timeout, a circuit breaker and an on-disk response cache.
 
 The breaker counts failed *attempts* (not failed searches), so a 5xx storm opens it within
 one search and the next searches fail fast instead of each paying the full retry budget.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from nanoresearch.errors import RunFailure, ServiceUnavailable
 from nanoresearch.types import LiteratureRecord
@@ -92,13 +94,15 @@ class HttpSource:
     default_base_url = ""
 
     def __init__(self, base_url: str | None = None, *, cache_dir: str | Path | None = None,
-                 timeout_s: float = 20.0, max_retries: int = 3, backoff_s: float = 1.0,
+                 timeout_s: float = 20.0, connect_timeout_s: float = 3.0, max_retries: int = 3, backoff_s: float = 1.0,
                  min_interval_s: float = 1.0, breaker: CircuitBreaker | None = None,
                  headers: dict[str, str] | None = None,
                  transport: httpx.AsyncBaseTransport | None = None):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.cache = ResponseCache(Path(cache_dir) / "http" / self.name if cache_dir else None)
         self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
+        # offline or firewalled, a connect fails in this bound, not in the read timeout
+        self.connect_timeout_s = connect_timeout_s
         self.min_interval_s = min_interval_s
         self.breaker = breaker or CircuitBreaker()
         self.headers = {"User-Agent": "nanoresearch/0.1 (research automation)", **(headers or {})}
@@ -145,38 +149,62 @@ class HttpSource:
         if slot > now:
             await asyncio.sleep(slot - now)
 
+    def _wait(self, state: RetryCallState) -> float:
+        """Exponential backoff, at least the server's Retry-After; none once the breaker
+        opened (the next attempt then fails fast with the breaker's message)."""
+        if not self.breaker.allow():
+            return 0.0
+        exc = state.outcome.exception() if state.outcome else None
+        after = exc.retry_after_s if isinstance(exc, _Transient) else 0.0
+        return min(max(self.backoff_s * 2 ** (state.attempt_number - 1), after), 30.0)
+
+    async def _attempt(self, client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> str:
+        if not self.breaker.allow():
+            raise ServiceUnavailable(
+                f"{self.name} circuit breaker is open after {self.breaker.failures} consecutive "
+                f"failures; retrying after {self.breaker.cooldown_s:g}s cooldown")
+        await self._polite_wait()
+        self.requests_sent += 1
+        try:
+            resp = await client.get(url, params=params)
+        except (httpx.TimeoutException, httpx.TransportError) as e:
+            raise self._failed(f"{type(e).__name__}: {e}", 0.0) from e
+        if resp.status_code == 200:
+            self.breaker.success()
+            return resp.text
+        if resp.status_code not in RETRY_STATUS:
+            raise RunFailure(f"{self.name} request failed with HTTP {resp.status_code}: "
+                             f"{resp.text[:200]!r}; check the query and base URL")
+        raise self._failed(f"HTTP {resp.status_code}", _retry_after(resp))
+
+    def _failed(self, reason: str, retry_after_s: float) -> "_Transient":
+        self.breaker.failure()  # attempts, not searches, count towards opening it
+        log.warning("%s attempt failed (%s)", self.name, reason)
+        return _Transient(reason, retry_after_s)
+
     async def _fetch(self, url: str, params: dict[str, Any]) -> str:
-        last = ""
-        async with httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers,
+        timeout = httpx.Timeout(self.timeout_s, connect=min(self.connect_timeout_s, self.timeout_s))
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._wait,
+                                 retry=retry_if_exception_type(_Transient), sleep=asyncio.sleep,
+                                 reraise=True)
+        async with httpx.AsyncClient(timeout=timeout, headers=self.headers,
                                      transport=self.transport) as client:
-            for attempt in range(self.max_retries + 1):
-                if not self.breaker.allow():
-                    raise ServiceUnavailable(
-                        f"{self.name} circuit breaker is open after {self.breaker.failures} "
-                        f"consecutive failures (last: {last or 'n/a'}); retrying after "
-                        f"{self.breaker.cooldown_s:g}s cooldown")
-                await self._polite_wait()
-                delay = self.backoff_s * 2 ** attempt
-                try:
-                    self.requests_sent += 1
-                    resp = await client.get(url, params=params)
-                except (httpx.TimeoutException, httpx.TransportError) as e:
-                    last = f"{type(e).__name__}: {e}"
-                else:
-                    if resp.status_code == 200:
-                        self.breaker.success()
-                        return resp.text
-                    last = f"HTTP {resp.status_code}"
-                    if resp.status_code not in RETRY_STATUS:
-                        raise RunFailure(f"{self.name} request failed with {last}: "
-                                         f"{resp.text[:200]!r}; check the query and base URL")
-                    delay = max(delay, _retry_after(resp))
-                self.breaker.failure()
-                log.warning("%s attempt %d failed (%s)", self.name, attempt + 1, last)
-                if attempt < self.max_retries and self.breaker.allow():
-                    await asyncio.sleep(min(delay, 30.0))
-        raise ServiceUnavailable(f"{self.name} failed after {self.max_retries + 1} attempts "
-                                 f"(last: {last}); the search falls back to the next source")
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        body = await self._attempt(client, url, params)
+            except _Transient as e:
+                raise ServiceUnavailable(f"{self.name} failed after {self.max_retries + 1} attempts "
+                                         f"(last: {e}); the search falls back to the next source") from None
+        return body
+
+
+class _Transient(Exception):
+    """A retryable failure (timeout, connection, 429/5xx) with the server's wait hint."""
+
+    def __init__(self, reason: str, retry_after_s: float):
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
 
 
 def _retry_after(resp: httpx.Response) -> float:

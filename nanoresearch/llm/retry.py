@@ -1,6 +1,6 @@
-"""One retry policy for every network LLM call: exponential backoff with full jitter,
-only on retryable failures (429, 5xx, timeouts, connection errors), honouring
-`Retry-After`. The SDKs' own retries are disabled (max_retries=0) so this is the only
+"""One retry policy for every network LLM call, run by tenacity: exponential backoff with
+full jitter, only on retryable failures (429, 5xx, timeouts, connection errors),
+honouring `Retry-After`. The SDKs' own retries are disabled (max_retries=0) so this is the only
 policy and its limits come from config (`providers.max_retries`).
 
 Non-retryable failures (other 4xx) are raised at once, mapped to our error classes:
@@ -14,6 +14,8 @@ import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from nanoresearch.errors import NanoResearchError, RunFailure, ServiceUnavailable, UserError
 
@@ -85,6 +87,15 @@ def non_retryable_error(exc: BaseException, where: str) -> NanoResearchError:
     return RunFailure(f"{where} refused the request (HTTP {status}): {body}")
 
 
+def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    """The server's Retry-After when it sent one, else full-jitter backoff."""
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        after = retry_after_s(exc) if exc is not None else None
+        return after if after is not None else policy.backoff(state.attempt_number - 1)
+    return wait
+
+
 def call_with_retries(
     fn: Callable[[], T],
     *,
@@ -93,32 +104,42 @@ def call_with_retries(
     transient: tuple[type[BaseException], ...],
     sleep: Callable[[float], Any] = time.sleep,
 ) -> T:
-    """Run `fn`; retry on transient exceptions (connection/timeouts) and retryable HTTP
-    statuses. `where` names the provider+model+url in every message."""
-    attempt = 0
-    while True:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - classified below, re-raised otherwise
-            status = status_of(exc)
-            retryable = isinstance(exc, transient) or status in RETRYABLE_STATUS
-            if not retryable:
-                if status is not None:
-                    raise non_retryable_error(exc, where) from exc
-                raise
-            reason = f"HTTP {status}: {error_body(exc)}" if status else f"{type(exc).__name__}: {exc}"
-            if attempt >= policy.max_retries:
-                raise ServiceUnavailable(
-                    f"{where} failed after {attempt + 1} attempt(s); last error {reason}. "
-                    "The service may be down or rate-limiting; retry later or raise "
-                    "providers.max_retries.") from exc
-            wait = retry_after_s(exc)
-            if wait is not None and wait > policy.max_retry_after_s:
-                raise ServiceUnavailable(
-                    f"{where} asked to retry after {wait:.0f}s (> {policy.max_retry_after_s:.0f}s); "
-                    f"last error {reason}") from exc
-            delay = wait if wait is not None else policy.backoff(attempt)
-            log.warning("%s: %s; retry %d/%d in %.2fs", where, reason, attempt + 1,
-                        policy.max_retries, delay)
-            sleep(delay)
-            attempt += 1
+    """Run `fn` under tenacity: retry on transient exceptions (connection/timeouts) and
+    retryable HTTP statuses, never sleep longer than the policy allows. `where` names
+    the provider+model+url in every message."""
+    def retryable(exc: BaseException) -> bool:
+        return isinstance(exc, transient) or status_of(exc) in RETRYABLE_STATUS
+
+    def patient(exc: BaseException) -> bool:  # a Retry-After of an hour: report, don't sleep
+        wait = retry_after_s(exc)
+        return wait is None or wait <= policy.max_retry_after_s
+
+    def before_sleep(state: RetryCallState) -> None:
+        log.warning("%s: %s; retry %d/%d in %.2fs", where, _reason(state.outcome.exception()),
+                    state.attempt_number, policy.max_retries, state.upcoming_sleep)
+
+    retrying = Retrying(stop=stop_after_attempt(policy.max_retries + 1), wait=_wait(policy),
+                        retry=retry_if_exception(lambda e: retryable(e) and patient(e)),
+                        sleep=sleep, before_sleep=before_sleep, reraise=True)
+    try:
+        return retrying(fn)
+    except Exception as exc:  # noqa: BLE001 - classified below, re-raised otherwise
+        if not retryable(exc):
+            if status_of(exc) is not None:
+                raise non_retryable_error(exc, where) from exc
+            raise
+        wait = retry_after_s(exc)
+        if not patient(exc):
+            raise ServiceUnavailable(
+                f"{where} asked to retry after {wait:.0f}s (> {policy.max_retry_after_s:.0f}s); "
+                f"last error {_reason(exc)}") from exc
+        attempts = retrying.statistics.get("attempt_number", policy.max_retries + 1)
+        raise ServiceUnavailable(
+            f"{where} failed after {attempts} attempt(s); last error {_reason(exc)}. "
+            "The service may be down or rate-limiting; retry later or raise "
+            "providers.max_retries.") from exc
+
+
+def _reason(exc: BaseException | None) -> str:
+    status = status_of(exc) if exc is not None else None
+    return f"HTTP {status}: {error_body(exc)}" if status else f"{type(exc).__name__}: {exc}"
