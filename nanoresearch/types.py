@@ -631,18 +631,6 @@ class CodingNotes(Artifact):
     notes: list[str] = Field(default_factory=list)
 
 
-class SearchAttempt(BaseModel):
-    """One debug attempt inside a search node: the diff, the outcome, the duration."""
-
-    attempt: int
-    failure_class: str
-    message: str = ""
-    source: str = ""
-    diff: str = ""
-    status_after: str = ""
-    duration_s: float = 0.0
-
-
 class SearchNode(BaseModel):
     node_id: int
     parent: int | None = None
@@ -653,8 +641,7 @@ class SearchNode(BaseModel):
     val_score: float | None = None  # primary metric on the validation split (never test)
     diff: str = ""  # against the parent (drafts: empty)
     summary: str = ""
-    duration_s: float = 0.0
-    attempts: list[SearchAttempt] = Field(default_factory=list)
+    duration_s: float = 0.0  # every debug attempt is a node: its diff, outcome and duration
     files: dict[str, str] = Field(default_factory=dict)
 
 

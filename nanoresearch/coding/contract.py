@@ -16,6 +16,7 @@ import ast
 import importlib.util
 import json
 import math
+import re
 import sys
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -148,7 +149,7 @@ def failure_class(result: RunResult) -> str:
     f = result.failure
     if f is None:
         return "ok" if result.status == RunStatus.SUCCEEDED else "missing_metrics"
-    if f.category in ("missing_metrics", "contract") and ("not finite" in f.message or "NaN" in f.message):
+    if f.category in ("missing_metrics", "contract") and re.search(r"\bnan\b|\binf\b|finite", f.message, re.I):
         return "nan_metrics"
     return {"exception": "traceback"}.get(f.category, f.category)
 
