@@ -1,6 +1,9 @@
 """Coding agent: blueprint + coding plan -> a self-contained experiment codebase.
 
-Two modes. Seeded: a per-domain scaffold (nanoresearch/scaffolds, also offered to the
+Modes (chosen from the model's declared capability, nanoresearch/coding/capability.py):
+seeded (small models), method (the scaffold keeps data, splits, seeds and evaluation; the
+model writes `build_model` in method.py) and free (freeform: the model writes every file
+against the harness contract; `draft`/`improve` serve the code tree search). Three modes. Seeded: a per-domain scaffold (nanoresearch/scaffolds, also offered to the
 skill bank via `scaffold_skills()`) runs everything; the model only fills the method slot
 with a small JSON object, which is validated and replaced by the scaffold default (with
 the reason recorded) when unusable. Free-form: a strong model writes every file as JSON
@@ -17,8 +20,9 @@ from typing import Any, Literal
 
 import jinja2
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from actors.coding_free import FreeFormFiles, FreeformWriter
 from nanoresearch.datasets import get_catalog, resolve_name, stage
 from nanoresearch.errors import ModelError, StructuredOutputError, UserError
 from nanoresearch.llm.base import LLM
@@ -31,7 +35,7 @@ from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, choose_base
 from nanoresearch.scaffolds.slots import fill_model, to_fill
 from nanoresearch.scaffolds.specs import feature_spec
 from nanoresearch.scaffolds.templates.nr_common import FAMILIES
-from nanoresearch.types import Blueprint, CodeArtifact, DatasetCard, Plan, SkillEntry
+from nanoresearch.types import Blueprint, CodeArtifact, CodingNotes, DatasetCard, Plan, SkillEntry
 
 log = logging.getLogger(__name__)
 PROMPTS = yaml.safe_load((Path(__file__).parent / "prompts" / "coding.yaml").read_text())
@@ -41,46 +45,56 @@ MAX_DATASETS, MAX_SEEDS, MAX_ABLATIONS = 2, 5, 3
 __all__ = ["CodingAgent", "FreeFormFiles", "scaffold_skills"]
 
 
-class FreeFormFiles(BaseModel):
-    files: dict[str, str]
-
-
 class CodingAgent:
     """`write(blueprint, plan, skills, workspace_dir) -> CodeArtifact`; `last_notes` keeps
     the decisions of the last call (also written to coding_notes.json)."""
 
     def __init__(self, llm: LLM, catalog: dict[str, DatasetCard] | None = None,
-                 budgets: Any = None, mode: Literal["seeded", "free"] = "seeded",
-                 partition: str | None = None, method_code: bool = False):
+                 budgets: Any = None, mode: Literal["seeded", "free", "method"] = "seeded",
+                 partition: str | None = None, method_code: bool = False,
+                 choice: dict[str, str] | None = None):
         self.llm = llm
         self.catalog = catalog or get_catalog()
         self.retries = int(getattr(budgets, "structured_retries", 2))
         self.mode = mode
         self.partition = partition
-        self.method_code = method_code  # let the model write build_model() (strong models)
+        # the model writes build_model() in method.py: method mode, or asked explicitly
+        self.method_code = method_code or mode == "method"
+        # how the mode was chosen ({requested, capability, model, why}): into coding_notes
+        self.choice = dict(choice or {"requested": mode, "why": f"mode {mode} given to the agent"})
+        self.writer = FreeformWriter(llm, self.retries)
         self.last_notes: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ entry point
     def write(self, blueprint: Blueprint, plan: Plan | None, skills: list[SkillEntry],
-              workspace_dir: Path, mode: Literal["seeded", "free"] | None = None) -> CodeArtifact:
+              workspace_dir: Path, mode: Literal["seeded", "free", "method"] | None = None) -> CodeArtifact:
         workspace_dir = Path(workspace_dir)
         notes: list[str] = []
         domain, task, datasets = self._resolve_datasets(blueprint, notes)
         staged = {ds: stage(ds, workspace_dir / "data") for ds in datasets}
         cfg = self._base_config(blueprint, domain, task, datasets, notes)
-        mode = mode or self.mode
+        chosen = mode = mode or self.mode
         files, source = (self._free(blueprint, plan, skills, cfg, staged, notes) if mode == "free"
                          else (None, ""))
         if files is None:
-            mode = "seeded"
+            mode = "method" if mode == "method" or (mode == "free" and self.method_code) else "seeded"
             files, source = self._seeded(blueprint, plan, skills, cfg, notes)
+            if mode == "method" and source != "llm_code":
+                mode = "seeded"  # the model's method code was unusable: the family slot ran
         files.setdefault("config.json", dumps(cfg))
         files["run.sh"] = RUN_SH
         budget = blueprint.compute_budget
         files["job.sbatch"] = job_sbatch(f"nr-{blueprint.project_id or 'exp'}", budget.minutes,
                                          budget.memory_mb, self.partition)
-        self.last_notes = {"mode": mode, "method_source": source, "domain": domain, "task": task,
-                           "datasets": datasets, "notes": notes}
+        fallback = "" if mode == chosen else (
+            f"{chosen} mode was chosen but {mode} ran: " + (notes[-1] if notes else "no usable answer"))
+        if fallback:
+            log.warning("coding agent: %s", fallback)
+        self.last_notes = CodingNotes(
+            mode=mode, requested_mode=self.choice.get("requested", chosen),
+            capability=self.choice.get("capability", "small"), model=self.choice.get("model", ""),
+            why=self.choice.get("why", ""), fallback=fallback, method_source=source, domain=domain,
+            task=task, datasets=datasets, files=sorted(files), notes=notes).model_dump(mode="json")
         files["coding_notes.json"] = dumps(self.last_notes)
         for rel, content in files.items():
             path = workspace_dir / rel
@@ -191,34 +205,39 @@ class CodingAgent:
 
     # ------------------------------------------------------------------ free-form mode
     def _free(self, bp, plan, skills, cfg, staged, notes) -> tuple[dict[str, str] | None, str]:
-        data = []
-        for ds, npz in staged.items():
-            doc = json.loads(npz.with_suffix(".json").read_text())
-            data.append({"name": ds, "arrays": doc["arrays"], "meta": _short_meta(doc["meta"])})
-        cfg = dict(cfg, ablations=[{"name": a.name} for a in bp.ablations])
-        prompt = _ENV.from_string(PROMPTS["free"]).render(
-            title=bp.title, domain=cfg["domain"], task=cfg["task"], method_name=bp.proposed_method.name,
-            method_description=bp.proposed_method.description,
-            baselines=", ".join(b["name"] for b in cfg["baselines"]),
-            ablations=", ".join(a.name for a in bp.ablations) or "none", seeds=cfg["seeds"],
-            metrics=", ".join(cfg["metrics"]), primary_metric=cfg["primary_metric"],
-            plan_steps=(plan.steps if plan else [])[:8], skills=_skill_lines(skills, cfg["domain"]),
-            data=data, minutes=bp.compute_budget.minutes, imports=", ".join(sorted(FREE_IMPORTS)))
-        msgs = [{"role": "system", "content": PROMPTS["system_free"].strip()},
-                {"role": "user", "content": prompt}]
-        try:
-            out, _ = generate_structured(self.llm, msgs, FreeFormFiles, retries=self.retries,
-                                         max_tokens=6000)
-        except ModelError as e:
-            notes.append(f"free-form: model output unusable ({e}); seeded scaffold used instead")
-            return None, ""
-        problems = check_free_files(out.files)
-        if problems:
-            notes.append("free-form files rejected (" + "; ".join(problems[:4]) + "); seeded scaffold used")
+        cfg.update(method_description=bp.proposed_method.description,
+                   ablation_names=[a.name for a in bp.ablations], minutes=bp.compute_budget.minutes,
+                   memory_mb=bp.compute_budget.memory_mb)
+        out = self.writer.draft(cfg, (plan.steps if plan else []), _skill_lines(skills, cfg["domain"]),
+                                next(iter(staged.values())).parent)
+        if isinstance(out, str):
+            notes.append(f"free-form: {out}; seeded scaffold used instead")
             return None, ""
         files = dict(out.files)
-        files.setdefault("config.json", dumps(cfg))
+        files["config.json"] = dumps(cfg)
         return files, "llm_files"
+
+    # ------------------------------------------------------------------ code search operators
+    def draft(self, workspace_dir: Path, plan_steps: list[str], skills: list[SkillEntry],
+              index: int) -> dict | None:
+        """Another freeform draft for the tree search: {"files", "summary"} or None."""
+        cfg = json.loads((Path(workspace_dir) / "config.json").read_text())
+        out = self.writer.draft(cfg, plan_steps, _skill_lines(skills, cfg["domain"]),
+                                Path(workspace_dir) / "data", index)
+        if isinstance(out, str):
+            log.info("draft %d unusable: %s", index, out)
+            return None
+        return {"files": {**out.files, "config.json": dumps(cfg)}, "summary": out.summary}
+
+    def improve(self, workspace_dir: Path, files: dict[str, str], score: float | None,
+                index: int) -> dict | None:
+        """An improved version of a working codebase: {"files", "summary"} or None."""
+        cfg = json.loads((Path(workspace_dir) / "config.json").read_text())
+        out = self.writer.improve(cfg, files, score, Path(workspace_dir) / "data", index)
+        if isinstance(out, str):
+            log.info("improvement %d unusable: %s", index, out)
+            return None
+        return {"files": out.files, "summary": out.summary}
 
 
 def check_free_files(files: dict[str, str]) -> list[str]:

@@ -36,18 +36,26 @@ class _Debugger:
 
 
 class ExperimentRunner:
-    def __init__(self, coding: Any, debugging: Any, analysis: Any, executor: Any, budgets: Budgets):
+    def __init__(self, coding: Any, debugging: Any, analysis: Any, executor: Any, budgets: Budgets,
+                 search: Any = None, ray_address: str | None = None):
         self.coding, self.debugging, self.analysis = coding, debugging, analysis
         self.executor, self.budgets = executor, budgets
+        self.search, self.ray_address = search, ray_address  # coding.search (freeform mode)
         self._skills: list[SkillEntry] = []
+        self._plan_steps: list[str] = []
 
     def write_code(self, blueprint: Blueprint, plan: Plan | None, skills: list[SkillEntry],
                    code_dir: Path) -> CodeArtifact:
-        self._skills = list(skills)
+        self._skills, self._plan_steps = list(skills), list(plan.steps if plan else [])
         return self.coding.write(blueprint, plan, list(skills), Path(code_dir))
 
     def run(self, code: CodeArtifact, code_dir: Path,
             on_event: Callable[[str, dict], None] | None = None) -> tuple[CodeArtifact, list[RunResult]]:
+        if code.mode == "free" and self.search is not None:  # model-written code: tree search
+            from actors.code_search import run_code_search
+            return run_code_search(code, Path(code_dir), self.coding, _Debugger(self.debugging),
+                                   self.executor, self.budgets.debug_attempts, self.search,
+                                   self._plan_steps, self._skills, on_event, self.ray_address)
         return debug_loop(code, Path(code_dir), self.executor, _Debugger(self.debugging),
                           self.budgets.debug_attempts, on_event=on_event, skills=self._skills)
 

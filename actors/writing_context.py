@@ -114,6 +114,29 @@ class PaperInputs:
     def baselines(self) -> list[str]:
         return [b.name for b in self.blueprint.baselines]
 
+    def code_provenance(self) -> list[str]:
+        """What code actually ran (experiment/code/coding_notes.json, experiment/tree.json):
+        the coding mode, who wrote the method, any fallback, the code search's selection."""
+        root = Path(self.workspace_root) / "experiment" if self.workspace_root else None
+        if root is None or not (root / "code" / "coding_notes.json").is_file():
+            return []
+        n = json.loads((root / "code" / "coding_notes.json").read_text())
+        who = {"llm_files": f"written entirely by the coding model ({n.get('model') or 'configured model'})",
+               "llm_code": "the coding model's method module inside the scaffold's fixed harness",
+               "llm": "a scaffold model family chosen by the coding model",
+               "default": "the scaffold's default model family"}.get(n.get("method_source", ""),
+                                                                      "the scaffold's default model family")
+        out = [f"The experiment code ran in {n.get('mode', 'seeded')} mode: {who}."]
+        if n.get("fallback"):
+            out.append(f"Fallback: {n['fallback']}.")
+        tree = root / "tree.json"
+        if tree.is_file():
+            t = json.loads(tree.read_text())
+            good = sum(1 for x in t.get("nodes", []) if x.get("status") == "good")
+            out.append(f"The code was selected from {len(t.get('nodes', []))} code-search node(s) "
+                       f"({good} working) by validation {t.get('primary_metric')}, never by test scores.")
+        return out
+
     def comparison_facts(self) -> list[str]:
         out = []
         for c in self.analysis.comparisons:
@@ -132,11 +155,13 @@ class PaperInputs:
                              f"{human_list(self.datasets)}.", f"Outcome: the hypothesis is {self.analysis.verdict}."],
             "related_work": [f"Background: {self.topic.background}" if self.topic.background else ""],
             "method": [f"Proposed method {self.method}: {bp.proposed_method.description}",
-                       *[f"Baseline {b.name}: {b.description}" for b in bp.baselines]],
+                       *[f"Baseline {b.name}: {b.description}" for b in bp.baselines],
+                       *self.code_provenance()],
             "experimental_setup": [f"Datasets: {human_list(self.datasets)}", f"Metrics: {human_list(bp.metrics)}",
                                    f"Seeds: {len(bp.seeds)}", *[f"{c.name}: {c.size}" for c in self.cards if c.size]],
             "results": [*self.comparison_facts(), f"Verdict: {self.analysis.verdict}"],
-            "limitations": [*self.analysis.notes[:4], f"Only {len(self.datasets)} dataset(s) were used."]
+            "limitations": [*self.analysis.notes[:4], f"Only {len(self.datasets)} dataset(s) were used.",
+                            *self.code_provenance()[1:2]]
             + ([f"Planned but not run: {human_list(self.datasets_not_run)}."] if self.datasets_not_run else []),
             "conclusion": [f"Verdict: the hypothesis is {self.analysis.verdict}.", *self.comparison_facts()[:1]],
             "abstract": [*self.comparison_facts()[:2], f"Verdict: {self.analysis.verdict}"],
@@ -202,7 +227,8 @@ class PaperInputs:
             "method": f"The proposed method, {e(self.method)}, is defined as follows: "
                       f"{e((bp.proposed_method.description or self.method).rstrip('.'))}. "
                       + " ".join(f"The baseline {e(b.name)}: {e(b.description.rstrip('.'))}."
-                                 for b in bp.baselines if b.description),
+                                 for b in bp.baselines if b.description)
+                      + " " + " ".join(e(x) for x in self.code_provenance()),
             "experimental_setup": self.setup_details(),
             "results": " ".join(self.comparison_sentences()) + " " + self.verdict_sentence(),
             "limitations": f"The study covers {_plural(len(self.datasets), 'dataset')} and a small compute budget, so "

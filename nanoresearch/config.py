@@ -63,6 +63,10 @@ class ModelRouting(BaseModel):
     def for_agent(self, agent: str) -> str:
         return self.per_agent.get(agent, self.default)
 
+    # declared capability per model spec, glob patterns allowed: {"openai:*": "strong"};
+    # unlisted: embedded and scripted -> small, every hosted/served model -> strong
+    capabilities: dict[str, Literal["small", "strong"]] = Field(default_factory=dict)
+
 
 class ProviderSettings(BaseModel):
     openai_base_url: str | None = None  # None: api.openai.com
@@ -163,6 +167,24 @@ class TrainingSettings(BaseModel):
         return {k: v for k, v in self.model_dump().items() if k != "profile" and v is not None}
 
 
+class CodeSearchSettings(BaseModel):
+    """Tree search over code drafts (freeform mode): `drafts` first codebases, then up to
+    `depth` rounds that debug a broken node or improve the best one; `parallel` nodes run
+    at once (1: in-process, no Ray)."""
+    drafts: int = Field(default=1, ge=1, le=32)
+    depth: int = Field(default=0, ge=0, le=32)
+    parallel: int = Field(default=1, ge=1, le=64)
+
+
+class CodingSettings(BaseModel):
+    """Stage II coding mode. auto: the coding model's declared capability picks it
+    (small -> seeded scaffold, strong -> freeform); method: the scaffold keeps data,
+    splits, seeds and evaluation and the model writes the method; freeform: the model
+    writes the whole codebase against the harness contract."""
+    mode: Literal["auto", "seeded", "method", "freeform"] = "auto"
+    search: CodeSearchSettings = Field(default_factory=CodeSearchSettings)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NANORESEARCH_", env_nested_delimiter="__",
                                       extra="forbid")
@@ -179,6 +201,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     feedback: Literal["interactive", "skip", "simulated", "http"] = "skip"
+    coding: CodingSettings = Field(default_factory=CodingSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -292,7 +292,7 @@ class CodeArtifact(Artifact):
     kind: Literal["code_artifact"] = "code_artifact"
     files: dict[str, str]  # relative path -> content
     entrypoint: str = "run.py"
-    mode: Literal["seeded", "free"] = "seeded"
+    mode: Literal["seeded", "free", "method"] = "seeded"
     version: int = 1
 
 
@@ -309,7 +309,8 @@ class MetricRecord(BaseModel):
 
 
 class FailureInfo(BaseModel):
-    category: Literal["exception", "timeout", "oom", "missing_metrics", "killed", "sandbox"]
+    category: Literal["exception", "timeout", "oom", "missing_metrics", "killed", "sandbox",
+                      "contract"]
     message: str
     traceback: str = ""
     file: str | None = None
@@ -585,3 +586,74 @@ AnyArtifact = Annotated[
     ],
     Field(discriminator="kind"),
 ]
+
+
+# --------------------------------------------------------------------------- Stage II coding
+class RunRecordMetrics(BaseModel):
+    """One (dataset, method, seed) cell of a freeform run's metrics.json `runs` list."""
+
+    model_config = ConfigDict(extra="forbid")
+    dataset: str
+    method: str
+    seed: int
+    split: Literal["validation", "test"]
+    metrics: dict[str, float]
+    runtime_s: float = Field(ge=0)
+    peak_memory_mb: float = Field(ge=0)
+
+
+class MetricsFile(BaseModel):
+    """The harness contract's metrics.json: `metrics` (flat MetricRecord list, what every
+    backend reads) and `runs` (per dataset/method/seed values, runtime and peak memory),
+    checked against each other after the run."""
+
+    model_config = ConfigDict(extra="ignore")
+    metrics: list[MetricRecord]
+    runs: list[RunRecordMetrics]
+
+
+class CodingNotes(Artifact):
+    """experiment/code/coding_notes.json: which coding mode ran, why, and where the method
+    code came from (model, scaffold default, fallback); the paper reads it."""
+
+    kind: Literal["coding_notes"] = "coding_notes"
+    mode: Literal["seeded", "method", "free"]
+    requested_mode: str = "auto"
+    capability: Literal["small", "strong"] = "small"
+    model: str = ""
+    why: str = ""
+    fallback: str = ""  # non-empty when the mode actually run differs from the chosen one
+    method_source: str = ""
+    domain: str = ""
+    task: str = ""
+    datasets: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class SearchNode(BaseModel):
+    node_id: int
+    parent: int | None = None
+    operator: Literal["draft", "debug", "improve"]
+    status: Literal["pending", "good", "buggy"] = "pending"
+    failure_class: str = ""
+    message: str = ""
+    val_score: float | None = None  # primary metric on the validation split (never test)
+    diff: str = ""  # against the parent (drafts: empty)
+    summary: str = ""
+    duration_s: float = 0.0  # every debug attempt is a node: its diff, outcome and duration
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+class SearchTree(Artifact):
+    """experiment/tree.json: every node of the code search and the one selected."""
+
+    kind: Literal["search_tree"] = "search_tree"
+    primary_metric: str
+    higher_is_better: bool = True
+    selection_split: str = "validation"
+    nodes: list[SearchNode] = Field(default_factory=list)
+    best: int | None = None
+    parallel: int = 1
+    executor: str = "in-process"
+    wall_s: float = 0.0

@@ -99,6 +99,8 @@ def _print_event(kind: str, data: dict) -> None:
         console.print(f"  [dim]skip {escape(str(data['step']))} (finished earlier)[/]")
     elif kind == "feedback":
         console.print(f"  [magenta]feedback[/] {escape(str(data['text']))}")
+    elif kind == "coding_mode":
+        console.print(f"  [cyan]coding mode[/] {escape(data['mode'])}: {escape(data['why'])}")
 
 
 def cmd_run(args: Any, phases: tuple[Phase, ...] | None = None) -> int:

@@ -90,7 +90,9 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
         return PlanningAgent(llm("planning"), llm("review"), get_catalog(), s.budgets)
     if name == "coding":
         from actors.coding import CodingAgent
-        return CodingAgent(llm("coding"), None, s.budgets, partition=s.execution.slurm_partition)
+        choice = coding_mode(s)
+        return CodingAgent(llm("coding"), None, s.budgets, mode=choice.mode,
+                           partition=s.execution.slurm_partition, choice=choice.notes())
     if name == "debugging":
         from actors.debugging import DebuggingAgent
         return DebuggingAgent(llm("debugging"), s.budgets)
@@ -109,6 +111,12 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
     raise ValueError(f"unknown agent {name!r}")
 
 
+def coding_mode(s: Settings):
+    """The coding mode for the configured coding model (capability -> mode, with why)."""
+    from nanoresearch.coding.capability import choose_mode
+    return choose_mode(s.coding.mode, s.models.for_agent("coding"), s.models.capabilities)
+
+
 AGENTS = ("ideation", "planning", "coding", "debugging", "analysis", "writing", "review",
           "reflection")
 
@@ -124,7 +132,8 @@ def assemble_team(agents: dict[str, Any], store: Any, planner: Any, settings: Se
     from nanoresearch.execution.factory import make_executor
 
     exp = ExperimentRunner(agents["coding"], agents["debugging"], agents["analysis"],
-                           make_executor(settings), settings.budgets)
+                           make_executor(settings), settings.budgets, search=settings.coding.search,
+                           ray_address=settings.execution.ray_address)
     return Team(ideation=agents["ideation"], planning=agents["planning"], experiment=exp,
                 writing=PaperWriter(agents["writing"], agents["review"], settings.budgets),
                 store=store, planner=planner, reflector=agents["reflection"], feedback=feedback,
@@ -188,6 +197,9 @@ def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase,
                 feedback: FeedbackSource | None = None, variant: Variant = VARIANTS["full"],
                 wait_training: bool = True) -> ProjectState:
     ws = new_project(settings.projects_dir, state)
+    if on_event is not None:  # the CLI's step line shows the coding mode and why
+        choice = coding_mode(settings)
+        on_event("coding_mode", {"mode": choice.mode, "why": choice.why})
     ledger_path = ws.path("ledger.jsonl")
     ledger = Ledger(settings.prices, settings.budgets, ledger_path)
     pending: list = []

@@ -38,6 +38,7 @@ class FixReply(BaseModel):
     replace: str = ""
     content: str = Field(default="", description="the whole corrected file, instead of search/replace")
     edits: list[FileEdit] = Field(default_factory=list)
+    diff: str = Field(default="", description="a unified diff over one or more files")
     reason: str = ""
 
 
@@ -99,7 +100,10 @@ def apply_reply(reply: FixReply, files: dict[str, str], default_file: str) -> tu
     edits = list(reply.edits)
     if reply.search:
         edits.insert(0, FileEdit(file=reply.file, search=reply.search, replace=reply.replace))
-    if reply.content.strip():
+    if reply.diff.strip():
+        new = apply_unified_diff(new, reply.diff)
+        summary = "diff over " + ", ".join(p for p in sorted(new) if new[p] != files.get(p))
+    elif reply.content.strip():
         path = _safe_path(reply.file or default_file)
         new[path] = reply.content if reply.content.endswith("\n") else reply.content + "\n"
         summary = f"rewrote {path}"
@@ -116,6 +120,62 @@ def apply_reply(reply: FixReply, files: dict[str, str], default_file: str) -> tu
         raise PatchError("the patch changes nothing")
     parses_all(new)
     return new, summary
+
+
+def _diff_hunks(diff: str) -> list[tuple[str, str, str]]:
+    """[(path, old block, new block)] per hunk; '--- /dev/null' hunks create files."""
+    out, path, old, new, in_hunk = [], None, [], [], False
+
+    def flush():
+        if path is not None and in_hunk:
+            out.append((path, "".join(old), "".join(new)))
+
+    for ln in diff.splitlines(keepends=True):
+        if ln.startswith("+++ "):
+            flush()
+            path, old, new, in_hunk = ln[4:].strip().split("\t")[0], [], [], False
+            path = path[2:] if path.startswith(("a/", "b/")) else path
+        elif ln.startswith("--- "):
+            continue
+        elif ln.startswith("@@"):
+            flush()
+            old, new, in_hunk = [], [], True
+        elif in_hunk and path is not None:
+            tag, body = (ln[:1], ln[1:]) if ln[:1] in "+- " else (" ", ln)
+            if ln.strip() == "\\ No newline at end of file":
+                continue
+            if tag in " -":
+                old.append(body)
+            if tag in " +":
+                new.append(body)
+    flush()
+    return out
+
+
+def apply_unified_diff(files: dict[str, str], diff: str) -> dict[str, str]:
+    """Apply every hunk (multi-file); a hunk whose context is not found raises PatchError
+    naming the file, the hunk number and the first missing line."""
+    hunks = _diff_hunks(diff)
+    if not hunks:
+        raise PatchError("the diff has no hunks (need '--- a/f', '+++ b/f' and '@@' lines)")
+    new = dict(files)
+    for i, (raw, old, block) in enumerate(hunks, 1):
+        path = _safe_path(raw)
+        if not old.strip():
+            if path in new and new[path].strip():
+                raise PatchError(f"hunk {i} creates {path} but that file exists; give context lines")
+            new[path] = block
+            continue
+        if path not in new:
+            raise PatchError(f"hunk {i}: file {path!r} is not part of the code; files: {sorted(files)}")
+        try:
+            new[path] = replace_once(new[path], old, block)
+        except PatchError:
+            first = next((x for x in old.splitlines() if x.strip() and x.strip() not in new[path]),
+                         old.strip().splitlines()[0])
+            raise PatchError(f"hunk {i} of {path} does not apply: its context is not in the file "
+                             f"(first missing line: {first.strip()[:120]!r})") from None
+    return new
 
 
 def unified_diff(old: dict[str, str], new: dict[str, str], limit: int = 3000) -> str:
