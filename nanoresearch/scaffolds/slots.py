@@ -134,7 +134,7 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
     default = copy.deepcopy(task_spec(domain, task)["method"])
     default["name"] = name
     if fill is None:
-        return default, "default", ["no usable model output; scaffold default method"]
+        return _conditioned(default, name), "default", ["no usable model output; scaffold default method"]
     notes: list[str] = []
     if fill.code.strip():
         errs = check_code(fill.code, METHOD_IMPORTS, require="build_model")
@@ -145,7 +145,7 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
         notes.append("method code rejected: " + "; ".join(errs[:3]))
     family = _family(domain, task, fill.family, notes)
     if family is None:
-        return default, "default", notes + ["fell back to the scaffold default method"]
+        return _conditioned(default, name), "default", notes + ["fell back to the scaffold default method"]
     known = _family_params(family)
     dropped = sorted(set(fill.params) - known)
     if dropped:
@@ -155,7 +155,14 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
     feats = _features(domain, task, fill.features, default.get("features"), notes)
     if feats is not None:
         spec["features"] = feats
-    return spec, "llm", notes
+    return _conditioned(spec, name), "llm", notes
+
+
+def _conditioned(spec: dict, name: str) -> dict:
+    # a method named "... with/without standardisation" runs that condition, whatever was filled
+    from nanoresearch.scaffolds.build import apply_condition
+
+    return apply_condition(spec, name)
 
 
 def fill_model(domain: str, task: str, allow_code: bool = False) -> type[BaseModel]:
