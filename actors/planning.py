@@ -70,7 +70,11 @@ class PlanningAgent:
             return to_blueprint(fallback, topic, hyp, profile, self.catalog, self.offline), "template"
         d, fixed = scrub(d, fallback)
         path = f"llm+repaired({', '.join(fixed)})" if fixed else "llm"
-        return to_blueprint(d, topic, hyp, profile, self.catalog, self.offline), path
+        bp = to_blueprint(d, topic, hyp, profile, self.catalog, self.offline)
+        drafted = {d.method, *d.baselines}
+        if bp.design and bp.design.kind == "factorial" and not set(bp.design.arms) <= drafted:
+            path += f"; {bp.design.kind} design from the question replaced the drafted arms"
+        return bp, path
 
     def review(self, bp: Blueprint, rnd: int, topic: ResearchTopic, profile: UserProfile,
                hyp: Hypothesis) -> Critique:

@@ -167,6 +167,11 @@ def to_blueprint(d: DraftOut, topic: ResearchTopic, hyp: Hypothesis, profile: Us
         s = map_dataset(name, topic, catalog, offline)
         if s.name not in {x.name for x in specs}:
             specs.append(s)
+    if topic.datasets and all(n in catalog for n in topic.datasets):
+        # the researcher named the data: exactly those run (a model's extra pick would
+        # answer a different question)
+        specs = [s for s in specs if s.name in topic.datasets] + \
+            [DatasetSpec(name=n) for n in topic.datasets if n not in {s.name for s in specs}]
     metrics = list(dict.fromkeys(norm_metric(m) for m in clean(d.metrics)))
     primary = norm_metric(d.primary_metric) if d.primary_metric.strip() else (metrics[:1] or [""])[0]
     if primary and primary not in metrics:

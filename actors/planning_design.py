@@ -112,9 +112,7 @@ def apply_design(bp: Blueprint, topic: ResearchTopic) -> list[str]:
 
     bp.baselines = [MethodSpec(name=a, description=f"{a.split(' with')[0]} run {a[len(a.split(' with')[0]):].strip()}")
                     for a in rest]
-    if not bp.ablations:
-        bp.ablations = [MethodSpec(name=f"{d.methods[0]} {d.levels[0]}",
-                                   description=f"the same classifier without {d.factor}")]
+    bp.ablations = []  # the "without" arms are the ablation of the intervention
     return [f"factorial arms: {', '.join(d.arms)}"]
 
 

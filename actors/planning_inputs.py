@@ -8,6 +8,8 @@ returned so the blueprint records them.
 """
 from __future__ import annotations
 
+import re
+
 from nanoresearch.datasets.resolve import resolve_dataset, resolve_domain
 from nanoresearch.errors import UserError
 from nanoresearch.types import DatasetCard, ResearchTopic
@@ -24,7 +26,11 @@ def resolve_topic(topic: ResearchTopic, catalog: dict[str, DatasetCard], *,
     if domain != topic.domain:
         notes.append(f"{topic.domain!r} -> {domain} (domain)")
     names: list[str] = []
-    for ref in topic.datasets:
+    refs = list(topic.datasets)
+    if not refs:  # a free-text topic: the datasets its question names ("breast-cancer diagnosis")
+        refs = datasets_in_text(topic.problem_statement, catalog, domain)
+        notes += [f"{r!r} named in the question (dataset)" for r in refs]
+    for ref in refs:
         r = resolve_dataset(ref, catalog, domain if domain in DOMAINS else None)
         if r.name != ref:
             notes.append(r.note())
@@ -39,6 +45,16 @@ def resolve_topic(topic: ResearchTopic, catalog: dict[str, DatasetCard], *,
     if not writes_code:
         check_baselines(topic.baselines, domain, [catalog[n].task for n in names], catalog)
     return topic.model_copy(update={"domain": domain, "datasets": list(dict.fromkeys(names))}), notes
+
+
+def datasets_in_text(text: str, catalog: dict[str, DatasetCard], domain: str) -> list[str]:
+    low = text.lower()
+    hits = []
+    for key, card in catalog.items():
+        pat = r"\b" + r"[\s_-]?".join(map(re.escape, key.split("_"))) + r"\b"
+        if (domain not in DOMAINS or card.domain == domain) and len(key) > 3 and re.search(pat, low):
+            hits.append((re.search(pat, low).start(), key))
+    return [k for _, k in sorted(hits)]
 
 
 def check_baselines(baselines: list[str], domain: str, tasks: list[str],

@@ -52,7 +52,7 @@ def rule_issues(bp: Blueprint, topic: ResearchTopic, profile: UserProfile,
     for b in topic.baselines:
         if b.lower() not in names:
             add("missing_baseline", f"required baseline {b!r} is missing")
-    if not bp.ablations:
+    if not bp.ablations and not (bp.design and bp.design.kind == "factorial"):
         add("missing_ablation", "no ablation isolates the proposed change")
     if not bp.primary_metric:
         add("unclear_metric", "no primary metric")
