@@ -159,9 +159,9 @@ def test_copied_prompt_examples_are_repaired():
     c1 = res.critiques[0]
     assert "ignored 1 issue(s) copied from the example" in c1.summary
     assert c1.summary.startswith("draft: llm+repaired(")
-    assert {i.category for i in c1.issues} == {"dataset_unavailable", "off_question"}
+    # the task names wine, so the draft's missing datasets are the named one from the start
+    assert not [i for i in c1.issues if i.severity == "major"]
     assert res.passed and [d.name for d in bp.datasets] == ["wine"]
-    assert "kept previous" in c1.summary
 
 
 @pytest.mark.parametrize("statement,name", [
