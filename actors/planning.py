@@ -17,6 +17,7 @@ from jinja2 import Template
 
 from actors.planning_blueprint import (DraftOut, as_draft_text, budget_from, default_draft,
                                        from_blueprint, scrub, to_blueprint)
+from actors.planning_inputs import resolve_topic
 from actors.planning_review import model_issues, repair, rule_issues
 from nanoresearch.errors import ModelError
 from nanoresearch.llm.structured import generate_structured
@@ -34,8 +35,9 @@ def render(key: str, **kw: Any) -> list[dict]:
 
 class PlanningAgent:
     def __init__(self, llm: Any, reviewer_llm: Any, dataset_catalog: dict[str, DatasetCard],
-                 budgets: Any, *, offline: bool = True):
+                 budgets: Any, *, offline: bool = True, writes_code: bool = False):
         self.llm, self.reviewer = llm, reviewer_llm or llm
+        self.writes_code = writes_code  # the coding model writes baselines the scaffold lacks
         self.catalog, self.budgets, self.offline = dataset_catalog, budgets, offline
         self.trace: list[dict[str, Any]] = []  # which path each round took (for logs/tests)
 
@@ -68,7 +70,11 @@ class PlanningAgent:
             return to_blueprint(fallback, topic, hyp, profile, self.catalog, self.offline), "template"
         d, fixed = scrub(d, fallback)
         path = f"llm+repaired({', '.join(fixed)})" if fixed else "llm"
-        return to_blueprint(d, topic, hyp, profile, self.catalog, self.offline), path
+        bp = to_blueprint(d, topic, hyp, profile, self.catalog, self.offline)
+        drafted = {d.method, *d.baselines}
+        if bp.design and bp.design.kind == "factorial" and not set(bp.design.arms) <= drafted:
+            path += f"; {bp.design.kind} design from the question replaced the drafted arms"
+        return bp, path
 
     def review(self, bp: Blueprint, rnd: int, topic: ResearchTopic, profile: UserProfile,
                hyp: Hypothesis) -> Critique:
@@ -101,8 +107,12 @@ class PlanningAgent:
     def run(self, topic: ResearchTopic, profile: UserProfile, hypothesis: Hypothesis,
             plan: Plan | None = None, skills: Sequence[SkillEntry] = (),
             memories: Sequence[MemoryEntry] = ()) -> PlanningResult:
+        # the task in catalog terms first: an unresolvable dataset or baseline stops here,
+        # before Stage II, instead of a substitute running under the user's question
+        topic, resolved = resolve_topic(topic, self.catalog, writes_code=self.writes_code)
         bp, path = self.draft(topic, profile, hypothesis, plan, skills, memories)
-        self.trace = [{"stage": "draft", "path": path, "version": bp.version}]
+        bp.resolved_inputs = resolved
+        self.trace = [{"stage": "draft", "path": path, "version": bp.version, "resolved": resolved}]
         history: list[Critique] = []
         for rnd in range(1, self.budgets.blueprint_rounds + 1):
             crit = self.review(bp, rnd, topic, profile, hypothesis)
@@ -112,6 +122,7 @@ class PlanningAgent:
             if crit.passed or rnd == self.budgets.blueprint_rounds:
                 break
             bp, changes = self.refine(bp, crit, topic, profile, hypothesis)
+            bp.resolved_inputs = resolved
             crit.summary += "; then: " + "; ".join(changes)
             self.trace.append({"stage": "refine", "round": rnd, "changes": changes, "version": bp.version})
         log.info("planning: blueprint v%d %s after %d round(s)", bp.version,

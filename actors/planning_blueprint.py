@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from actors.planning_design import add_missing_methods, apply_design, derive_design
 from nanoresearch.literature.text import is_placeholder, tokenize
 from nanoresearch.types import (Blueprint, ComputeBudget, DatasetCard, DatasetSpec, Hypothesis,
                                 MethodSpec, ResearchTopic, UserProfile)
@@ -166,18 +167,30 @@ def to_blueprint(d: DraftOut, topic: ResearchTopic, hyp: Hypothesis, profile: Us
         s = map_dataset(name, topic, catalog, offline)
         if s.name not in {x.name for x in specs}:
             specs.append(s)
+    if topic.datasets and all(n in catalog for n in topic.datasets):
+        # the researcher named the data: exactly those run (a model's extra pick would
+        # answer a different question)
+        specs = [s for s in specs if s.name in topic.datasets] + \
+            [DatasetSpec(name=n) for n in topic.datasets if n not in {s.name for s in specs}]
     metrics = list(dict.fromkeys(norm_metric(m) for m in clean(d.metrics)))
     primary = norm_metric(d.primary_metric) if d.primary_metric.strip() else (metrics[:1] or [""])[0]
     if primary and primary not in metrics:
         metrics.insert(0, primary)
     method = d.method.strip()[:120] or "proposed method"
-    return Blueprint(
+    design = derive_design(topic)
+    task = next((catalog[s.name].task for s in specs if s.name in catalog), "")
+    metrics += [m for m in design.metrics if m not in metrics and fits(m, task)]
+    bp = Blueprint(
         hypothesis_id=hyp.id, title=d.title.strip() or short_title(hyp.statement), domain=topic.domain,
-        datasets=specs, baselines=[MethodSpec(name=b) for b in clean(d.baselines)[:5]],
+        datasets=specs, baselines=[MethodSpec(name=b) for b in clean(d.baselines)[:6]],
         proposed_method=MethodSpec(name=method, description=d.method_description.strip() or hyp.statement),
         metrics=metrics, primary_metric=primary,
         ablations=[MethodSpec(name=a) for a in clean(d.ablations)[:3]],
-        seeds=list(range(required_seeds(topic))), compute_budget=budget_from(profile), version=version)
+        seeds=list(range(required_seeds(topic))), compute_budget=budget_from(profile), version=version,
+        design=design)
+    apply_design(bp, topic)
+    add_missing_methods(bp)
+    return bp
 
 
 def as_draft_text(bp: Blueprint) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from actors.planning_design import add_missing_methods, apply_design, derive_design, design_issues
 from actors.planning_blueprint import (DEFAULT_BASELINES, budget_from,
                                        estimate_minutes, fits, map_dataset, required_seeds)
 from nanoresearch.errors import ModelError
@@ -21,7 +22,7 @@ from nanoresearch.types import (Blueprint, CritiqueIssue, DatasetCard, MethodSpe
                                 ResearchTopic, UserProfile)
 
 log = logging.getLogger(__name__)
-CATEGORIES = {"infeasible", "unfair_comparison", "dataset_unavailable", "over_budget",
+CATEGORIES = {"off_question", "infeasible", "unfair_comparison", "dataset_unavailable", "over_budget",
               "missing_ablation", "missing_baseline", "unclear_metric", "other"}
 HEAVY = ("pretrain", "pre-train", "billion", "large language model", "from scratch", "gpu")
 
@@ -51,7 +52,7 @@ def rule_issues(bp: Blueprint, topic: ResearchTopic, profile: UserProfile,
     for b in topic.baselines:
         if b.lower() not in names:
             add("missing_baseline", f"required baseline {b!r} is missing")
-    if not bp.ablations:
+    if not bp.ablations and not (bp.design and bp.design.kind == "factorial"):
         add("missing_ablation", "no ablation isolates the proposed change")
     if not bp.primary_metric:
         add("unclear_metric", "no primary metric")
@@ -67,6 +68,8 @@ def rule_issues(bp: Blueprint, topic: ResearchTopic, profile: UserProfile,
         add("over_budget", f"about {est:g} min of runs, budget {cap.minutes:g} min")
     if bp.compute_budget.gpus > profile.resources.gpus or bp.compute_budget.cpus > max(1, profile.resources.cpus):
         add("over_budget", "asks for more CPUs/GPUs than the researcher has")
+    for why in design_issues(bp, topic):
+        add("off_question", f"does not answer the question: {why}")
     text = f"{bp.proposed_method.name} {bp.proposed_method.description}".lower()
     if profile.resources.gpus == 0 and any(w in text for w in HEAVY):
         add("infeasible", "the method needs GPU-scale compute the researcher does not have")
@@ -123,6 +126,15 @@ def repair(bp: Blueprint, issues: list[CritiqueIssue], topic: ResearchTopic, pro
     if "unfair_comparison" in cats:
         bp.seeds = list(range(max(required_seeds(topic), len(bp.seeds))))
         done.append(f"seeds -> {bp.seeds}")
+    if "off_question" in cats:  # the rule design replaces what the draft got wrong
+        bp.design = bp.design or derive_design(topic)
+        done += apply_design(bp, topic) + add_missing_methods(bp)
+        for ds in topic.datasets:
+            if ds in catalog and ds not in [d.name for d in bp.datasets]:
+                bp.datasets.insert(0, map_dataset(ds, topic, catalog, offline))
+                done.append(f"added the question's dataset {ds}")
+        task = catalog[bp.datasets[0].name].task if bp.datasets and bp.datasets[0].name in catalog else ""
+        bp.metrics += [m for m in bp.design.metrics if m not in bp.metrics and fits(m, task)]
     if "over_budget" in cats:
         done += shrink(bp, profile, catalog, topic.baselines)
     return done
@@ -139,7 +151,7 @@ def shrink(bp: Blueprint, profile: UserProfile, catalog: dict[str, DatasetCard],
         while estimate_minutes(bp, catalog) > cap and len(getattr(bp, attr)) > keep:
             getattr(bp, attr).pop()
             done.append(f"dropped one of {attr}")
-    required = " ".join(topic_baselines).lower()
+    required = " ".join(topic_baselines + (bp.design.arms + bp.design.methods if bp.design else [])).lower()
     for b in list(reversed(bp.baselines)):
         if estimate_minutes(bp, catalog) <= cap or len(bp.baselines) <= 1:
             break

@@ -122,6 +122,7 @@ class WritingAgent:
         """Write files, audit, compile with the fix loop, save draft.json."""
         assert self.inputs is not None and self.paper_dir is not None, "write() first"
         draft.problems = [p for p in draft.problems if p.startswith("figure")]
+        build.set_provenance_section(draft, self.events, self.inputs)
         tex = build.write_paper(draft, self.inputs, self.paper_dir)
         report = build.final_checks(draft, self.inputs, self.paper_dir)
         draft.tex_path = str(tex)
@@ -147,6 +148,7 @@ class WritingAgent:
             self.events.append(TrajectoryEvent(step="compile", action="latexmk", ok=result.ok,
                                                outcome=f"{result.seconds:.1f}s, {result.pages} pages"))
         build.save_draft(draft, self.paper_dir)
+        build.write_provenance(self.events, self.inputs, self.paper_dir)
         return draft
 
     def _repair_numbers(self, draft: PaperDraft, report):
@@ -180,13 +182,17 @@ class WritingAgent:
         except StructuredOutputError as e:
             out, why = None, str(e)
         self.outline = dict(DEFAULT_POINTS)
+        # the title may name only what ran; a factorial design's title is its question
         title = escape_latex(inp.blueprint.title)
+        if inp.design.kind == "factorial" or not inp.title_ok(inp.blueprint.title):
+            title = inp.default_title()
         if out is not None:
             for (name, _), point in zip(SECTIONS, out.points):
                 if 3 <= len(point.split()) <= 40:
                     self.outline[name] = point
             cand, why = out.title.strip().strip('"'), "model"
-            if 3 <= len(cand.split()) <= 20 and "\n" not in cand and not re.search(r"\d", cand):
+            if 3 <= len(cand.split()) <= 20 and "\n" not in cand and not re.search(r"\d", cand) \
+                    and inp.title_ok(cand) and inp.design.kind != "factorial":
                 title = escape_latex(cand)
             else:
                 why = "fallback: model title unusable"
@@ -249,9 +255,10 @@ class WritingAgent:
     def _assemble(self, name: str) -> str:
         """Model prose plus the parts that must be there whatever the model wrote."""
         inp, prose = self.inputs, self._prose[name]
-        if name == "related_work":
+        if name == "related_work":  # themed paragraph unless the model cited the work itself
             missing = [p for p in inp.papers if bib_key(p.id) not in cited_keys(prose)]
-            prose = (prose + "\n\n" + " ".join(inp.cite_sentence(p) for p in missing)).strip()
+            if missing or not inp.papers:
+                prose = inp.related_paragraph()
         if name == "experimental_setup" and inp.setup_details() not in prose:
             prose = prose + "\n\n" + inp.setup_details()
         if name != "results":
@@ -260,7 +267,7 @@ class WritingAgent:
         table = results_table(inp.metrics, method_order=[inp.method, *inp.baselines], wide=wide)
         refs = (" Table~\\ref{tab:results} reports every method." if table else "") + "".join(
             f" Figure~\\ref{{{label}}} shows the analysis figure." for label, _ in self._figures)
-        det = " ".join(inp.comparison_sentences()) + " " + inp.verdict_sentence() + refs
+        det = " ".join(inp.ranking_sentences() or inp.comparison_sentences()) + " " + inp.verdict_sentence() + refs
         seen: set[str] = set()
         drop_seen(det, seen)
         prose = drop_seen(prose, seen)  # a small model echoes the facts it was given

@@ -146,3 +146,52 @@ def page_problem(result: CompileResult, fmt: str) -> str | None:
         return f"paper has {result.pages} pages, over the {fmt} limit of {limit}"
     return None
 
+
+
+# ---------------------------------------------------------------------- provenance
+def section_sources(events, inputs: PaperInputs) -> dict[str, str]:
+    """Per section: "model" (model text that passed the gates), "artifact-built" (text
+    built from the run's artifacts), or "model, revised"; the last event of a section wins."""
+    out: dict[str, str] = {}
+    for ev in events:
+        if ev.step.startswith("section:"):
+            name = ev.step.split(":", 1)[1]
+            out[name] = "model" if ev.ok else ("kept previous" if ev.outcome.startswith("kept") else "artifact-built")
+    if "related_work" in out and inputs.papers:
+        out["related_work"] = "artifact-built (themes over the cited records)"
+    out["results"] = "artifact-built (numbers, table and ranking) + " + out.get("results", "artifact-built")
+    return out
+
+
+def write_provenance(events, inputs: PaperInputs, paper_dir: Path) -> None:
+    """writing/provenance.json: where every part of the paper came from, plus what the
+    system decided on the way (verdict, analysis notes, literature filter, design)."""
+    atomic_write_json(paper_dir / "provenance.json", {
+        "kind": "paper_provenance", "schema_version": 1,
+        "sections": section_sources(events, inputs),
+        "design": inputs.design.model_dump(),
+        "resolved_inputs": list(inputs.blueprint.resolved_inputs),
+        "literature": inputs.related_counts,
+        "verdict": inputs.analysis.verdict,
+        "analysis_notes": list(inputs.analysis.notes),
+        "events": [{"step": e.step, "action": e.action, "outcome": e.outcome[:300], "ok": e.ok} for e in events],
+    })
+
+
+_SOURCE_WORDS = {"model": "written by the language model and passed the citation, number and prose checks",
+                 "artifact-built": "assembled by rules from the experiment's artifacts",
+                 "kept previous": "kept from the previous draft"}
+
+
+def set_provenance_section(draft: PaperDraft, events, inputs: PaperInputs) -> None:
+    """The appendix that states, per section, who wrote it (replaced on every finalize)."""
+    from nanoresearch.types import Section
+
+    src = section_sources(events, inputs)
+    lines = [f"{SECTION_TITLES.get(n, n.title())}: {_SOURCE_WORDS.get(v.split(' ')[0], escape_latex(v))}."
+             for n, v in src.items() if n in SECTION_TITLES or n == "abstract"]
+    body = ("This appendix records how each part of the paper was produced; the full record, with "
+            "every decision taken on the way, is in writing/provenance.json. "
+            + " ".join(lines))
+    draft.sections = [s for s in draft.sections if s.name != "provenance"]
+    draft.sections.append(Section(name="provenance", latex=body.replace("_", "\\_")))

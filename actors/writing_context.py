@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from actors.planning_design import derive_design, named_methods
+from actors.writing_design import Ranking, rankings
+from actors.writing_related import select_citable, study_groups, themes
 from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex
 from nanoresearch.types import (AnalysisReport, Blueprint, DatasetCard, Hypothesis,
                                 LiteratureRecord, MetricRecord, Plan, ResearchTopic,
@@ -23,7 +26,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("experimental_setup", "Experimental Setup"), ("results", "Results"),
     ("limitations", "Limitations"), ("conclusion", "Conclusion"),
 ]
-SECTION_TITLES = dict(SECTIONS)
+SECTION_TITLES = dict(SECTIONS) | {"provenance": "Appendix: Provenance of the Text"}
 
 
 def load_metrics(runs_metrics: Any) -> list[MetricRecord]:
@@ -78,10 +81,31 @@ class PaperInputs:
     skills: Sequence[SkillEntry] = ()
     workspace_root: Path | None = None
     evidence: EvidenceSet = field(init=False)
+    retrieved: list[LiteratureRecord] = field(init=False)
+    related_counts: dict[str, int] = field(init=False)
+    ranks: list[Ranking] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.papers = list({p.id: p for p in self.papers}.values())
+        # only relevant records with complete references are cited (writing_related.py)
+        self.retrieved = list({p.id: p for p in self.papers}.values())
+        design = self.design
+        task = next((c.task for c in self.cards if c.name in self.datasets), "")
+        groups = study_groups(self.topic.problem_statement, design.methods,
+                              [f"{d} {task}" for d in self.datasets], design.factor)
+        cited, self.related_counts = select_citable(groups, self.retrieved)
+        self.papers = [s.record for s in cited]
         self.evidence = build_evidence(self.metrics, self.analysis, self.blueprint, self.cards, self.papers)
+        self.ranks = rankings(design, self.metrics, self.blueprint.primary_metric)
+        for r in self.ranks:  # the factorial numbers the results print must trace
+            for lv, rows in r.order.items():
+                for meth, v in rows:
+                    self.evidence.add(v, f"mean {r.metric} of {meth} {lv} on {r.dataset}")
+            if r.p_value is not None:
+                self.evidence.add(r.p_value, f"interaction p-value on {r.dataset}", "p_value")
+
+    @property
+    def design(self):
+        return self.blueprint.design or derive_design(self.topic)
 
     # ------------------------------------------------------------------ sources
     @property
@@ -159,12 +183,12 @@ class PaperInputs:
                        *self.code_provenance()],
             "experimental_setup": [f"Datasets: {human_list(self.datasets)}", f"Metrics: {human_list(bp.metrics)}",
                                    f"Seeds: {len(bp.seeds)}", *[f"{c.name}: {c.size}" for c in self.cards if c.size]],
-            "results": [*self.comparison_facts(), f"Verdict: {self.analysis.verdict}"],
-            "limitations": [*self.analysis.notes[:4], f"Only {len(self.datasets)} dataset(s) were used.",
+            "results": [*self.ranking_sentences(), *self.comparison_facts()],
+            "limitations": [*self.design.unrealised, f"Only {len(self.datasets)} dataset(s) were used.",
                             *self.code_provenance()[1:2]]
             + ([f"Planned but not run: {human_list(self.datasets_not_run)}."] if self.datasets_not_run else []),
             "conclusion": [f"Verdict: the hypothesis is {self.analysis.verdict}.", *self.comparison_facts()[:1]],
-            "abstract": [*self.comparison_facts()[:2], f"Verdict: {self.analysis.verdict}"],
+            "abstract": [*self.ranking_sentences()[:2], *self.comparison_facts()[:1]],
         }
         return "\n".join(f"- {f}" for f in [*base, *per.get(section, [])] if f)
 
@@ -186,7 +210,7 @@ class PaperInputs:
         words = {"supported": "The results support the hypothesis",
                  "refuted": "The results do not support the hypothesis",
                  "inconclusive": "The results are inconclusive with respect to the hypothesis"}
-        return f"{words[self.analysis.verdict]}: {escape_latex(self.hypothesis.statement.rstrip('.'))}."
+        return f"{words[self.analysis.verdict]}."
 
     def cite_sentence(self, p: LiteratureRecord) -> str:
         names = [escape_latex(a.split()[-1]) for a in p.authors if a.split()]
@@ -210,31 +234,117 @@ class PaperInputs:
                 f"{human_list([escape_latex(m) for m in bp.metrics])} on the test split, and repeat every "
                 f"run with {n_seeds} random seeds.")
 
+    # ------------------------------------------------------------------ design-aware text
+    def ranking_sentences(self) -> list[str]:
+        """Factorial results: ranking per condition, whether the best changes, significance."""
+        e, out = escape_latex, []
+        for r in self.ranks:
+            for lv in r.levels:
+                order = ", then ".join(f"{e(m)} ({fmt_num(v)})" for m, v in r.order[lv])
+                out.append(f"On {e(r.dataset)} {e(lv)}, the ranking by mean {e(r.metric)} is {order}.")
+            best = [r.order[lv][0][0] for lv in r.levels]
+            p = (f" (interaction of the two leading methods with the condition: paired t-test over "
+                 f"{r.n_seeds} seeds, $p = {fmt_num(r.p_value, 3).strip('$')}$)") if r.p_value is not None else ""
+            out.append(f"The best method {'changes from ' + e(best[0]) + ' to ' + e(best[-1]) if r.changed else 'stays ' + e(best[0])}"
+                       f" when {e(self.design.factor)} is applied{p}.")
+        return out
+
+    def design_sentence(self) -> str:
+        d, e = self.design, escape_latex
+        data = human_list([e(x) for x in self.datasets])
+        if d.kind == "factorial":
+            return (f"We run each of {human_list([e(m) for m in d.methods])} {e(d.levels[0])} and "
+                    f"{e(d.levels[-1])} on {data}, and compare the rankings of the two conditions.")
+        return (f"We compare {e(self.method)} with {human_list([e(b) for b in self.baselines])} on {data}.")
+
+    def related_paragraph(self) -> str:
+        """One sentence per theme of cited work: what the group does, how this study differs;
+        says so when the library has too little."""
+        c, e = self.related_counts, escape_latex
+        if not self.papers:
+            return (f"The offline library returned {_plural(c.get('retrieved', 0), 'record')} for this "
+                    "question, none close enough to the question and methods to cite; we therefore "
+                    "do not survey related work here.")
+        differ = {"factorial": f"whereas this study measures whether {e(self.design.factor)} changes "
+                               "the ranking of the methods it compares",
+                  }.get(self.design.kind, "whereas this study runs a controlled comparison of "
+                                          f"{e(self.method)} against the baselines on the same data")
+        out = []
+        for _, stem, recs in themes(self.papers):
+            keys = ",".join(bib_key(r.id) for r in recs)
+            out.append(f"Prior work \\citep{{{keys}}} has set out to {stem}, {differ}.")
+        if c.get("cited", 0) < 3:
+            out.append("Little closely related work was found in the offline library.")
+        return " ".join(out)
+
+    def method_text(self) -> str:
+        d, e = self.design, escape_latex
+        if d.kind == "factorial":
+            return (f"Each classifier ({human_list([e(m) for m in d.methods])}) is trained in two "
+                    f"conditions: on the raw features ({e(d.levels[0])}) and on features rescaled to zero "
+                    "mean and unit variance with statistics estimated on the training split only "
+                    f"({e(d.levels[-1])}). Hyperparameters are the same in both conditions, so a "
+                    "difference between conditions is due to the preprocessing alone.")
+        desc = self.blueprint.proposed_method.description
+        own = desc if desc and desc.strip() != self.hypothesis.statement.strip() else ""
+        return (f"The proposed method, {e(self.method)}, " + (f"works as follows: {e(own.rstrip('.'))}. " if own
+                else "is evaluated against the baselines under identical splits and seeds. ")
+                + " ".join(f"The baseline {e(b.name)}: {e(b.description.rstrip('.'))}."
+                           for b in self.blueprint.baselines if b.description))
+
+    def title_ok(self, title: str) -> bool:
+        """A title may name only methods that ran."""
+        bp = self.blueprint
+        ran = " | ".join({m.method for m in self.metrics} | {self.method, bp.proposed_method.description})
+        return set(named_methods(title)) <= set(named_methods(ran))
+
+    def default_title(self) -> str:
+        d, e = self.design, escape_latex
+        data = human_list([e(x.replace("_", " ")) for x in self.datasets])
+        if d.kind == "factorial":
+            return f"Does {e(d.factor.capitalize())} Change the Ranking of {human_list([e(m) for m in d.methods])} on {data}?"
+        return e(self.blueprint.title)
+
+    def headline(self, where: str) -> str:
+        """The answer in one sentence, worded per place so no sentence is printed twice."""
+        e = escape_latex
+        for r in self.ranks[:1]:
+            best = [r.order[lv][0][0] for lv in r.levels]
+            if where == "abstract":
+                return (f"We find that {e(self.design.factor)} {'changes' if r.changed else 'does not change'} "
+                        f"which method is best on {e(r.dataset)}.")
+            return (f"In answer to the question: on {e(r.dataset)}, "
+                    + (f"{e(self.design.factor)} moves the best method from {e(best[0])} to {e(best[-1])}."
+                       if r.changed else f"{e(best[0])} remains the best method with and without {e(self.design.factor)}."))
+        for c in self.analysis.comparisons[:1]:
+            better = (c.delta >= 0) != (c.metric in ("rmse", "mae", "mse", "mape", "smape", "mase"))
+            verb = "ahead of" if better else "behind"
+            lead = "We find" if where == "abstract" else "In answer to the question, we find"
+            return (f"{lead} {e(c.method)} {verb} {e(c.baseline)} on {e(c.dataset)} in {e(c.metric)} "
+                    f"by {fmt_num(abs(c.delta))}.")
+        return "No run produced a result to compare." if where == "abstract" else \
+            "The experiment produced no comparison to answer the question with."
+
     def fallback(self, section: str) -> str:
         """A paragraph built only from the artifacts, for when the model's text is unusable."""
-        hy, bp = self.hypothesis, self.blueprint
+        hy = self.hypothesis
         e = escape_latex
         texts = {
-            "abstract": f"We study {e(_question(self.topic.problem_statement))} We test the "
-                        f"hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}. "
-                        + " ".join(self.comparison_sentences()[:1]) + " " + self.verdict_sentence(),
+            "abstract": f"We study {e(_question(self.topic.problem_statement))} {self.design_sentence()} "
+                        + self.headline("abstract"),
             "introduction": f"This paper studies {e(_question(self.topic.problem_statement))} "
                             + (f"{e(hy.motivation.rstrip('.'))}. " if hy.motivation else "")
-                            + f"We test the hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}, comparing "
-                            f"{e(self.method)} with {human_list([e(b) for b in self.baselines])}.",
-            "related_work": " ".join(self.cite_sentence(p) for p in self.papers)
-                            or "No prior work was retrieved for this topic.",
-            "method": f"The proposed method, {e(self.method)}, is defined as follows: "
-                      f"{e((bp.proposed_method.description or self.method).rstrip('.'))}. "
-                      + " ".join(f"The baseline {e(b.name)}: {e(b.description.rstrip('.'))}."
-                                 for b in bp.baselines if b.description)
-                      + " " + " ".join(e(x) for x in self.code_provenance()),
+                            + f"We test the hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}.",
+            "related_work": self.related_paragraph(),
+            "method": self.method_text() + " " + " ".join(e(x) for x in self.code_provenance()),
             "experimental_setup": self.setup_details(),
-            "results": " ".join(self.comparison_sentences()) + " " + self.verdict_sentence(),
+            "results": " ".join(self.ranking_sentences() or self.comparison_sentences()) + " " + self.verdict_sentence(),
             "limitations": f"The study covers {_plural(len(self.datasets), 'dataset')} and a small compute budget, so "
                            "the conclusions may not transfer to larger data or models. "
-                           + " ".join(e(n.rstrip(".")) + "." for n in self.analysis.notes[:3]),
-            "conclusion": f"We asked whether {e(hy.statement.rstrip('.'))}. " + self.verdict_sentence()
-                          + " Future work should extend the evaluation to more datasets and baselines.",
+                           + " ".join(e(n.rstrip(".")) + "." for n in self.design.unrealised)
+                           + (f" Planned datasets that did not run: {human_list([e(x) for x in self.datasets_not_run])}."
+                              if self.datasets_not_run else ""),
+            "conclusion": self.headline("conclusion") + " Future work should extend the evaluation to more datasets "
+                          "and preprocessing choices.",
         }
         return texts[section].strip()

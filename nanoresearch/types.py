@@ -268,12 +268,27 @@ class Blueprint(Artifact):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     compute_budget: ComputeBudget = Field(default_factory=ComputeBudget)
     version: int = 1
+    design: "DesignSpec | None" = None  # how the experiment answers the question (planning_design)
+    resolved_inputs: list[str] = Field(default_factory=list)  # "'Time Series' -> timeseries (domain)"
+
+
+class DesignSpec(BaseModel):
+    """The experiment's form, derived from the question as a statistician would."""
+
+    kind: Literal["comparison", "factorial", "ablation", "scaling", "robustness"] = "comparison"
+    methods: list[str] = Field(default_factory=list)  # methods the question names
+    factor: str = ""  # the intervention (factorial), component (ablation), axis (scaling/robustness)
+    levels: list[str] = Field(default_factory=list)  # e.g. ["without standardisation", "with ..."]
+    arms: list[str] = Field(default_factory=list)  # every run configuration, method x level
+    metrics: list[str] = Field(default_factory=list)  # metrics the question or requirements name
+    rationale: str = ""  # why this form: the words of the question that decided it
+    unrealised: list[str] = Field(default_factory=list)  # parts the offline scaffolds cannot run
 
 
 class CritiqueIssue(BaseModel):
     category: Literal[
         "infeasible", "unfair_comparison", "dataset_unavailable", "over_budget",
-        "missing_ablation", "missing_baseline", "unclear_metric", "other",
+        "missing_ablation", "missing_baseline", "unclear_metric", "other", "off_question",
     ]
     severity: Literal["minor", "major"] = "major"
     message: str

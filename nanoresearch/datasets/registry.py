@@ -13,7 +13,6 @@ Strings are stored as fixed-width unicode so staged .npz files load without pick
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -71,18 +70,15 @@ def get_catalog() -> dict[str, DatasetCard]:
 
 
 def resolve_name(name: str, domain: str | None = None) -> str:
-    """Exact, then case/punctuation-insensitive, then fuzzy match; raises UserError."""
+    """Catalog key for a name as researchers write it (key, display name, module path such
+    as `statsmodels.datasets.co2`); raises a UserError naming the closest entries. No
+    loose fuzzy match: a different dataset is never substituted for the one named."""
     _ensure_loaded()
     if name in _REGISTRY:
         return name
-    norm = {_norm(k): k for k in _REGISTRY}
-    if _norm(name) in norm:
-        return norm[_norm(name)]
-    pool = [k for k, e in _REGISTRY.items() if domain is None or e.card.domain == domain]
-    close = difflib.get_close_matches(_norm(name), [_norm(k) for k in pool], n=1, cutoff=0.6)
-    if close:
-        return norm[close[0]]
-    raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
+    from nanoresearch.datasets.resolve import resolve_dataset
+
+    return resolve_dataset(name, {k: e.card for k, e in _REGISTRY.items()}, domain).name
 
 
 def _norm(s: str) -> str:

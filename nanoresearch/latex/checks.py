@@ -29,7 +29,7 @@ _FLOATS = re.compile(r"\\begin\{(table|figure|tabular)\*?\}.*?\\end\{\1\*?\}", r
 
 @dataclass
 class Finding:
-    check: Literal["cite", "reference", "number"]
+    check: Literal["cite", "reference", "number", "prose"]
     section: str
     line: int
     text: str  # the offending cite key / number / reference as written
@@ -193,4 +193,18 @@ def check_section(text: str, *, section: str, bib_keys: Iterable[str], evidence:
     report.extend(r)
     text, r = check_significance(text, evidence, section)
     report.extend(r)
+    text, r = check_prose(text, section)
+    report.extend(r)
+    return text, report
+
+
+def check_prose(text: str, section: str = "") -> tuple[str, CheckReport]:
+    """Filler and internal-text sentences are removed (nanoresearch/latex/prose.py)."""
+    from nanoresearch.latex.prose import gate_prose
+
+    text, reasons = gate_prose(text)
+    report = CheckReport()
+    for why in reasons:
+        kind, _, sent = why.partition(": ")
+        report.findings.append(Finding("prose", section, 0, sent[:120], why[:200], "removed", sent))
     return text, report

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from nanoresearch.scaffolds.specs import STD, task_spec
@@ -34,10 +35,33 @@ def map_metrics(domain: str, task: str, wanted: list[str], primary: str,
     return mapped, prim
 
 
+# "k-NN without standardisation" / "unscaled SVM" / "SVM with standardisation": a factorial
+# design names the preprocessing condition in each arm; the arm must run what it says
+_WITHOUT_STD = re.compile(r"\b(?:without|w/o|no)\s+(?:feature\s+)?(?:standardi[sz]|scal|z-scor)|"
+                          r"\bunscaled\b|\bunstandardi[sz]ed\b|\braw features\b", re.I)
+_WITH_STD = re.compile(r"\b(?:with|w/|after)\s+(?:feature\s+)?(?:standardi[sz]|scal|z-scor)|"
+                       r"\bstandardi[sz]ed\b|\bscaled\b", re.I)
+
+
+def apply_condition(spec: dict, name: str) -> dict:
+    """Make the spec's preprocessing match the condition its name states (no-op otherwise)."""
+    steps = [s for s in spec.get("steps", []) if s not in ("standardize", "minmax")]
+    if _WITHOUT_STD.search(name):
+        spec["steps"] = steps
+    elif _WITH_STD.search(name):
+        spec["steps"] = ["standardize", *steps]
+    return spec
+
+
+def _same_arm(a: dict, b: dict) -> bool:
+    return (a["family"], a.get("steps"), a.get("features")) == (b["family"], b.get("steps"), b.get("features"))
+
+
 def choose_baselines(domain: str, task: str, names: list[str], match, notes: list[str],
                      cap: int = 4) -> list[dict]:
-    """Blueprint baselines the scaffold really implements keep their names; the scaffold
-    defaults fill up the rest. `match(name) -> family | None`."""
+    """Blueprint baselines the scaffold really implements keep their names (all of them:
+    a named baseline is never cut); the scaffold defaults fill up to `cap`.
+    `match(name) -> family | None`."""
     defaults = task_spec(domain, task)["baselines"]
     out: list[dict] = []
     for name in names:
@@ -48,13 +72,14 @@ def choose_baselines(domain: str, task: str, names: list[str], match, notes: lis
         base = next((copy.deepcopy(b) for b in defaults if b["family"] == fam),
                     {"family": fam, "params": {}, "steps": list(STD) if fam in ("logreg", "svm_rbf", "knn", "mlp") else []})
         base["name"] = name
-        if all(b["family"] != fam for b in out):
+        apply_condition(base, name)
+        if not any(_same_arm(base, b) for b in out):
             out.append(base)
     for b in defaults:
         if len(out) < cap and all(o["family"] != b["family"] or o.get("features") != b.get("features")
                                   for o in out):
             out.append(copy.deepcopy(b))
-    return out[:cap]
+    return out[:max(cap, len([n for n in names if match(n)]))]
 
 
 def _feature_variants(domain: str, task: str, feats: Any) -> list[tuple[str, Any]]:

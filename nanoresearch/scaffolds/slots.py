@@ -134,7 +134,7 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
     default = copy.deepcopy(task_spec(domain, task)["method"])
     default["name"] = name
     if fill is None:
-        return default, "default", ["no usable model output; scaffold default method"]
+        return _conditioned(default, name, domain, task), "default", ["no usable model output; scaffold default method"]
     notes: list[str] = []
     if fill.code.strip():
         errs = check_code(fill.code, METHOD_IMPORTS, require="build_model")
@@ -145,7 +145,7 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
         notes.append("method code rejected: " + "; ".join(errs[:3]))
     family = _family(domain, task, fill.family, notes)
     if family is None:
-        return default, "default", notes + ["fell back to the scaffold default method"]
+        return _conditioned(default, name, domain, task), "default", notes + ["fell back to the scaffold default method"]
     known = _family_params(family)
     dropped = sorted(set(fill.params) - known)
     if dropped:
@@ -155,7 +155,20 @@ def validate_fill(domain: str, task: str, fill: MethodFill | None, name: str) ->
     feats = _features(domain, task, fill.features, default.get("features"), notes)
     if feats is not None:
         spec["features"] = feats
-    return spec, "llm", notes
+    return _conditioned(spec, name, domain, task), "llm", notes
+
+
+def _conditioned(spec: dict, name: str, domain: str = "", task: str = "") -> dict:
+    """A factorial arm named "<family> with/without standardisation" runs that family in
+    that condition, whatever was filled: the name in the paper is what ran."""
+    from nanoresearch.scaffolds import match_baseline
+    from nanoresearch.scaffolds.build import _WITH_STD, _WITHOUT_STD, apply_condition
+
+    if domain and (_WITH_STD.search(name) or _WITHOUT_STD.search(name)):
+        fam = match_baseline(domain, task, name)
+        if fam and fam not in ("majority", spec.get("family")) and spec.get("family") != "custom":
+            spec.update(family=fam, params={})
+    return apply_condition(spec, name)
 
 
 def fill_model(domain: str, task: str, allow_code: bool = False) -> type[BaseModel]:

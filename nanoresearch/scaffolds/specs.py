@@ -117,6 +117,11 @@ BASELINE_KEYWORDS: list[tuple[tuple[str, ...], str]] = [
     (("label propagation", "label spreading"), "label_propagation"),
     (("common neighbo",), "common_neighbors"), (("jaccard",), "jaccard"), (("adamic",), "adamic_adar"),
     (("preferential",), "preferential_attachment"), (("mean",), "mean"),
+    # names researchers use for the same families (benchmark tasks: "1-NN Euclidean",
+    # "AR(p) linear", "TF-IDF with full vocabulary", "early fusion" = features concatenated)
+    (("1-nn", "nn euclidean", "k nearest"), "knn"), (("ar(", "autoregress", "linear regression", "linear ar",
+                                                       "ar model"), "ridge"),
+    (("tf-idf", "tfidf"), "logreg"), (("early fusion", "concatenat"), "logreg"),
 ]
 
 

@@ -55,11 +55,11 @@ def test_full_draft_compiles_with_real_cites_figure_table_and_no_fabrication(sta
     assert d.problems == []
     names = [s.name for s in d.sections]
     assert names == ["introduction", "related_work", "method", "experimental_setup", "results",
-                     "limitations", "conclusion"]
+                     "limitations", "conclusion", "provenance"]  # the provenance appendix last
     all_tex = d.abstract + "".join(s.latex for s in d.sections)
     assert "99.1" not in all_tex and "Smith" not in all_tex and "smith2019" not in all_tex
     assert "4.2" not in all_tex and "0.965 while logistic regression reaches 0.947" in all_tex
-    assert set(d.bib_keys) == {"arxiv2307_01932", "arxiv2406_01494", "arxiv2403_09548"}
+    assert set(d.bib_keys) and set(d.bib_keys) <= {"arxiv2307_01932", "arxiv2406_01494", "arxiv2403_09548"}  # relevant only
     results = next(s.latex for s in d.sections if s.name == "results")
     assert "\\begin{tabular}" in results and "figures/fig1.png" in results
     assert (paper / "figures" / "fig1.png").exists()
@@ -82,7 +82,7 @@ def test_unusable_model_text_falls_back_to_artifacts(stage2, tmp_path, bad):
     assert outcomes and all(o.startswith("fallback") for o in outcomes)
     assert [e.outcome for e in w.events if e.step == "outline"][0] != "model"
     related = next(s.latex for s in d.sections if s.name == "related_work")
-    assert len(cited_keys(related)) == 3 and "Pinheiro and Becker" in related
+    assert cited_keys(related) and "has set out to" in related  # themed, relevant records only
 
 
 def test_journal_format(stage2, tmp_path):

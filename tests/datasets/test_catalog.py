@@ -64,7 +64,7 @@ def test_stage_text_without_pickle(tmp_path):
 def test_resolve_names():
     assert resolve_name("Fashion-MNIST") == "fashion_mnist"
     assert resolve_name("breast cancer") == "breast_cancer"
-    with pytest.raises(UserError, match="choose one of"):
+    with pytest.raises(UserError, match="not in the offline catalog"):
         resolve_name("imagenet-21k")
 
 

@@ -89,3 +89,50 @@ def test_significance_claims_need_a_small_p_value():
     assert rep.problems[0].text == "significantly"
     ev.add(0.01, "p", "p_value")
     assert check_significance(text, ev)[0] == text
+
+
+# ---------------------------------------------------------------------- prose gate
+import pytest  # noqa: E402
+
+from nanoresearch.latex.prose import filler_reason, gate_prose, leak_reason, repeated_sentences  # noqa: E402
+
+
+@pytest.mark.parametrize("sentence", [
+    "Feature-based decision-making is a method that uses data analysis to make decisions based on data analysis.",
+    "Standardisation plays an important role in machine learning.",
+])
+def test_filler_sentences_are_flagged(sentence):
+    assert filler_reason(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The limitations say verdict refuted: worse than the best baseline.",
+    "summary: deterministic (model summary rejected: cites no result).",
+    "The method fell back to the scaffold default.",
+])
+def test_internal_text_is_flagged(sentence):
+    assert leak_reason(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Standardisation rescales each feature to zero mean and unit variance using training-set statistics.",
+    "On breast\\_cancer, SVM reaches a mean accuracy of 0.970 against 0.930 for k-NN.",
+    "Logistic regression models the log-odds of the class as a linear function of the features.",
+    "We run each of k-NN, SVM and logistic regression without standardisation and with standardisation.",
+])
+def test_real_sentences_pass(sentence):
+    assert filler_reason(sentence) is None and leak_reason(sentence) is None
+
+
+def test_gate_keeps_floats_and_reports_what_it_removed():
+    text = ("SVM ranks first. verdict refuted: worse than the best baseline.\n\n"
+            "\\begin{table}x summary: y\\end{table}")
+    out, reasons = gate_prose(text)
+    assert "verdict" not in out.split("\\begin")[0] and "\\begin{table}x summary: y\\end{table}" in out
+    assert len(reasons) == 1 and reasons[0].startswith("internal text")
+
+
+def test_repeated_sentences_across_sections():
+    a = "We test the hypothesis that scaling helps k-NN. SVM ranks first."
+    assert repeated_sentences([a, "We test the hypothesis that scaling helps k-NN."]) == \
+        ["we test the hypothesis that scaling helps k nn"]

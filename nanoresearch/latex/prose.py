@@ -1,0 +1,95 @@
+"""Prose gates: sentences that say nothing, and internal text that must never reach the
+body of a paper (verdict codes, fallbacks, provenance, summaries of the system's own
+decisions). Both run on model text and on artifact-built text alike; what they remove is
+reported, and the provenance goes to writing/provenance.json and the appendix instead.
+
+    filler_reason("Feature-based decision-making is a method that uses data analysis to "
+                  "make decisions based on data analysis.")   -> "circular: repeats 'data analysis'"
+    leak_reason("verdict refuted: worse than the best baseline")  -> "internal text: 'verdict refuted'"
+"""
+from __future__ import annotations
+
+import re
+
+# system vocabulary: an artifact's field names and the pipeline's own decisions
+_LEAKS = re.compile(
+    r"\bverdict\s*(?:refuted|supported|inconclusive|:)|\bsummary:\s|\bdeterministic \(|"
+    r"\bmodel summary rejected\b|\bfallback\b|\bfell back\b|\bscaffold\b|\bprovenance\b|"
+    r"\bcoding_notes\b|\bmetrics\.json\b|\bruns\.json\b|\bcites no result\b|\bmethod slot\b|"
+    r"\bseeded mode\b|\bllm\+repaired\b|\brule issue\(s\)|\bnot in the offline catalog\b|"
+    r"\bno usable model output\b|\bmodel output unusable\b|\bthe (?:embedded|small) model\b|"
+    r"\bdropped \(allowed|\bread leniently\b|\bstructured[_ ]retries\b", re.I)
+_EMPTY = [
+    re.compile(r"^(?:this|the) (?:paper|section|study|work) (?:is|was) (?:about|written)\b", re.I),
+    re.compile(r"\bis (?:a|an) (?:method|approach|technique) that (?:uses|is used)\b.*\bto\b", re.I),
+    re.compile(r"^(?:in (?:this|the) (?:section|paragraph),? )?we (?:will )?(?:discuss|describe|present) "
+               r"(?:the )?(?:section|paragraph|following)\.?$", re.I),
+    re.compile(r"\b(?:plays an important role|is (?:very )?important (?:for|in) many)\b", re.I),
+]
+_STOP = set("a an the of to in on for and or with by is are was were be that this it as at from "
+            "which we our its their these those can may".split())
+
+
+def _content_words(sentence: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z][a-z\-]+", sentence.lower()) if w not in _STOP]
+
+
+def filler_reason(sentence: str) -> str | None:
+    """Why a sentence says nothing (empty template or circular definition), else None."""
+    s = re.sub(r"\\[a-zA-Z]+\{[^{}]*\}|~", " ", sentence).strip()
+    if any(p.search(s) for p in _EMPTY):
+        return "empty template sentence"
+    words = _content_words(s)
+    grams = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
+    rep = next((g for g in dict.fromkeys(grams) if grams.count(g) > 1), None)
+    if rep and len(words) < 25:
+        return f"circular: repeats {rep!r}"
+    m = re.match(r"^(?:the )?([\w\- ]{3,60}?) (?:is|are|means) ", s, re.I)
+    if m:
+        subj = set(_content_words(m.group(1)))
+        rest = set(_content_words(s[m.end():]))
+        if subj and len(subj & rest) >= max(1, len(subj) - 1) and len(rest - subj) < 4:
+            return "circular: defines a term by itself"
+    return None
+
+
+def leak_reason(sentence: str) -> str | None:
+    m = _LEAKS.search(sentence)
+    return f"internal text: {m.group(0).strip()!r}" if m else None
+
+
+def split_sentences(text: str) -> list[str]:
+    out = re.split(r"(?<=[.!?])\s+(?=[A-Z\\])", text.strip())
+    return [s for s in out if s.strip()]
+
+
+def gate_prose(text: str) -> tuple[str, list[str]]:
+    """Drop filler and internal-text sentences from prose (floats and tables untouched);
+    returns (text, reasons). Paragraph breaks are kept."""
+    reasons: list[str] = []
+    paras = []
+    for para in re.split(r"\n\s*\n", text):
+        if re.search(r"\\begin\{(?:table|figure|tabular)", para):
+            paras.append(para)
+            continue
+        kept = []
+        for s in split_sentences(para):
+            why = leak_reason(s) or filler_reason(s)
+            if why:
+                reasons.append(f"{why}: {s[:120]}")
+            else:
+                kept.append(s)
+        if kept:
+            paras.append(" ".join(kept))
+    return "\n\n".join(paras), reasons
+
+
+def repeated_sentences(texts: list[str]) -> list[str]:
+    """Sentences that occur more than once across the given texts (normalised)."""
+    seen: dict[str, int] = {}
+    for t in texts:
+        for s in split_sentences(re.sub(r"\\begin\{(table|figure)\*?\}.*?\\end\{\1\*?\}", " ", t, flags=re.S)):
+            key = " ".join(re.findall(r"[a-z0-9]+", s.lower()))
+            if len(key.split()) >= 5:
+                seen[key] = seen.get(key, 0) + 1
+    return [k for k, n in seen.items() if n > 1]
