@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     feedback: Literal["interactive", "skip", "simulated", "http"] = "skip"
+    # how long a stage gate waits for feedback with `feedback: http` (then goes on)
+    feedback_wait_s: float = Field(default=900.0, ge=0)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

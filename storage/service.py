@@ -12,6 +12,7 @@ never interleave a read-modify-write such as `record_skill_usage`.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 from pathlib import Path
@@ -53,6 +54,7 @@ class StoreService:
         self.memories = MemoryModule(store, embedder, weights, cap_per_scope=memory_cap)
         self.profiles = ProfileStore(Path(store_dir) / "profiles")
         self.projects = ProjectRegistry(data_dir)
+        self._decay_dir = Path(store_dir) / "decay"
 
     # ------------------------------------------------------------- skills
     @_locked
@@ -90,6 +92,16 @@ class StoreService:
             raise UserError(f"skill {skill_id!r} belongs to another user")
         return self.skills.delete(skill_id)
 
+    @_locked
+    def seed_skills(self, skills: Sequence[SkillEntry]) -> int:
+        """Seed the curated global skills (e.g. `scaffold_skills()`) into a bank that has
+        none of them yet; returns how many were added (0 when already seeded)."""
+        have = {s.id for s in self.skills.list(self.skills.scope_filter("global"))}
+        new = [s for s in skills if s.id not in have]
+        if new:
+            self.skills.add_many([s.model_copy(update={"scope": "global"}) for s in new], merge=False)
+        return len(new)
+
     # ------------------------------------------------------------- memories
     @_locked
     def retrieve_memories(self, query: str, user_id: str, conditions: dict[str, str] | None = None,
@@ -111,6 +123,26 @@ class StoreService:
         return self.memories.reinforce(memory_id, supported)
 
     @_locked
+    def decay_memories(self, user_id: str) -> dict[str, int]:
+        """The decay schedule: once per finished project, the time since this user's last
+        decay is applied to their idle memories (storage.memory.MemoryModule.decay)."""
+        mark = self._decay_dir / f"{user_id}.json"
+        now = self.memories.clock()
+        last = json.loads(mark.read_text())["at"] if mark.exists() else now
+        out = self.memories.decay(user_id, now - last, now)
+        self._decay_dir.mkdir(parents=True, exist_ok=True)
+        tmp = mark.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"at": now}))
+        tmp.replace(mark)
+        return out
+
+    @_locked
+    def requirements(self, user_id: str, project_id: str | None = None) -> list[MemoryEntry]:
+        """The user's standing requirements (plus this project's own), whatever the query."""
+        return [m for m in self.memories.list(self.memories.access_filter(
+            user_id, project_id=project_id, categories=("requirement",))) if m.form]
+
+    @_locked
     def get_memory(self, memory_id: str, user_id: str) -> MemoryEntry | None:
         m = self.memories.get(memory_id)
         return m if m is not None and m.user_id == user_id else None
@@ -127,7 +159,7 @@ class StoreService:
 
     # ------------------------------------------------------------- reflection
     def distill(self, trajectory: Trajectory, llm: LLM | None = None,
-                skill_scope: str = "global") -> dict[str, Any]:
+                skill_scope: str = "user") -> dict[str, Any]:
         """Reflect on a stage trajectory and store the results (merging duplicates).
         The LLM call runs outside the lock so retrievals are not blocked by it."""
         reflector = Reflector(llm, skill_scope=skill_scope)
