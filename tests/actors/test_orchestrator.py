@@ -199,3 +199,15 @@ def test_feedback_gate_times_out_and_goes_on(tmp_path):
     assert src.ask("u1", "p1", Phase.WRITING, "s") is None
     with pytest.raises(ValueError, match="wait_s"):
         QueuedFeedback(wait_s=-1)
+
+
+def test_no_feedback_setting_is_silently_replaced(tmp_path):
+    from nanoresearch.config import Settings
+    from nanoresearch.errors import UserError
+    from nanoresearch_cli.compose import feedback_source
+
+    s = Settings(data_dir=tmp_path, feedback="http", feedback_wait_s=42)
+    src = feedback_source(s)
+    assert isinstance(src, QueuedFeedback) and src.wait_s == 42 and src.inbox == s.projects_dir
+    with pytest.raises(UserError, match="persona"):
+        feedback_source(Settings(data_dir=tmp_path, feedback="simulated"))
