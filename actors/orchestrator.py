@@ -192,6 +192,10 @@ class Orchestrator:
             cited_s = [s.id for s in skills if s.id in plan.selected_skill_ids or s.id in text]
             cited_m = [m.id for m in mems if m.id in plan.selected_memory_ids or m.id in text]
             chosen_m = [m for m in mems if m.id in cited_m or m.category == "requirement"]
+            if reqs:  # the agents read plan.steps: standing requirements lead, marked as rule-added
+                plan = plan.model_copy(update={"steps": [
+                    f"[standing requirement] {r.form.get('artifact')} {r.form.get('field')}: "
+                    f"{r.form.get('value')}" for r in reqs if r.form] + list(plan.steps)})
             return PlanBundle(plan=plan, skills=[s for s in skills if s.id in cited_s] or skills,
                               memories=chosen_m or mems, cited_skills=cited_s,
                               cited_memories=cited_m, feedback=fb)

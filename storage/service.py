@@ -157,6 +157,34 @@ class StoreService:
             return False
         return self.memories.delete(memory_id)
 
+    @_locked
+    def learned(self, user_id: str, top: int = 10) -> dict[str, Any]:
+        """What the system has learned about `user_id` (for `profile show` and the web
+        page): standing requirements, memories by category, the user's own skills and
+        every skill whose use was counted (global ones included). Delete with
+        `delete_memory` / `delete_skill`."""
+        mems = self.memories.list_for(user_id)
+        by_cat: dict[str, int] = {}
+        for m in mems:
+            by_cat[m.category] = by_cat.get(m.category, 0) + 1
+        skills = self.skills.list_for(user_id)
+        brief = lambda s: {"id": s.id, "stage": s.stage.value, "name": s.name, "scope": s.scope,  # noqa: E731
+                           "uses": s.usage_count, "successes": s.success_count,
+                           "confidence": round(s.confidence, 3)}
+        return {
+            "user_id": user_id,
+            "requirements": [{"id": m.id, "form": m.form, "text": m.content,
+                              "project_id": m.project_id} for m in mems if m.category == "requirement"],
+            "memories_by_category": by_cat,
+            "memories": [{"id": m.id, "category": m.category, "content": m.content[:200],
+                          "project_id": m.project_id, "importance": round(m.importance, 3)}
+                         for m in sorted(mems, key=lambda m: -m.importance)[:top]
+                         if m.category != "requirement"],
+            "own_skills": [brief(s) for s in skills if s.scope == user_id],
+            "skills_used": [brief(s) for s in sorted(skills, key=lambda s: -s.usage_count)
+                            if s.usage_count > 0][:top],
+        }
+
     # ------------------------------------------------------------- reflection
     def distill(self, trajectory: Trajectory, llm: LLM | None = None,
                 skill_scope: str = "user") -> dict[str, Any]:

@@ -136,6 +136,8 @@ def test_feedback_steers_the_next_stage_and_becomes_a_standing_requirement(tmp_p
     coding = next(c for c in team.planner.calls if c["stage"] == "coding")
     assert text in coding["task"]  # the feedback reached the next stage's plan
     assert any(m.category == "requirement" for m in coding["memories"])
+    steps = project(tmp_path, "p1").read_json("writing/plan_writing.json")["plan"]["steps"]
+    assert "[standing requirement] paper table: efficiency" in steps  # the writer reads these
     reqs = store.requirements("u1")
     assert sorted(m.form["field"] for m in reqs) == ["baselines", "table"]
     # a second project of the same user: the blueprint is made to meet it by rule
