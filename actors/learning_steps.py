@@ -22,7 +22,7 @@ from actors.orchestrator import Orchestrator
 from nanoresearch.types import (
     AnalysisReport, IdeationResult, MemoryEntry, Phase, PlanningResult, WritingResult,
 )
-from storage.requirements import Check, check_all, enforce_blueprint
+from storage.requirements import Check, check_all, enforce_blueprint, unique_forms
 from storage.scoring import overlap, tokens
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,7 @@ def avoid_failed(o: Orchestrator, res: IdeationResult, failed: list[MemoryEntry]
 
 # ---------------------------------------------------------------------- requirements
 def _requirements(o: Orchestrator) -> list[MemoryEntry]:
-    st = o.state
-    return [m for m in o.team.store.retrieve_memories(
-        query=st.topic.problem_statement, user_id=st.user_id, project_id=st.project_id, k=20,
-        categories=("requirement",)) if m.form]
+    return unique_forms(o.requirements())
 
 
 def enforce_requirements(o: Orchestrator, pr: PlanningResult) -> PlanningResult:

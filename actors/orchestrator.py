@@ -27,7 +27,7 @@ from nanoresearch.types import (
 )
 from nanoresearch.workspace import Workspace
 from storage.conditions import condition_tags, filter_conditions, task_conditions
-from storage.requirements import requirement_memories
+from storage.requirements import requirement_memories, unique_forms
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -168,6 +168,13 @@ class Orchestrator:
                 texts.append(f"{ph.value}: {fb.text}")
         return "\n".join(texts)
 
+    def requirements(self) -> list[MemoryEntry]:
+        """The user's standing requirements and this project's own (whatever the query)."""
+        st = self.state
+        return [m for m in self.team.store.retrieve_memories(
+            query=st.topic.problem_statement, user_id=st.user_id, project_id=st.project_id,
+            k=50, categories=("requirement",)) if m.form]
+
     def plan(self, phase: Phase, stage: str, task: str, k: int = 6) -> PlanBundle:
         """Retrieve skills, memories and standing requirements for the task (with the
         task's conditions as tags/filters and this project's feedback in the query), then
@@ -181,9 +188,7 @@ class Orchestrator:
             mems = store.retrieve_memories(query=task_fb, user_id=st.user_id,
                                            conditions=filter_conditions(conds),
                                            project_id=st.project_id, k=k)
-            reqs = (store.retrieve_memories(query=task, user_id=st.user_id, project_id=st.project_id,
-                                            k=20, categories=("requirement",))
-                    if stage in REQUIREMENT_STAGES else [])
+            reqs = unique_forms(self.requirements()) if stage in REQUIREMENT_STAGES else []
             mems = reqs + [m for m in mems if m.id not in {r.id for r in reqs}]
             plan = self.team.planner.plan(user_id=st.user_id, project_id=st.project_id,
                                           stage=stage, task=task_fb, profile=self.profile(),
@@ -271,7 +276,9 @@ class Orchestrator:
         """Feedback -> standing requirements (user-bound, verifiable form) + a project-bound
         preference memory, so the next stage's retrieval and plan see it."""
         conds = filter_conditions(self.conditions())
-        mems = requirement_memories(fb.text, fb.user_id, fb.project_id)
+        have = {tuple(sorted(m.form.items())) for m in self.requirements()}
+        mems = [m for m in requirement_memories(fb.text, fb.user_id, fb.project_id)
+                if tuple(sorted(m.form.items())) not in have]  # said again: already standing
         mems.append(MemoryEntry(user_id=fb.user_id, project_id=fb.project_id, category="preference",
                                 content=f"feedback on {fb.phase.value}: {fb.text[:400]}",
                                 conditions=conds, importance=0.8))

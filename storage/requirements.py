@@ -11,6 +11,8 @@ says "this project") whose `form` says which artifact must show what:
     blueprint seeds      5                       at least that many seeds
     paper     table      efficiency              a LaTeX table whose text names the subject
     paper     section    limitations             a section titled or opening with the subject
+    paper     mentions   mean_std / significance / efficiency   the section text shows it
+    blueprint min_baselines / min_datasets  2    at least that many planned
 
 Planning, coding and writing retrieve them; the orchestrator enforces blueprint forms by
 rule (so even the embedded model honours them) and checks paper forms after writing; every
@@ -36,6 +38,20 @@ _TABLE = re.compile(r"\b([a-z][a-z\-]{2,30})\s+table\b", re.I)
 _SEEDS = re.compile(r"\b(?:at least\s+)?(\d+)\s+(?:random\s+)?seeds\b", re.I)
 _SECTION = re.compile(r"\b(?:add|include|write|discuss)\s+(?:an?\s+|the\s+)?"
                       r"([a-z][a-z ]{2,30}?)\s+section\b", re.I)
+# paper statements a researcher asks for in words: (what the feedback says, what the text must show)
+_MENTIONS = {
+    "mean_std": (r"mean and std|error bars|std over", r"\\pm|±|\bstd\b|standard deviation"),
+    "significance": (r"significance|statistical test", r"significan|p-value|t-test|wilcoxon|confidence interval"),
+    "efficiency": (r"efficiency (?:analysis|comparison)|training time|inference time|time and memory",
+                   r"(?:time|seconds|runtime|latency|memory|efficien)[^.\n]{0,80}\d|\d[^.\n]{0,40}(?:seconds|\bs\b|ms|mb)"),
+}
+_MIN_COUNT = {"baselines": r"strong baselines|more baselines", "datasets": r"more datasets|several datasets"}
+_NOT_A_METHOD = {"strong", "stronger", "more", "simple", "simpler", "weak", "several", "standard",
+                 "good", "better", "other", "new", "strong baselines"}
+_KNOWN_METRICS = {"accuracy", "f1", "macrof1", "microf1", "weightedf1", "auc", "rocauc", "prauc", "mae",
+                  "rmse", "mse", "ece", "recall", "precision", "r2", "mape", "smape", "logloss", "brier",
+                  "balancedaccuracy", "top1accuracy", "top5accuracy", "nll", "perplexity"}
+_FEWER_ABLATIONS = re.compile(r"\b(avoid|no|fewer|less|without|too many|many)\s+(\w+\s+)?ablations?", re.I)
 _PROJECT_ONLY = re.compile(r"\b(this|the current) (project|paper|study|experiment)\b|\bhere\b", re.I)
 _TABLE_TERMS = {"efficiency": ("efficien", "time", "runtime", "seconds", "latency", "throughput",
                                "memory", "speed")}
@@ -65,19 +81,28 @@ def parse_forms(text: str) -> list[dict[str, str]]:
     forms: list[dict[str, str]] = []
     for rx in (_BASELINE, _BASELINE2):
         for m in rx.finditer(text):
-            forms.append({"artifact": "blueprint", "field": "baselines", "value": _clean(m.group(1))})
+            if (v := _clean(m.group(1))) not in _NOT_A_METHOD:
+                forms.append({"artifact": "blueprint", "field": "baselines", "value": v})
     for m in _METRIC.finditer(text):
         v = _clean(m.group(1))
-        if v and not v.endswith("table") and len(v.split()) <= 3 and "table" not in text[m.start():m.end()]:
+        if _norm(v) in _KNOWN_METRICS:  # "report mean and std" names no metric
             forms.append({"artifact": "blueprint", "field": "metrics", "value": v})
     for m in _TABLE.finditer(text):
         forms.append({"artifact": "paper", "field": "table", "value": _clean(m.group(1))})
     for m in _SEEDS.finditer(text):
         forms.append({"artifact": "blueprint", "field": "seeds", "value": m.group(1)})
-    if re.search(r"\bablations?\b", text, re.I) and re.search(r"\b(always|include|add|run)\b", text, re.I):
+    if re.search(r"\bablations?\b", text, re.I) and not _FEWER_ABLATIONS.search(text):
         forms.append({"artifact": "blueprint", "field": "ablations", "value": "1"})
     for m in _SECTION.finditer(text):
         forms.append({"artifact": "paper", "field": "section", "value": _clean(m.group(1))})
+    if re.search(r"\blimitations?\b", text, re.I) and not any(f["field"] == "section" for f in forms):
+        forms.append({"artifact": "paper", "field": "section", "value": "limitations"})
+    for key, (said, _) in _MENTIONS.items():
+        if re.search(said, text, re.I):
+            forms.append({"artifact": "paper", "field": "mentions", "value": key})
+    for field, said in _MIN_COUNT.items():
+        if re.search(said, text, re.I):
+            forms.append({"artifact": "blueprint", "field": f"min_{field}", "value": "2"})
     out, seen = [], set()
     for f in forms:
         key = tuple(sorted(f.items()))
@@ -125,6 +150,9 @@ def check_blueprint(form: dict[str, str], bp: Blueprint) -> tuple[bool | None, s
         return len(bp.ablations) >= int(v), f"{len(bp.ablations)} ablation(s)"
     if f == "seeds":
         return len(bp.seeds) >= int(v), f"seeds {bp.seeds}"
+    if f in ("min_baselines", "min_datasets"):
+        have = bp.baselines if f == "min_baselines" else bp.datasets
+        return len(have) >= int(v), f"{len(have)} {f[4:]}"
     return None, f"unknown blueprint field {f!r}"
 
 
@@ -167,7 +195,21 @@ def check_paper(form: dict[str, str], draft: PaperDraft) -> tuple[bool | None, s
         hit = [s.name for s in draft.sections
                if v in s.name.lower() or v in s.latex[:300].lower()]
         return bool(hit), f"sections {[s.name for s in draft.sections]}"
+    if f == "mentions" and v in _MENTIONS:
+        hit = re.search(_MENTIONS[v][1], body, re.I)
+        return bool(hit), f"section text shows {v}: {hit.group(0)[:60]!r}" if hit else f"no {v} in the section text"
     return None, f"unknown paper field {f!r}"
+
+
+def unique_forms(reqs: Iterable[MemoryEntry]) -> list[MemoryEntry]:
+    """One requirement per form (the earliest), however often it was said."""
+    seen, out = set(), []
+    for m in sorted(reqs, key=lambda m: m.created_at):
+        key = tuple(sorted(m.form.items()))
+        if m.form and key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
 
 
 def check_all(reqs: Iterable[MemoryEntry], bp: Blueprint | None = None,

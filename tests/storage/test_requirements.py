@@ -63,3 +63,26 @@ def test_check_all_reports_each_requirement_on_its_artifact():
                                 "ana", "p1")
     checks = check_all(mems, bp=bp())
     assert [c.met for c in checks] == [False, None]  # the paper form waits for the paper
+
+
+def test_persona_language_becomes_checkable_forms_and_negations_do_not():
+    assert parse_forms("Please make sure of: report mean and std over seeds.") == [
+        {"artifact": "paper", "field": "mentions", "value": "mean_std"}]  # "mean" is no metric
+    assert parse_forms("Please make sure of: compare against strong baselines; more datasets.") == [
+        {"artifact": "blueprint", "field": "min_baselines", "value": "2"},
+        {"artifact": "blueprint", "field": "min_datasets", "value": "2"}]
+    assert parse_forms("an ablation for every component") == [
+        {"artifact": "blueprint", "field": "ablations", "value": "1"}]
+    assert parse_forms("Avoid many ablations.") == []
+    eff = {"artifact": "paper", "field": "mentions", "value": "efficiency"}
+    assert parse_forms("an efficiency analysis (time and memory)") == [eff]
+    said = PaperDraft(title="t", sections=[Section(name="Results", latex="Fitting takes 3.2 seconds per seed.")])
+    assert check_paper(eff, said)[0] is True
+    assert check_paper(eff, PaperDraft(title="t", sections=[Section(name="R", latex="It is efficient.")]))[0] is False
+
+
+def test_a_requirement_said_twice_stands_once():
+    from storage.requirements import unique_forms
+    a = requirement_memories("use ridge as a baseline", "ana", "p1")
+    b = requirement_memories("Again: use ridge as a baseline, please", "ana", "p2")
+    assert len(unique_forms(a + b)) == 1
