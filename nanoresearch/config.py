@@ -143,6 +143,7 @@ class TrainingSettings(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     loss: Literal["sampled_token", "full_kl", "topk_kl"] | None = None
     replay: Literal["all", "latest"] | None = None
+    on_policy: bool | None = None  # re-sample y from the current planner each step
 
     def overrides(self) -> dict:
         return {k: v for k, v in self.model_dump().items() if k != "profile" and v is not None}
