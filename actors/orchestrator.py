@@ -228,9 +228,12 @@ class Orchestrator:
             store, uses = self.team.store, []
             for b, ok in used:
                 uses += [(sid, ok) for sid in b.cited_skills]
+                cats = {m.id: m.category for m in b.memories}
                 for mid in b.cited_memories:
-                    if ok:  # a memory a successful step relied on gains support
-                        store.reinforce_memory(mid, True)
+                    # a memory a successful step relied on gains support; a validated
+                    # configuration that a failed step relied on is contradicted
+                    if ok or cats.get(mid) == "validated_config":
+                        store.reinforce_memory(mid, ok)
             rel = f"{phase.value}/trajectory.json"
             traj = self.ws.read_model(rel, Trajectory) if self.ws.exists(rel) else None
             # a debug patch that applied a skill cites it; success = the rerun succeeded

@@ -213,3 +213,34 @@ def test_no_feedback_setting_is_silently_replaced(tmp_path):
     assert isinstance(src, QueuedFeedback) and src.wait_s == 42 and src.inbox == s.projects_dir
     with pytest.raises(UserError, match="persona"):
         feedback_source(Settings(data_dir=tmp_path, feedback="simulated"))
+
+
+def test_a_skill_offered_but_not_cited_is_not_counted_as_used(ws):
+    class Ignores(fakes.FakePlanner):
+        def plan(self, **kw):
+            p = super().plan(**kw)
+            return p.model_copy(update={"selected_skill_ids": []})
+
+    team = make_team()
+    team.planner = Ignores()
+    Orchestrator(team, ws, Budgets()).run()
+    assert team.store.usage == []  # offered to every agent, cited by no plan
+
+
+def test_cited_memories_are_reinforced_by_the_step_outcome(ws):
+    from nanoresearch.types import MemoryEntry
+
+    cfg = MemoryEntry(user_id="u1", category="validated_config", content="lr=0.01 is stable")
+
+    class Store(fakes.FakeStore):
+        def retrieve_memories(self, query, user_id, conditions=None, k=6, **kw):
+            return [] if kw.get("categories") else [cfg]
+
+    class Cites(fakes.FakePlanner):
+        def plan(self, **kw):
+            return super().plan(**kw).model_copy(update={"selected_memory_ids": [cfg.id]})
+
+    team = make_team(experiment=fakes.FakeExperiment())
+    team.store, team.planner = Store(), Cites()
+    Orchestrator(team, ws, Budgets()).run()
+    assert team.store.reinforced and all(mid == cfg.id and ok for mid, ok in team.store.reinforced)
