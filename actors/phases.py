@@ -15,11 +15,11 @@ from actors.learning_steps import (
     record_debug, record_verdict,
 )
 from actors.orchestrator import Orchestrator
-from storage.conditions import condition_tags
 from nanoresearch.types import (
     AnalysisReport, CodeArtifact, Hypothesis, IdeationResult, Phase, PlanningResult,
     RunResult, RunStatus, WritingResult,
 )
+from storage.conditions import condition_tags
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +90,12 @@ def run_experiment(o: Orchestrator) -> None:
 
     art = o.step(P, "coding", "experiment/code.json", CodeArtifact, code)
 
-    dbg = o.team.store.retrieve_skills(
-        query=f"debug a failing {bp.domain} experiment: {bp.proposed_method.name} on "
-              f"{', '.join(d.name for d in bp.datasets)}", stage="debugging",
-        user_id=o.state.user_id, tags=condition_tags(o.conditions()), k=6)
-
     def run() -> RunsRecord:
+        # the debugger's own skills: stored under "debugging" by reflection, retrieved here
+        dbg = o.team.store.retrieve_skills(
+            query=f"debug a failing {bp.domain} experiment: {bp.proposed_method.name} on "
+                  f"{', '.join(d.name for d in bp.datasets)}", stage="debugging",
+            user_id=o.state.user_id, tags=condition_tags(o.conditions()), k=6)
         final, runs = o.team.experiment.run(art, code_dir, on_event=lambda k, d: record_debug(o, k, d),
                                             skills=dbg)
         last = runs[-1] if runs else None
