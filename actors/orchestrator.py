@@ -20,24 +20,35 @@ from pydantic import BaseModel
 
 from actors.feedback import FeedbackSource, SkipFeedback
 from nanoresearch.config import Budgets
-from nanoresearch.errors import BudgetExceeded
+from nanoresearch.errors import BudgetExceeded, UserError
 from nanoresearch.types import (
     Feedback, MemoryEntry, Phase, Plan, ProjectState, ProjectStatus, SkillEntry, StepStatus,
     Trajectory, TrajectoryEvent, UserProfile,
 )
 from nanoresearch.workspace import ProjectCancelled, Workspace
+from storage.conditions import condition_tags, filter_conditions, task_conditions
+from storage.requirements import requirement_memories, unique_forms
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 PHASES = (Phase.IDEATION, Phase.EXPERIMENT, Phase.WRITING)
 
 
+REQUIREMENT_STAGES = ("planning", "coding", "writing")
+
+
 class PlanBundle(BaseModel):
-    """A planner call's result with the skills and memories it was given and chose."""
+    """A planner call's result with the skills and memories it was given and chose.
+    `cited_*`: the ids the plan actually names (selected or mentioned in its text): only
+    these count as used. `feedback`: the user's feedback so far in this project, which
+    went into the retrieval query and the planner's task."""
 
     plan: Plan
     skills: list[SkillEntry] = []
     memories: list[MemoryEntry] = []
+    cited_skills: list[str] = []
+    cited_memories: list[str] = []
+    feedback: str = ""
 
 
 @dataclass
@@ -86,6 +97,11 @@ class Orchestrator:
 
     def _run(self, phases: tuple[Phase, ...]) -> ProjectState:
         self._save_state(status=ProjectStatus.RUNNING, error=None)
+        from nanoresearch.scaffolds import scaffold_skills
+
+        seeded = self.team.store.seed_skills(scaffold_skills())  # an empty bank starts curated
+        if seeded:
+            self.on_event("skills_seeded", {"count": seeded})
         try:
             for phase in phases:
                 if self.ws.manifest(phase).status == StepStatus.DONE:
@@ -108,6 +124,8 @@ class Orchestrator:
         except Exception as e:
             self._save_state(status=ProjectStatus.FAILED, error=f"{type(e).__name__}: {e}")
             raise
+        if self.ws.manifest(Phase.WRITING).status == StepStatus.DONE:
+            self.on_event("memory_decay", self.team.store.decay_memories(self.state.user_id))
         return self._save_state(status=ProjectStatus.DONE, waiting_feedback_for=None)
 
     # ------------------------------------------------------------------ steps
@@ -141,19 +159,58 @@ class Orchestrator:
             raise BudgetExceeded("max_cost_usd", totals["cost_usd"], self.budgets.max_cost_usd)
 
     # ------------------------------------------------------------------ planner
-    def plan(self, phase: Phase, stage: str, task: str) -> PlanBundle:
-        """Retrieve skills and memories for the task, then ask the planner (one step)."""
+    def conditions(self) -> dict[str, str]:
+        """The task's conditions (storage/conditions.py): the blueprint's once it exists."""
+        from nanoresearch.types import PlanningResult
+        bp = (self.ws.read_model("ideation/planning.json", PlanningResult).blueprint
+              if self.ws.exists("ideation/planning.json") else None)
+        return task_conditions(self.state.topic, self.profile(), bp)
+
+    def feedback_so_far(self) -> str:
+        """Every stage's feedback in this project so far, oldest first."""
+        texts = []
+        for ph in PHASES:
+            rel = f"{ph.value}/feedback.json"
+            if self.ws.exists(rel) and (fb := self.ws.read_model(rel, FeedbackRecord).feedback):
+                texts.append(f"{ph.value}: {fb.text}")
+        return "\n".join(texts)
+
+    def requirements(self) -> list[MemoryEntry]:
+        """The user's standing requirements and this project's own (whatever the query)."""
+        st = self.state
+        return [m for m in self.team.store.retrieve_memories(
+            query=st.topic.problem_statement, user_id=st.user_id, project_id=st.project_id,
+            k=50, categories=("requirement",)) if m.form]
+
+    def plan(self, phase: Phase, stage: str, task: str, k: int = 6) -> PlanBundle:
+        """Retrieve skills, memories and standing requirements for the task (with the
+        task's conditions as tags/filters and this project's feedback in the query), then
+        ask the planner (one step)."""
         def make() -> PlanBundle:
             st, store = self.state, self.team.store
-            skills = store.retrieve_skills(query=task, stage=stage, user_id=st.user_id, k=6)
-            mems = store.retrieve_memories(query=task, user_id=st.user_id,
-                                           conditions={"domain": st.topic.domain}, k=6)
+            conds, fb = self.conditions(), self.feedback_so_far()
+            task_fb = f"{task}\nResearcher feedback so far:\n{fb}" if fb else task
+            skills = store.retrieve_skills(query=task_fb, stage=stage, user_id=st.user_id,
+                                           tags=condition_tags(conds), k=k)
+            mems = store.retrieve_memories(query=task_fb, user_id=st.user_id,
+                                           conditions=filter_conditions(conds),
+                                           project_id=st.project_id, k=k)
+            reqs = unique_forms(self.requirements()) if stage in REQUIREMENT_STAGES else []
+            mems = reqs + [m for m in mems if m.id not in {r.id for r in reqs}]
             plan = self.team.planner.plan(user_id=st.user_id, project_id=st.project_id,
-                                          stage=stage, task=task, profile=self.profile(),
+                                          stage=stage, task=task_fb, profile=self.profile(),
                                           skills=skills, memories=mems)
-            chosen_s = [s for s in skills if s.id in plan.selected_skill_ids] or skills
-            chosen_m = [m for m in mems if m.id in plan.selected_memory_ids] or mems
-            return PlanBundle(plan=plan, skills=chosen_s, memories=chosen_m)
+            text = " ".join([*plan.steps, plan.rationale])
+            cited_s = [s.id for s in skills if s.id in plan.selected_skill_ids or s.id in text]
+            cited_m = [m.id for m in mems if m.id in plan.selected_memory_ids or m.id in text]
+            chosen_m = [m for m in mems if m.id in cited_m or m.category == "requirement"]
+            if reqs:  # the agents read plan.steps: standing requirements lead, marked as rule-added
+                plan = plan.model_copy(update={"steps": [
+                    f"[standing requirement] {r.form.get('artifact')} {r.form.get('field')}: "
+                    f"{r.form.get('value')}" for r in reqs if r.form] + list(plan.steps)})
+            return PlanBundle(plan=plan, skills=[s for s in skills if s.id in cited_s] or skills,
+                              memories=chosen_m or mems, cited_skills=cited_s,
+                              cited_memories=cited_m, feedback=fb)
 
         return self.step(phase, f"plan_{stage}", f"{phase.value}/plan_{stage}.json",
                          PlanBundle, make)
@@ -166,48 +223,88 @@ class Orchestrator:
         traj = (self.ws.read_model(rel, Trajectory) if self.ws.exists(rel) else
                 Trajectory(user_id=st.user_id, project_id=st.project_id, phase=phase,
                            domain=st.topic.domain, topic=st.topic.problem_statement[:300]))
+        traj.conditions = self.conditions()
         traj.events.append(TrajectoryEvent(step=step, action=action, outcome=outcome[:2000],
                                            ok=ok, detail=detail))
         self.ws.write_json(rel, traj)
 
-    def finish_phase(self, phase: Phase, summary: str, used: list[PlanBundle],
-                     success: bool) -> None:
-        """Count skill usage, distill the trajectory, then ask for feedback."""
+    def finish_phase(self, phase: Phase, summary: str, used: list[tuple[PlanBundle, bool]]) -> None:
+        """Count the skills each plan cited (success = that step's outcome), reinforce the
+        memories it cited, distill the trajectory, then ask for feedback."""
         def distill() -> DistillReport:
-            for b in used:
-                for s in b.skills:
-                    self.team.store.record_skill_usage(s.id, success)
+            store, uses = self.team.store, []
+            for b, ok in used:
+                uses += [(sid, ok) for sid in b.cited_skills]
+                cats = {m.id: m.category for m in b.memories}
+                for mid in b.cited_memories:
+                    # a memory a successful step relied on gains support; a validated
+                    # configuration that a failed step relied on is contradicted
+                    if ok or cats.get(mid) == "validated_config":
+                        store.reinforce_memory(mid, ok)
             rel = f"{phase.value}/trajectory.json"
-            if not self.ws.exists(rel):
-                return DistillReport()
-            traj = self.ws.read_model(rel, Trajectory)
+            traj = self.ws.read_model(rel, Trajectory) if self.ws.exists(rel) else None
+            # a debug patch that applied a skill cites it; success = the rerun succeeded
+            uses += [(e.detail["skill_id"], e.ok) for e in (traj.events if traj else [])
+                     if e.detail.get("skill_id")]
+            for sid, ok in uses:
+                try:
+                    store.record_skill_usage(sid, ok)
+                except UserError as e:  # evicted or deleted meanwhile: say so, go on
+                    log.warning("skill usage not recorded: %s", e)
+            if traj is None:
+                return DistillReport(used=[u for u, _ in uses])
             skills, mems = self.team.reflector.distill(traj)
-            self.team.store.add_skills(skills)
-            self.team.store.add_memories(mems)
-            return DistillReport(skills=[s.id for s in skills], memories=[m.id for m in mems])
+            stored_s = store.add_skills(skills)
+            stored_m = store.add_memories(mems)
+            # what the store kept (a variant with a layer off keeps nothing)
+            return DistillReport(skills=[s.id for s in (skills if stored_s is None else stored_s)],
+                                 memories=[m.id for m in (mems if stored_m is None else stored_m)],
+                                 used=[u for u, _ in uses])
 
         self.step(phase, "distill", f"{phase.value}/distill.json", DistillReport, distill)
         self.step(phase, "feedback", f"{phase.value}/feedback.json", FeedbackRecord,
                   lambda: self._ask_feedback(phase, summary))
 
     def _ask_feedback(self, phase: Phase, summary: str) -> "FeedbackRecord":
-        st = self._save_state(status=ProjectStatus.WAITING_FEEDBACK, waiting_feedback_for=phase)
+        wait = float(getattr(self.team.feedback, "wait_s", 0) or 0)
+        st = self._save_state(status=ProjectStatus.WAITING_FEEDBACK, waiting_feedback_for=phase,
+                              feedback_deadline=time.time() + wait if wait > 0 else None)
+        if wait > 0:
+            self.on_event("waiting_feedback", {"phase": phase.value, "wait_s": wait})
         fb = self.team.feedback.ask(st.user_id, st.project_id, phase, summary)
-        self._save_state(status=ProjectStatus.RUNNING, waiting_feedback_for=None)
+        self._save_state(status=ProjectStatus.RUNNING, waiting_feedback_for=None,
+                         feedback_deadline=None)
+        learned: list[str] = []
         if fb is not None:
             self.on_event("feedback", {"phase": phase.value, "text": fb.text[:200]})
+            learned = self._learn_feedback(fb)
             if self.team.on_feedback is not None:
                 self.team.on_feedback(fb)
-        return FeedbackRecord(feedback=fb)
+        return FeedbackRecord(feedback=fb, memories=learned)
+
+    def _learn_feedback(self, fb: Feedback) -> list[str]:
+        """Feedback -> standing requirements (user-bound, verifiable form) + a project-bound
+        preference memory, so the next stage's retrieval and plan see it."""
+        conds = filter_conditions(self.conditions())
+        have = {tuple(sorted(m.form.items())) for m in self.requirements()}
+        mems = [m for m in requirement_memories(fb.text, fb.user_id, fb.project_id)
+                if tuple(sorted(m.form.items())) not in have]  # said again: already standing
+        mems.append(MemoryEntry(user_id=fb.user_id, project_id=fb.project_id, category="preference",
+                                content=f"feedback on {fb.phase.value}: {fb.text[:400]}",
+                                conditions=conds, importance=0.8))
+        stored = self.team.store.add_memories(mems)
+        return [m.id for m in (mems if stored is None else stored)]
 
 
 class DistillReport(BaseModel):
     skills: list[str] = []
     memories: list[str] = []
+    used: list[str] = []  # skill ids whose use was counted
 
 
 class FeedbackRecord(BaseModel):
     feedback: Feedback | None = None
+    memories: list[str] = []  # what the feedback became (requirements, preference)
 
 
 def new_project(workspace_root: Path, state: ProjectState) -> Workspace:

@@ -6,16 +6,20 @@ does not record it twice.
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from pydantic import BaseModel
 
+from actors.learning_steps import (
+    avoid_failed, check_paper_requirements, enforce_requirements, failed_directions,
+    record_debug, record_verdict,
+)
 from actors.orchestrator import Orchestrator
 from nanoresearch.types import (
     AnalysisReport, CodeArtifact, Hypothesis, IdeationResult, Phase, PlanningResult,
     RunResult, RunStatus, WritingResult,
 )
+from storage.conditions import condition_tags
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,11 @@ def run_ideation(o: Orchestrator) -> None:
     lit = o.plan(P, "literature", f"Survey the literature and propose a testable, novel "
                  f"hypothesis for: {topic.problem_statement}")
 
+    failed = failed_directions(o)
+
     def ideate() -> IdeationResult:
-        res = o.team.ideation.run(topic, prof, lit.plan, lit.skills, lit.memories)
+        res = o.team.ideation.run(topic, prof, lit.plan, lit.skills, [*lit.memories, *failed])
+        res = avoid_failed(o, res, failed)
         sel = res.selected()
         o.record(P, "ideation", "literature search, evidence, hypotheses",
                  f"{len(res.papers)} papers, {len(res.evidence)} evidence tuples, "
@@ -57,11 +64,12 @@ def run_ideation(o: Orchestrator) -> None:
         return res
 
     pr = o.step(P, "blueprint", "ideation/planning.json", PlanningResult, blueprint)
+    pr = enforce_requirements(o, pr)
     summary = (f"Hypothesis: {hyp.statement}\nBlueprint: {pr.blueprint.title} on "
                f"{', '.join(d.name for d in pr.blueprint.datasets)}; baselines "
                f"{', '.join(b.name for b in pr.blueprint.baselines)}; reviewer "
                f"{'passed' if pr.passed else 'did not pass'} after {len(pr.critiques)} round(s)")
-    o.finish_phase(P, summary, [lit, design], success=pr.passed)
+    o.finish_phase(P, summary, [(lit, ide.selected() is not None), (design, pr.passed)])
 
 
 # ---------------------------------------------------------------------- Stage II
@@ -83,13 +91,18 @@ def run_experiment(o: Orchestrator) -> None:
     art = o.step(P, "coding", "experiment/code.json", CodeArtifact, code)
 
     def run() -> RunsRecord:
+        # the debugger's own skills: stored under "debugging" by reflection, retrieved here
+        dbg = o.team.store.retrieve_skills(
+            query=f"debug a failing {bp.domain} experiment: {bp.proposed_method.name} on "
+                  f"{', '.join(d.name for d in bp.datasets)}", stage="debugging",
+            user_id=o.state.user_id, tags=condition_tags(o.conditions()), k=6)
+
         def on_event(kind: str, data: dict) -> None:
-            o.record(P, "debug", kind, json.dumps(data, default=str)[:1500],
-                     ok=kind not in ("failure",), **{"kind": kind})
+            record_debug(o, kind, data)
             o.ws.check_cancel()  # a cancel stops the debug loop after the run in flight
-        final, runs = o.team.experiment.run(art, code_dir, on_event=on_event)
+        final, runs = o.team.experiment.run(art, code_dir, on_event=on_event, skills=dbg)
         last = runs[-1] if runs else None
-        o.record(P, "run", f"{len(runs)} attempt(s)", last.status.value if last else "none",
+        o.record(P, "runs", f"{len(runs)} attempt(s)", last.status.value if last else "none",
                  ok=bool(last and last.status == RunStatus.SUCCEEDED))
         return RunsRecord(code=final, runs=runs)
 
@@ -103,10 +116,11 @@ def run_experiment(o: Orchestrator) -> None:
         return rep
 
     rep = o.step(P, "analysis", "experiment/analysis.json", AnalysisReport, analyze)
+    record_verdict(o, rep)
     summary = (f"Experiment: {len(rr.runs)} run attempt(s), "
                f"{'succeeded' if ok_runs else 'no successful run'}; verdict {rep.verdict}.\n"
                f"{rep.summary[:600]}")
-    o.finish_phase(P, summary, [b], success=bool(ok_runs))
+    o.finish_phase(P, summary, [(b, bool(ok_runs))])
 
 
 # ---------------------------------------------------------------------- Stage III
@@ -136,11 +150,12 @@ def run_writing(o: Orchestrator) -> None:
         return res
 
     res = o.step(P, "paper", "writing/result.json", WritingResult, write)
+    check_paper_requirements(o, res)
     metas = [r for r in res.reviews if r.is_meta]
     summary = (f"Paper: {res.draft.title}; PDF {'at ' + res.pdf_path if res.pdf_path else 'missing'};"
                f" {res.rounds} review round(s), last meta score "
                f"{metas[-1].overall if metas else 'n/a'}")
-    o.finish_phase(P, summary, [b], success=bool(res.pdf_path))
+    o.finish_phase(P, summary, [(b, bool(res.pdf_path))])
 
 
 PHASE_RUNNERS = {Phase.IDEATION: run_ideation, Phase.EXPERIMENT: run_experiment,

@@ -50,14 +50,19 @@ class ExperimentRunner:
         return self.coding.write(blueprint, plan, list(skills), Path(code_dir))
 
     def run(self, code: CodeArtifact, code_dir: Path,
-            on_event: Callable[[str, dict], None] | None = None) -> tuple[CodeArtifact, list[RunResult]]:
+            on_event: Callable[[str, dict], None] | None = None,
+            skills: Sequence[SkillEntry] = ()) -> tuple[CodeArtifact, list[RunResult]]:
+        """`skills`: the debugging-stage skills retrieved for this task; the debugger gets
+        them beside the coding plan's skills (a resumed run has only these)."""
+        have = {s.id for s in skills}
+        both = [*skills, *(s for s in self._skills if s.id not in have)]
         if code.mode == "free" and self.search is not None:  # model-written code: tree search
             from actors.code_search import run_code_search
             return run_code_search(code, Path(code_dir), self.coding, _Debugger(self.debugging),
                                    self.executor, self.budgets.debug_attempts, self.search,
-                                   self._plan_steps, self._skills, on_event, self.ray_address)
+                                   self._plan_steps, both, on_event, self.ray_address)
         return debug_loop(code, Path(code_dir), self.executor, _Debugger(self.debugging),
-                          self.budgets.debug_attempts, on_event=on_event, skills=self._skills)
+                          self.budgets.debug_attempts, on_event=on_event, skills=both)
 
     def analyze(self, blueprint: Blueprint, runs: list[RunResult], out_dir: Path) -> AnalysisReport:
         return self.analysis.analyze(blueprint, runs, Path(out_dir))

@@ -1,31 +1,33 @@
-"""Scores one finished project workspace on the paper's five axes.
+"""Scores one finished project workspace; nothing the system says about itself counts.
 
-- compliance: does the work follow the topic and the user's explicit requirements
-  (LLM rubric 1-10, averaged with the fraction of requirements checked in the artifacts);
-- executability (E2E): 1 only if an experiment run succeeded with metrics AND a PDF exists;
-- effectiveness: the proposed method's primary metric vs the best baseline, as a relative
-  improvement (sign-corrected for lower-is-better metrics), from metrics JSON only;
-- innovation: the selected hypothesis' novelty score (search-based) blended with an LLM
-  rubric score;
-- expression: LLM rubric on the paper text, blended with the meta-review's overall score.
-Fabrication problems found by the writing checks are reported as flags, never folded
-silently into a score.
+- requirements: every task requirement is checked by rule against the successful runs'
+  metric records, the runs' durations and the paper's section text
+  (benchmarks/judge_checks.py), or reported "unchecked"; never a package line or a
+  file's mere existence;
+- alignment: each of the persona's preferences checked the same way; score = the share of
+  checked preferences met (0-1), None when none is checkable;
+- compliance: the LLM rubric (1-10) averaged with 10 x the share of checked requirements met;
+- executability (E2E): 1 only when the paper compiled to a real PDF AND every planned run
+  finished (a metric for the proposed method and each baseline on each planned dataset);
+- effectiveness: the proposed method's primary metric vs the best baseline (relative),
+  from the metric records only;
+- innovation / expression: the LLM rubric alone (the system's own novelty estimate and
+  meta-review are not used); None when the rubric failed, and the failure is recorded.
+The judgement records the judge model and every failed rubric call.
 """
 from __future__ import annotations
 
-import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from benchmarks.judge_checks import Evidence, Verdict, check_text, share_met
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
 from nanoresearch.types import (
-    AnalysisReport, IdeationResult, MetricRecord, PlanningResult, ResearchTopic, RunStatus,
-    WritingResult,
+    AnalysisReport, IdeationResult, MetricRecord, PlanningResult, ResearchTopic, WritingResult,
 )
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,16 @@ class RubricScore(BaseModel):
 
 class Judgement(BaseModel):
     question_id: str
-    compliance: float
+    compliance: float | None
     executability: float
     effectiveness: float | None
-    innovation: float
-    expression: float
+    innovation: float | None
+    expression: float | None
+    alignment: float | None = None
+    requirements: list[Verdict] = []
+    preferences: list[Verdict] = []
+    judge_model: str = "none"
+    rubric_failures: list[str] = []
     flags: list[str] = []
     details: dict[str, Any] = {}
 
@@ -81,81 +88,87 @@ def effectiveness(metrics: list[MetricRecord], method: str, baselines: list[str]
     return sum(out) / len(out) if out else None
 
 
-def requirement_checks(topic: ResearchTopic, ws: Path) -> dict[str, bool]:
-    """Deterministic checks of requirements that the artifacts can show."""
-    plan = _read(ws, "ideation/planning.json", PlanningResult)
-    tex = "\n".join(p.read_text(errors="ignore") for p in (ws / "writing").glob("*.tex")) \
-        if (ws / "writing").exists() else ""
-    checks: dict[str, bool] = {}
-    for req in topic.user_requirements:
-        r = req.lower()
-        if "ablation" in r:
-            checks[req] = bool(plan and plan.blueprint.ablations)
-        elif m := re.search(r"(\d+)\s+seeds?", r):
-            checks[req] = bool(plan and len(plan.blueprint.seeds) >= int(m.group(1)))
-        elif "efficien" in r or "time" in r:
-            checks[req] = bool(re.search(r"time|second|efficien", tex, re.I))
-        elif "journal" in r or "conference" in r:
-            checks[req] = bool(tex)  # the format itself is applied by the template
-    return checks
+class Rubric:
+    """The LLM rubric calls of one judgement, with every failure kept."""
+
+    def __init__(self, llm: LLM | None):
+        self.llm = llm
+        self.failures: list[str] = []
+
+    def __call__(self, axis: str, context: str) -> float | None:
+        if self.llm is None:
+            return None
+        try:
+            got, _ = generate_structured(self.llm, [
+                {"role": "system", "content": "You are a strict reviewer. " + RUBRIC[axis]},
+                {"role": "user", "content": context[:3000] + "\n\nScore it 1-10 with a short reason."},
+            ], RubricScore, retries=1, max_tokens=96)
+            return float(got.score)
+        except Exception as e:  # recorded in the judgement; the sweep goes on
+            log.warning("judge rubric %s failed: %s", axis, e)
+            self.failures.append(f"{axis}: {type(e).__name__}: {str(e)[:200]}")
+            return None
 
 
-def rubric(llm: LLM | None, axis: str, context: str) -> float | None:
-    if llm is None:
-        return None
-    try:
-        got, _ = generate_structured(llm, [
-            {"role": "system", "content": "You are a strict reviewer. " + RUBRIC[axis]},
-            {"role": "user", "content": context[:3000] + "\n\nScore it 1-10 with a short reason."},
-        ], RubricScore, retries=1, max_tokens=96)
-        return float(got.score)
-    except Exception as e:  # a judge failure must not sink the whole sweep
-        log.warning("judge rubric %s failed: %s", axis, e)
-        return None
-
-
-def _blend(*vals: float | None) -> float:
+def _mean(*vals: float | None) -> float | None:
     v = [x for x in vals if x is not None]
-    return sum(v) / len(v) if v else 0.0
+    return sum(v) / len(v) if v else None
 
 
-def judge_project(ws: Path, topic: ResearchTopic, llm: LLM | None = None) -> Judgement:
+def planned_runs_finished(plan: PlanningResult | None, ev: Evidence) -> tuple[bool, list[str]]:
+    """Every (method, dataset) the blueprint planned has a metric from a successful run."""
+    if plan is None:
+        return False, ["no blueprint"]
+    bp = plan.blueprint
+    have = {(m.method, m.dataset) for m in ev.metrics}
+    missing = [f"{meth} on {d.name}" for meth in [bp.proposed_method.name, *(b.name for b in bp.baselines)]
+               for d in bp.datasets if (meth, d.name) not in have]
+    return not missing, missing
+
+
+def compiled_pdf(ws: Path, wr: WritingResult | None) -> bool:
+    pdf = ws / "writing" / "paper.pdf"
+    return bool(wr and wr.pdf_path and pdf.exists() and pdf.read_bytes()[:5] == b"%PDF-")
+
+
+def judge_project(ws: Path, topic: ResearchTopic, llm: LLM | None = None,
+                  preferences: list[str] = ()) -> Judgement:
     ws = Path(ws)
     ide = _read(ws, "ideation/ideation.json", IdeationResult)
     plan = _read(ws, "ideation/planning.json", PlanningResult)
     rep = _read(ws, "experiment/analysis.json", AnalysisReport)
     wr = _read(ws, "writing/result.json", WritingResult)
-    runs_p = ws / "experiment" / "runs.json"
-    runs = json.loads(runs_p.read_text())["runs"] if runs_p.exists() else []
-    ok_runs = [r for r in runs if r.get("status") == RunStatus.SUCCEEDED.value and r.get("metrics")]
-    metrics = [MetricRecord.model_validate(m) for r in ok_runs for m in r["metrics"]]
-    pdf = ws / "writing" / "paper.pdf"
-    e2e = 1.0 if ok_runs and pdf.exists() else 0.0
+    ev = Evidence.from_workspace(ws)
+    runs_ok, missing = planned_runs_finished(plan, ev)
+    pdf_ok = compiled_pdf(ws, wr)
     eff = None
-    if plan and metrics:
+    if plan and ev.metrics:
         bp = plan.blueprint
-        eff = effectiveness(metrics, bp.proposed_method.name, [b.name for b in bp.baselines],
+        eff = effectiveness(ev.metrics, bp.proposed_method.name, [b.name for b in bp.baselines],
                             bp.primary_metric)
-    checks = requirement_checks(topic, ws)
-    req_frac = (sum(checks.values()) / len(checks)) if checks else None
+    reqs = [check_text(r, ev) for r in topic.user_requirements]
+    prefs = [check_text(p, ev) for p in preferences]
+    req_share = share_met(reqs)
     hyp = ide.selected() if ide else None
-    novelty = hyp.novelty.score * 10 if hyp and hyp.novelty else None
-    paper_text = "\n".join(s.latex for s in wr.draft.sections)[:3000] if wr else ""
-    metas = [r for r in wr.reviews if r.is_meta] if wr else []
     flags = list(wr.draft.problems) if wr else ["no writing result"]
-    if not pdf.exists():
-        flags.append("no compiled PDF")
+    flags += [] if pdf_ok else ["no compiled PDF"]
+    flags += [f"planned run missing: {m}" for m in missing[:10]]
+    rub = Rubric(llm)
     ctx = f"Question: {topic.problem_statement}\nRequirements: {topic.user_requirements}\n"
+    paper_text = "\n".join(ev.sections.values())[:3000]
     return Judgement(
         question_id=topic.question_id,
-        compliance=_blend(rubric(llm, "compliance", ctx + f"Blueprint: {plan.blueprint.model_dump_json() if plan else 'none'}"),
-                          req_frac * 10 if req_frac is not None else None),
-        executability=e2e,
+        compliance=_mean(rub("compliance", ctx + "Blueprint: " + (plan.blueprint.model_dump_json() if plan else "none")),
+                         req_share * 10 if req_share is not None else None),
+        executability=1.0 if pdf_ok and runs_ok else 0.0,
         effectiveness=eff,
-        innovation=_blend(novelty, rubric(llm, "innovation", ctx + f"Hypothesis: {hyp.statement if hyp else 'none'}")),
-        expression=_blend(rubric(llm, "expression", paper_text) if paper_text else 1.0,
-                          float(metas[-1].overall) if metas else None),
-        flags=flags,
-        details={"requirements": checks, "verdict": rep.verdict if rep else None,
-                 "n_runs": len(runs), "n_metrics": len(metrics)},
+        innovation=rub("innovation", ctx + f"Hypothesis: {hyp.statement if hyp else 'none'}"),
+        expression=rub("expression", paper_text) if paper_text else None,
+        alignment=share_met(prefs),
+        requirements=reqs, preferences=prefs,
+        judge_model=getattr(llm, "name", None) or (type(llm).__name__ if llm else "none"),
+        rubric_failures=rub.failures, flags=flags,
+        details={"verdict": rep.verdict if rep else None, "n_metrics": len(ev.metrics),
+                 "pdf": pdf_ok, "planned_runs_missing": missing,
+                 "requirements_unchecked": [v.text for v in reqs if v.status == "unchecked"]},
     )

@@ -10,7 +10,9 @@ round learns (skills, memories, the planner adapter) carries into the next round
 two variants share state. Chains run in parallel as Ray tasks (benchmarks/ray_sweep.py,
 num_cpus=1 each; `--no-ray` runs them here one by one); inside a task a cycle runs
 in-process (run_project(use_ray=False)): nested Ray actors do not fit 2 cores.
-A finished cell is never rerun; an interrupted round resumes its project. The report
+A finished cell is never rerun; an interrupted round resumes its project. A cell whose
+cycle or judge raised, or whose SDPO variant published no adapter, is not done: its
+record goes to error.json, the next run reruns it, and the exit code is 1. The report
 (report.md, results.json, curve_*.png) goes to the out dir; the last stdout line is JSON.
 `--dry-scripted` replaces every model by a scripted one ('{}' for every call: the agents'
 deterministic fallbacks carry the cycle) to exercise the machinery fast; the experiments
@@ -142,21 +144,53 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
     user = SimulatedUser(persona, cfg.persona_mode,
                          llm_for_agent("simulated_user", settings) if cfg.persona_mode == "llm" else None)
     t0, status, error = time.time(), "error", None
+    adapters_before = published_adapters(settings, user_id)
     try:
         final = run_project(settings, state, use_ray=False, feedback=CallbackFeedback(user),
                             variant=VARIANTS[cell.variant])
         status, error = final.status.value, final.error
-    except Exception as e:  # a crashed cycle is still judged (E2E 0) and the chain goes on
+    except Exception as e:  # recorded in error.json; the cell is not done and is rerun
         log.exception("%s: the cycle raised", cell.key)
         error = f"{type(e).__name__}: {e}"
     wall = time.time() - t0
+    sdpo = sdpo_outcome(settings, user_id, VARIANTS[cell.variant].sdpo, user.counts, adapters_before)
     rec = CellRecord(task=cell.task, variant=cell.variant, round=cell.round,
                      project_id=cell.project_id, persona=persona.id, persona_kind=user.kind,
                      status=status, error=error, wall_s=round(wall, 2), resumed=resumed,
-                     feedback=user.counts, **measure(ws))
-    rec = judge_cell(settings, layout, cell, topic, ws, rec)
-    layout.save(rec)
+                     feedback=user.counts, sdpo=sdpo, **measure(ws))
+    try:
+        rec = judge_cell(settings, layout, cell, topic, ws, rec, persona.preferences)
+    except Exception as e:  # noqa: BLE001 - a judge that cannot judge leaves the cell undone
+        log.exception("%s: the judge raised", cell.key)
+        rec = rec.model_copy(update={"judge_error": f"{type(e).__name__}: {e}"})
+    if sdpo.get("failed") and status != "error":
+        rec = rec.model_copy(update={"error": "; ".join(filter(None, [rec.error, sdpo["failed"]]))})
+    if rec.errored:
+        layout.save_error(rec)  # for diagnosis; cell.json (done) is not written
+    else:
+        layout.save(rec)
     return rec
+
+
+def published_adapters(settings: Settings, user_id: str) -> int:
+    from storage.adapters import AdapterRegistry
+    try:
+        return sum(a.status == "published" for a in AdapterRegistry(settings.adapters_dir).list(user_id))
+    except Exception as e:  # noqa: BLE001 - an unreadable registry is reported, not fatal
+        log.warning("adapter registry of %s unreadable: %s", user_id, e)
+        return -1
+
+
+def sdpo_outcome(settings: Settings, user_id: str, enabled: bool, counts: dict[str, int],
+                 before: int) -> dict[str, Any]:
+    """Did the SDPO variant publish an adapter for the feedback it got? A variant that
+    trains, was given feedback and published nothing failed (its cell is not done)."""
+    after = published_adapters(settings, user_id)
+    out: dict[str, Any] = {"enabled": enabled, "feedback": counts.get("answers", 0),
+                           "adapters_before": before, "adapters_after": after}
+    if enabled and out["feedback"] and after <= before:
+        out["failed"] = f"SDPO published no adapter after {out['feedback']} feedback answer(s)"
+    return out
 
 
 def measure(ws: Path) -> dict[str, Any]:
@@ -175,16 +209,19 @@ def measure(ws: Path) -> dict[str, Any]:
 
 
 def judge_cell(settings: Settings, layout: SweepLayout, cell: Cell, topic: ResearchTopic,
-               ws: Path, rec: CellRecord) -> CellRecord:
+               ws: Path, rec: CellRecord, preferences: list[str] = ()) -> CellRecord:
     from benchmarks.judge import judge_project
     from nanoresearch.llm.ledger import Ledger
     from nanoresearch.llm.registry import llm_for_agent
 
     # the judge's own ledger: its tokens are the benchmark's cost, not the system's
     led = Ledger(settings.prices, None, layout.cell_dir(cell) / "judge_ledger.jsonl")
-    j = judge_project(ws, topic, llm_for_agent("judge", settings, led)).model_dump()
+    j = judge_project(ws, topic, llm_for_agent("judge", settings, led), list(preferences)).model_dump()
     return rec.model_copy(update={"judgement": j, "quality": quality_of(j),
                                   "executability": float(j["executability"]),
+                                  "alignment": j["alignment"],
+                                  "judge_model": j["judge_model"],
+                                  "judge_failures": list(j["rubric_failures"]),
                                   "judge_tokens": int(led.summary()["tokens"])})
 
 
@@ -293,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def closing_line(meta: dict[str, Any], rep: dict[str, Any]) -> dict[str, Any]:
     per = rep["aggregate"]["per_variant"]
-    pick = ("quality", "executability", "effectiveness", "tokens", "debug_iterations", "wall_s")
+    pick = ("alignment", "quality", "executability", "effectiveness", "tokens", "debug_iterations",
+            "wall_s")
     return {**meta, "persona_kinds": rep["aggregate"]["persona_kinds"],
             "cells_done": len(rep["records"]),
             "variants_mean": {v: {m: (s[m]["mean"] if s[m] else None) for m in pick} for v, s in per.items()},
@@ -316,12 +354,16 @@ class Progress:
 
     def done(self, cell: Cell, result: Any) -> None:
         self.n += 1
-        if isinstance(result, BaseException):
+        if isinstance(result, BaseException) or result.errored:
             self.failed += 1
-            self._say(f"[{self.n}/{self.todo}] FAILED {cell.key}: {result}")
+            why = result if isinstance(result, BaseException) else \
+                (result.judge_error or result.error)
+            self._say(f"[{self.n}/{self.todo}] FAILED {cell.key}: {why}")
             return
+        q = "-" if result.quality is None else f"{result.quality:.2f}"
+        a = "-" if result.alignment is None else f"{result.alignment:.2f}"
         self._say(f"[{self.n}/{self.todo}] done {cell.key}: status={result.status} "
-                  f"quality={result.quality:.2f} e2e={result.executability:.0f} "
+                  f"alignment={a} quality={q} e2e={result.executability:.0f} "
                   f"tokens={result.tokens} debug={result.debug_iterations} {result.wall_s:.0f}s")
 
 

@@ -26,9 +26,9 @@ from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 QUALITY_AXES = ("compliance", "innovation", "expression")
-METRICS = ("quality", "compliance", "executability", "effectiveness", "innovation", "expression",
-           "tokens", "cost_usd", "debug_iterations", "wall_s")
-CURVES = ("quality", "tokens", "debug_iterations")
+METRICS = ("alignment", "quality", "compliance", "executability", "effectiveness", "innovation",
+           "expression", "tokens", "cost_usd", "debug_iterations", "wall_s")
+CURVES = ("alignment", "quality", "executability", "tokens", "debug_iterations")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,15 @@ class CellRecord(BaseModel):
     wall_s: float = 0.0
     resumed: bool = False
     feedback: dict[str, int] = {}
+    alignment: float | None = None  # share of the persona's checkable preferences met
+    judge_model: str = ""
+    judge_failures: list[str] = []  # every failed rubric call (the axis is then None)
+    judge_error: str | None = None  # the judge itself raised: the cell is not done
+    sdpo: dict[str, Any] = {}  # enabled, feedback, adapters before/after, failed
+
+    @property
+    def errored(self) -> bool:
+        return self.status == "error" or self.judge_error is not None or bool(self.sdpo.get("failed"))
 
     def metric(self, name: str) -> float | None:
         if name in ("compliance", "effectiveness", "innovation", "expression"):
@@ -79,9 +88,11 @@ class CellRecord(BaseModel):
         return None if v is None else float(v)
 
 
-def quality_of(judgement: dict[str, Any]) -> float:
-    """Mean of the 1-10 rubric axes; E2E and effectiveness are reported on their own."""
-    return float(np.mean([float(judgement[a]) for a in QUALITY_AXES]))
+def quality_of(judgement: dict[str, Any]) -> float | None:
+    """Mean of the 1-10 axes the judge could score (a failed rubric call is None and left
+    out, never a 0); None when none could. E2E and effectiveness are reported on their own."""
+    vals = [float(judgement[a]) for a in QUALITY_AXES if judgement.get(a) is not None]
+    return float(np.mean(vals)) if vals else None
 
 
 # ---------------------------------------------------------------------- layout
@@ -106,6 +117,12 @@ class SweepLayout:
 
     def save(self, rec: CellRecord) -> Path:
         path = self.record_path(Cell(rec.task, rec.variant, rec.round))
+        atomic_write(path, rec.model_dump_json(indent=2))
+        return path
+
+    def save_error(self, rec: CellRecord) -> Path:
+        """An errored cell's record, kept for diagnosis; it does not mark the cell done."""
+        path = self.cell_dir(Cell(rec.task, rec.variant, rec.round)) / "error.json"
         atomic_write(path, rec.model_dump_json(indent=2))
         return path
 
@@ -175,7 +192,7 @@ class ChainScheduler:
 
 
 def _failed(result: Any) -> bool:
-    return isinstance(result, BaseException)
+    return isinstance(result, BaseException) or bool(getattr(result, "errored", False))
 
 
 # ---------------------------------------------------------------------- statistics
@@ -233,7 +250,7 @@ def _fmt(s: dict | None, digits: int = 2) -> str:
     return f"{s['mean']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}]"
 
 
-TABLE_COLS = (("quality", 2), ("executability", 2), ("effectiveness", 3), ("compliance", 2),
+TABLE_COLS = (("alignment", 2), ("quality", 2), ("executability", 2), ("effectiveness", 3), ("compliance", 2),
               ("innovation", 2), ("expression", 2), ("tokens", 0), ("cost_usd", 4),
               ("debug_iterations", 2), ("wall_s", 0))
 
@@ -290,14 +307,23 @@ def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
     note = persona_note(records)
     table = markdown_table(agg)
     pngs = plot_curves(agg, layout.root, note)
+    errored = sorted(str(p.relative_to(layout.root)) for p in layout.root.glob("*/*/round_*/error.json")
+                     if not (p.parent / "cell.json").exists())
+    judges = sorted({r.judge_model for r in records if r.judge_model})
+    n_fail = sum(len(r.judge_failures) for r in records)
     md = [f"# Sweep {layout.root.name}", "", f"**{note}**", "",
-          "quality = mean of the 1-10 rubric axes (compliance, innovation, expression); "
-          "executability = E2E (a successful run with metrics and a compiled PDF); "
+          f"Judge model(s): {', '.join(judges) or 'none'}; failed rubric calls: {n_fail} "
+          "(the axis is left out, never scored 0); cells not done (error.json): "
+          f"{len(errored)}{': ' + ', '.join(errored) if errored else ''}.", "",
+          "alignment = share of the persona's checkable preferences met in the runs, metrics "
+          "and paper text (0-1); quality = mean of the 1-10 axes the judge could score "
+          "(compliance, innovation, expression); executability = E2E (a compiled PDF and every "
+          "planned run finished); "
           "cells: mean [95% bootstrap CI].", "", table, "",
           *[f"![{p.stem}]({p.name})" for p in pngs], "",
           "```json", json.dumps(meta, indent=1, default=str), "```", ""]
     atomic_write(layout.root / "report.md", "\n".join(md))
-    full = {"meta": meta, "persona_note": note, "aggregate": agg,
+    full = {"meta": meta, "persona_note": note, "aggregate": agg, "errored_cells": errored,
             "cells": [r.model_dump() for r in records]}
     atomic_write(layout.root / "results.json", json.dumps(full, indent=1, default=str))
     return {"table": table, "note": note, "aggregate": agg, "records": records,

@@ -162,6 +162,7 @@ class TrainingSettings(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     loss: Literal["sampled_token", "full_kl", "topk_kl"] | None = None
     replay: Literal["all", "latest"] | None = None
+    on_policy: bool | None = None  # re-sample y from the current planner each step
 
     def overrides(self) -> dict:
         return {k: v for k, v in self.model_dump().items() if k != "profile" and v is not None}
@@ -202,6 +203,8 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     feedback: Literal["interactive", "skip", "simulated", "http"] = "skip"
     coding: CodingSettings = Field(default_factory=CodingSettings)
+    # how long a stage gate waits for feedback with `feedback: http` (then goes on)
+    feedback_wait_s: float = Field(default=900.0, ge=0)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

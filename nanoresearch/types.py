@@ -443,7 +443,7 @@ class MemoryEntry(Artifact):
     project_id: str | None = None  # None: bound to the user, not one project
     category: Literal[
         "preference", "resource_limit", "decision", "hypothesis", "validated_config",
-        "failed_direction", "outcome", "fact",
+        "failed_direction", "outcome", "fact", "requirement",
     ] = "fact"
     content: str
     conditions: dict[str, str] = Field(default_factory=dict)  # topic, domain, dataset, method, budget...
@@ -454,6 +454,8 @@ class MemoryEntry(Artifact):
     updated_at: float = Field(default_factory=now)
     last_accessed_at: float | None = None
     source_trajectory_id: str | None = None
+    # a requirement's verifiable form (storage/requirements.py): which artifact must show what
+    form: dict[str, str] = Field(default_factory=dict)
 
 
 class TrajectoryEvent(BaseModel):
@@ -476,6 +478,9 @@ class Trajectory(Artifact):
     domain: str = "general"
     topic: str = ""
     events: list[TrajectoryEvent] = Field(default_factory=list)
+    # the task's conditions (domain, dataset, task, method, metric...): skill tags and
+    # memory conditions of what this trajectory distills
+    conditions: dict[str, str] = Field(default_factory=dict)
 
 
 class AdapterVersion(Artifact):
@@ -589,6 +594,7 @@ class ProjectState(Artifact):
     error: str | None = None
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
+    feedback_deadline: float | None = None  # epoch seconds the stage gate waits until
 
 
 AnyArtifact = Annotated[

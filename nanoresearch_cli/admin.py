@@ -30,6 +30,7 @@ def profile_command(settings: Settings, action: str, user: str, console: Console
                 raise UserError(f"no profile for {user!r}; create one with "
                                 f"`nanoresearch profile init --user {user}`")
             console.print_json(prof.model_dump_json())
+            show_learned(settings, store, user, console)
             return 0
         answers: dict[str, Any] = {}
         for q in store.profile_questions():
@@ -43,6 +44,18 @@ def profile_command(settings: Settings, action: str, user: str, console: Console
         return 0
     finally:
         store.close()
+
+
+def show_learned(settings: Settings, store: Any, user: str, console: Console) -> None:
+    """What the system learned about the user, with the ids to delete any of it."""
+    from storage.adapters import AdapterRegistry
+
+    out = store.learned(user)
+    out["adapters"] = [{"version": a.version, "status": a.status, "created_at": a.created_at}
+                       for a in AdapterRegistry(settings.adapters_dir).list(user)]
+    console.print("learned about this user (delete with `nanoresearch memories delete ID "
+                  f"--user {user}` / `nanoresearch skills delete ID`):", markup=False)
+    console.print_json(json.dumps(out, default=str))
 
 
 def store_command(settings: Settings, kind: str, action: str, arg: str | None, user: str,

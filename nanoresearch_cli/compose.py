@@ -188,7 +188,21 @@ def feedback_trainer(settings: Settings, use_ray: bool, variant: Variant,
 
 
 def feedback_source(settings: Settings) -> FeedbackSource:
-    return InteractiveFeedback() if settings.feedback == "interactive" else SkipFeedback()
+    """The configured source, never silently another: `http` waits at each stage gate for
+    feedback posted over HTTP or with `nanoresearch feedback` (settings.feedback_wait_s);
+    `simulated` needs a persona, which only the benchmarks pass in."""
+    from actors.feedback import QueuedFeedback
+    from nanoresearch.errors import UserError
+
+    if settings.feedback == "interactive":
+        return InteractiveFeedback()
+    if settings.feedback == "http":
+        return QueuedFeedback(wait_s=settings.feedback_wait_s, inbox=settings.projects_dir)
+    if settings.feedback == "simulated":
+        raise UserError("feedback: simulated needs a simulated researcher (persona); the "
+                        "benchmarks pass one in (python -m benchmarks.sweep). For a run, choose "
+                        "feedback: interactive, http or skip")
+    return SkipFeedback()
 
 
 # ---------------------------------------------------------------------- run

@@ -33,7 +33,10 @@ class SystemProjectService:
         self.use_ray = use_ray
         self._store = store
         self.auth = TokenAuth(tokens_path(settings.data_dir))
-        self.feedback = QueuedFeedback(wait_s=0)
+        # `feedback: http` waits at each stage gate (the deadline shows in the status)
+        self.feedback = QueuedFeedback(
+            wait_s=settings.feedback_wait_s if settings.feedback == "http" else 0,
+            inbox=settings.projects_dir)
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 

@@ -86,7 +86,8 @@ class MemoryModule(Bank[MemoryEntry]):
         dup = super()._find_duplicate(cand, vec)
         # the filter lets a general memory absorb a specific one; require equal conditions
         if dup is not None and dup.id != cand.id and \
-                normalise_conditions(dup.conditions) != normalise_conditions(cand.conditions):
+                (normalise_conditions(dup.conditions) != normalise_conditions(cand.conditions)
+                 or dup.form != cand.form):  # two requirements said in one sentence stay two
             return None
         return dup
 
@@ -170,3 +171,28 @@ class MemoryModule(Bank[MemoryEntry]):
 
     def list_for(self, user_id: str, project_id: str | None = None) -> list[MemoryEntry]:
         return self.list(self.access_filter(user_id, project_id=project_id))
+
+    def decay(self, user_id: str, elapsed_s: float, now: float | None = None,
+              floor: float = 0.05) -> dict[str, int]:
+        """Apply `elapsed_s` of decay to `user_id`'s idle memories (no access or update
+        within one half-life): importance *= 0.5 ** (elapsed / half_life). A memory that
+        falls below `floor` with no more support than contradiction is deleted; requirements
+        never decay (the researcher removes them). Called once per finished project."""
+        now = self.clock() if now is None else now
+        hl = self.weights.memory_half_life_days * 86400.0
+        factor = 0.5 ** (max(0.0, elapsed_s) / hl)
+        changed, dropped = [], []
+        for m in self.list_for(user_id):
+            idle = now - max(m.updated_at, m.last_accessed_at or 0.0)
+            if m.category == "requirement" or idle < hl or factor >= 1.0:
+                continue
+            imp = m.importance * factor
+            if imp < floor and m.support_count <= m.contradiction_count:
+                dropped.append(m.id)
+            else:
+                changed.append(m.model_copy(update={"importance": max(imp, 0.0)}))
+        if changed:
+            self.update_payloads(changed)
+        if dropped:
+            self.store.delete(self.name, dropped)
+        return {"decayed": len(changed), "dropped": len(dropped)}

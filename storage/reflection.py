@@ -9,6 +9,14 @@ Two extractors, both always run, and the banks' `add` merges what they propose:
 - the LLM, asked for a small JSON object (prompts/reflection.yaml). The embedded model
   is tiny, so its output is validated and dropped when unusable; `last_report` says
   which path produced what.
+
+Skills are user-scoped by default (`skill_scope="user"`): one user's errors and topics are
+never shown to another user, and each user's scope has its own eviction cap. Global
+skills are only the seeded/curated ones (`StoreService.seed_skills`). Tags and memory
+conditions come from the trajectory's task conditions (domain, dataset, task, method,
+metric, ...) plus the error class. The model's drafts pass a gate before they are kept:
+the instruction must be concrete (4+ words) and grounded (share a content word with the
+events); a failed gate is reported, never silently kept.
 """
 from __future__ import annotations
 
@@ -24,12 +32,14 @@ from nanoresearch.errors import ModelError
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
 from nanoresearch.types import MemoryEntry, SkillEntry, SkillStage, Trajectory, TrajectoryEvent
+from storage.scoring import tokens
 
 log = logging.getLogger(__name__)
 OUTCOME_STEP = re.compile(r"outcome|result|analysis|verdict", re.I)
-CONDITION_KEYS = ("dataset", "method", "metric", "task", "budget")
+CONDITION_KEYS = ("dataset", "method", "metric", "task", "budget", "failure")
 MEMORY_CATEGORIES = ("preference", "resource_limit", "decision", "hypothesis", "validated_config",
-                     "failed_direction", "outcome", "fact")
+                     "failed_direction", "outcome", "fact", "requirement")
+USER_BOUND = "user"  # detail["bound"] == "user": the memory holds for all the user's projects
 _ERR_NAME = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Warning))\b")
 
 
@@ -86,7 +96,7 @@ def _signature(outcome: str) -> str:
 
 
 class Reflector:
-    def __init__(self, llm: LLM | None = None, skill_scope: Literal["global", "user"] = "global",
+    def __init__(self, llm: LLM | None = None, skill_scope: Literal["global", "user"] = "user",
                  retries: int = 1, max_events: int = 20, max_tokens: int = 256):
         self.llm = llm
         self.max_tokens = max_tokens
@@ -103,11 +113,13 @@ class Reflector:
         if self.llm is not None and trajectory.events:
             try:
                 out = self._ask(trajectory)
-                llm_skills = [self._skill(trajectory, d) for d in out.skills]
+                kept = [d for d in out.skills if self.passes_gate(trajectory, d)]
+                llm_skills = [self._skill(trajectory, d) for d in kept]
                 llm_mems = [self._memory(trajectory, d.category, d.content, 0.5) for d in out.memories]
                 skills += llm_skills
                 memories += llm_mems
-                report.update(llm="ok", llm_skills=len(llm_skills), llm_memories=len(llm_mems))
+                report.update(llm="ok", llm_skills=len(llm_skills), llm_memories=len(llm_mems),
+                              llm_skills_gated_out=len(out.skills) - len(kept))
             except ModelError as e:
                 log.info("reflection LLM output unusable for %s, rules only: %s", trajectory.id, e)
                 report["llm"] = f"unusable: {str(e)[:200]}"
@@ -115,6 +127,13 @@ class Reflector:
         return skills, memories
 
     # ------------------------------------------------------------- LLM path
+    @staticmethod
+    def passes_gate(tr: Trajectory, d: SkillDraft) -> bool:
+        """A model-written skill is kept only when concrete and grounded in the events."""
+        ins = tokens(d.instruction)
+        seen = tokens(" ".join(f"{e.action} {e.outcome}" for e in tr.events) + " " + tr.topic)
+        return len(d.instruction.split()) >= 4 and bool(ins & seen)
+
     def _ask(self, tr: Trajectory) -> ReflectionOut:
         p = _prompts()
         events = tr.events[-self.max_events:]
@@ -155,27 +174,49 @@ class Reflector:
     def _debug_skill(self, tr: Trajectory, failed: TrajectoryEvent, fix: TrajectoryEvent,
                      sig: str) -> SkillEntry:
         err = _ERR_NAME.search(sig)
-        tags = [t for t in (tr.domain, failed.step, err.group(1) if err else "") if t]
+        err_class = err.group(1) if err else str(failed.detail.get("failure", ""))
+        conds = {**tr.conditions, **{k: str(failed.detail[k]) for k in CONDITION_KEYS
+                                     if failed.detail.get(k)}}
+        where = ", ".join(f"{k} {conds[k]}" for k in ("dataset", "method") if conds.get(k))
+        # the trigger starts at the error's name ("exception: ValueError: ..." -> "ValueError: ...")
+        trigger = sig[err.start():] if err else (f"{err_class}: {sig}" if err_class and
+                                                 err_class not in sig else sig)
         return SkillEntry(
-            stage=SkillStage.DEBUGGING, domain=tr.domain, name=_short(f"{failed.step}: {sig}", 100),
-            trigger=sig, when_to_use=f"when {failed.step} fails with: {sig}",
-            instructions=[_short(fix.action, 300)], tags=sorted({t.lower() for t in tags}),
+            stage=SkillStage.DEBUGGING, domain=tr.domain, name=_short(f"fix {trigger}", 100),
+            trigger=trigger,
+            when_to_use=f"when {failed.step} fails with: {sig}" + (f" ({where})" if where else ""),
+            instructions=[_short(_fix_text(fix.action), 300)], tags=self._tags(tr, err_class),
             scope=self._scope(tr), confidence=0.6, source_trajectory_id=tr.id)
+
+    @staticmethod
+    def _tags(tr: Trajectory, *extra: str) -> list[str]:
+        vals = [v for k, v in tr.conditions.items() if k != "venue" for v in str(v).split(",")]
+        return sorted({t.strip().lower() for t in (tr.domain, *vals, *extra)
+                       if t and t.strip() and t != "general"})
 
     def _skill(self, tr: Trajectory, d: SkillDraft) -> SkillEntry:
         return SkillEntry(stage=d.stage, domain=tr.domain, name=_short(d.name, 100), trigger=d.trigger,
                           when_to_use=d.trigger, instructions=[d.instruction],
-                          tags=sorted({t.lower().strip() for t in d.tags if t.strip()}),
+                          tags=sorted({*self._tags(tr), *(t.lower().strip() for t in d.tags if t.strip())}),
                           scope=self._scope(tr), confidence=0.4, source_trajectory_id=tr.id)
 
     def _memory(self, tr: Trajectory, category: str, content: str, importance: float,
                 ev: TrajectoryEvent | None = None) -> MemoryEntry:
         conds = {"domain": tr.domain} if tr.domain and tr.domain != "general" else {}
+        conds.update(tr.conditions)
         if ev is not None:
             conds.update({k: str(ev.detail[k]) for k in CONDITION_KEYS if ev.detail.get(k)})
-        return MemoryEntry(user_id=tr.user_id, project_id=tr.project_id, category=category,
+        bound = ev is not None and ev.detail.get("bound") == USER_BOUND
+        return MemoryEntry(user_id=tr.user_id, project_id=None if bound else tr.project_id,
+                           category=category,
                            content=content, conditions=conds, importance=importance,
                            source_trajectory_id=tr.id)
 
     def _scope(self, tr: Trajectory) -> str:
         return tr.user_id if self.skill_scope == "user" else "global"
+
+
+def _fix_text(action: str) -> str:
+    """The fix itself: a debug event's action reads "fix (<source>): <what changed>"."""
+    m = re.match(r"fix \(([^)]*)\):\s*(.*)", action, re.S)
+    return m.group(2) if m and m.group(2).strip() else action

@@ -12,6 +12,7 @@ never interleave a read-modify-write such as `record_skill_usage`.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 from pathlib import Path
@@ -53,6 +54,7 @@ class StoreService:
         self.memories = MemoryModule(store, embedder, weights, cap_per_scope=memory_cap)
         self.profiles = ProfileStore(Path(store_dir) / "profiles")
         self.projects = ProjectRegistry(data_dir)
+        self._decay_dir = Path(store_dir) / "decay"
 
     # ------------------------------------------------------------- skills
     @_locked
@@ -90,6 +92,16 @@ class StoreService:
             raise UserError(f"skill {skill_id!r} belongs to another user")
         return self.skills.delete(skill_id)
 
+    @_locked
+    def seed_skills(self, skills: Sequence[SkillEntry]) -> int:
+        """Seed the curated global skills (e.g. `scaffold_skills()`) into a bank that has
+        none of them yet; returns how many were added (0 when already seeded)."""
+        have = {s.id for s in self.skills.list(self.skills.scope_filter("global"))}
+        new = [s for s in skills if s.id not in have]
+        if new:
+            self.skills.add_many([s.model_copy(update={"scope": "global"}) for s in new], merge=False)
+        return len(new)
+
     # ------------------------------------------------------------- memories
     @_locked
     def retrieve_memories(self, query: str, user_id: str, conditions: dict[str, str] | None = None,
@@ -111,6 +123,26 @@ class StoreService:
         return self.memories.reinforce(memory_id, supported)
 
     @_locked
+    def decay_memories(self, user_id: str) -> dict[str, int]:
+        """The decay schedule: once per finished project, the time since this user's last
+        decay is applied to their idle memories (storage.memory.MemoryModule.decay)."""
+        mark = self._decay_dir / f"{user_id}.json"
+        now = self.memories.clock()
+        last = json.loads(mark.read_text())["at"] if mark.exists() else now
+        out = self.memories.decay(user_id, now - last, now)
+        self._decay_dir.mkdir(parents=True, exist_ok=True)
+        tmp = mark.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"at": now}))
+        tmp.replace(mark)
+        return out
+
+    @_locked
+    def requirements(self, user_id: str, project_id: str | None = None) -> list[MemoryEntry]:
+        """The user's standing requirements (plus this project's own), whatever the query."""
+        return [m for m in self.memories.list(self.memories.access_filter(
+            user_id, project_id=project_id, categories=("requirement",))) if m.form]
+
+    @_locked
     def get_memory(self, memory_id: str, user_id: str) -> MemoryEntry | None:
         m = self.memories.get(memory_id)
         return m if m is not None and m.user_id == user_id else None
@@ -125,9 +157,37 @@ class StoreService:
             return False
         return self.memories.delete(memory_id)
 
+    @_locked
+    def learned(self, user_id: str, top: int = 10) -> dict[str, Any]:
+        """What the system has learned about `user_id` (for `profile show` and the web
+        page): standing requirements, memories by category, the user's own skills and
+        every skill whose use was counted (global ones included). Delete with
+        `delete_memory` / `delete_skill`."""
+        mems = self.memories.list_for(user_id)
+        by_cat: dict[str, int] = {}
+        for m in mems:
+            by_cat[m.category] = by_cat.get(m.category, 0) + 1
+        skills = self.skills.list_for(user_id)
+        brief = lambda s: {"id": s.id, "stage": s.stage.value, "name": s.name, "scope": s.scope,  # noqa: E731
+                           "uses": s.usage_count, "successes": s.success_count,
+                           "confidence": round(s.confidence, 3)}
+        return {
+            "user_id": user_id,
+            "requirements": [{"id": m.id, "form": m.form, "text": m.content,
+                              "project_id": m.project_id} for m in mems if m.category == "requirement"],
+            "memories_by_category": by_cat,
+            "memories": [{"id": m.id, "category": m.category, "content": m.content[:200],
+                          "project_id": m.project_id, "importance": round(m.importance, 3)}
+                         for m in sorted(mems, key=lambda m: -m.importance)[:top]
+                         if m.category != "requirement"],
+            "own_skills": [brief(s) for s in skills if s.scope == user_id],
+            "skills_used": [brief(s) for s in sorted(skills, key=lambda s: -s.usage_count)
+                            if s.usage_count > 0][:top],
+        }
+
     # ------------------------------------------------------------- reflection
     def distill(self, trajectory: Trajectory, llm: LLM | None = None,
-                skill_scope: str = "global") -> dict[str, Any]:
+                skill_scope: str = "user") -> dict[str, Any]:
         """Reflect on a stage trajectory and store the results (merging duplicates).
         The LLM call runs outside the lock so retrievals are not blocked by it."""
         reflector = Reflector(llm, skill_scope=skill_scope)

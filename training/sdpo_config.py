@@ -49,6 +49,12 @@ class SDPOConfig:
     warm_start: bool = _f(True, "Start from the user's current adapter (else a fresh LoRA).")
     seed: int = _f(0, "Seed for LoRA init and triple order.")
     dtype: Literal["float32", "bfloat16"] = _f("float32", "Compute dtype (bfloat16 on GPUs).")
+    on_policy: bool = _f(False, "Re-sample the response y from the current student for each "
+                                "triple's prompt at every step (on-policy SDPO); the logged "
+                                "planner output is then only the prompt's record. Off: replay "
+                                "the logged outputs (off-policy).")
+    sample_temperature: float = _f(1.0, "Sampling temperature of the on-policy responses.")
+    max_sample_tokens: int = _f(96, "Longest on-policy response sampled per triple and step.")
 
     def __post_init__(self) -> None:
         self.target_modules = list(self.target_modules)
@@ -71,6 +77,8 @@ class SDPOConfig:
             ("teacher", self.teacher in ("student", "base"), "must be 'student' or 'base'"),
             ("grad_clip", self.grad_clip >= 0, "must be >= 0 (0 disables)"),
             ("dtype", self.dtype in ("float32", "bfloat16"), "must be 'float32' or 'bfloat16'"),
+            ("sample_temperature", self.sample_temperature > 0, "must be > 0"),
+            ("max_sample_tokens", self.max_sample_tokens >= 1, "must be >= 1"),
         ]
         for name, ok, why in checks:
             if not ok:

@@ -7,6 +7,8 @@ weights (base + the adapter being trained) with the feedback in context: that is
 self-distillation of the method, and it costs one extra forward and no extra memory for
 a second model. `teacher="base"` disables the adapter for the teacher instead (a fixed
 target; safer when a user's feedback history is long and the adapter might drift).
+With `on_policy=True` each step first re-samples y from the current student for every
+prompt in the batch (on-policy SDPO); by default the logged outputs are replayed.
 """
 from __future__ import annotations
 
@@ -100,6 +102,7 @@ class SDPOTrainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = random.Random(cfg.seed)
+        self._generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
         examples = self.build_examples(triples)
         model = attach_lora(self.base_model, cfg, init_adapter if cfg.warm_start else None)
         model.train()
@@ -125,7 +128,31 @@ class SDPOTrainer:
         """The optimizer side of a step; training/ray_job.py swaps in DeepSpeed on GPUs."""
         return AdamWStepper(model, self.config)
 
+    def resample(self, model, ex: SDPOExample, generator: torch.Generator) -> SDPOExample:
+        """On-policy: a fresh response from the current student for the example's prompt;
+        student and teacher keep their prompts (the teacher's has the feedback) and now
+        share the sampled completion."""
+        cfg = self.config
+        prompt = ex.student_ids[:ex.student_start]
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = sample_tokens(model, prompt, cfg.max_sample_tokens, cfg.sample_temperature,
+                                    generator, eos_id=getattr(self.tokenizer, "eos_token_id", None),
+                                    device=self.device)
+        finally:
+            model.train(was_training)
+        if not out:  # an immediate end of turn still teaches when to stop
+            out = ex.completion_ids[:1]
+        t_prompt = ex.teacher_ids[:ex.teacher_start]
+        return SDPOExample(student_ids=prompt + out, teacher_ids=t_prompt + out,
+                           student_start=len(prompt), teacher_start=len(t_prompt),
+                           completion_len=len(out))
+
     def _step(self, model, stepper, batch: list[SDPOExample]) -> dict[str, float]:
+        if self.config.on_policy:
+            batch = [self.resample(model, ex, self._generator) for ex in batch]
         stepper.zero_grad()
         loss_sum, kl_sum, gap_sum = 0.0, 0.0, 0.0
         for ex in batch:
@@ -165,6 +192,24 @@ class AdamWStepper:
         gnorm = torch.nn.utils.clip_grad_norm_(self.params, self.clip)
         self.opt.step()
         return float(gnorm)
+
+
+def sample_tokens(model, prompt: list[int], max_new: int, temperature: float,
+                  generator: torch.Generator, eos_id: int | None = None, device: str = "cpu") -> list[int]:
+    """Ancestral sampling with a KV cache; stops at `eos_id` (kept, like a logged output's
+    end of turn) or after `max_new` tokens."""
+    out: list[int] = []
+    past, x = None, torch.tensor([prompt], device=device)
+    for _ in range(max_new):
+        res = model(input_ids=x, past_key_values=past, use_cache=True)
+        past = res.past_key_values
+        probs = torch.softmax(res.logits[0, -1].float().cpu() / temperature, dim=-1)
+        tok = int(torch.multinomial(probs, 1, generator=generator))
+        out.append(tok)
+        if eos_id is not None and tok == eos_id:
+            break
+        x = torch.tensor([[tok]], device=device)
+    return out
 
 
 def _unwrap(model):

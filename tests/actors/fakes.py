@@ -37,6 +37,15 @@ class FakeStore:
     def add_memories(self, mems):
         self.added += list(mems)
 
+    def seed_skills(self, skills):
+        return 0
+
+    def reinforce_memory(self, memory_id, supported=True):
+        self.reinforced = [*getattr(self, "reinforced", []), (memory_id, supported)]
+
+    def decay_memories(self, user_id):
+        return {"decayed": 0, "dropped": 0}
+
 
 class FakePlanner:
     def plan(self, user_id, project_id, stage, task, profile, skills, memories):
@@ -76,7 +85,7 @@ class FakeExperiment:
         CALLS["coding"] += 1
         return CodeArtifact(files={"run.py": "print(1)"})
 
-    def run(self, code, code_dir, on_event=None):
+    def run(self, code, code_dir, on_event=None, skills=()):
         CALLS["run"] += 1
         if self.crash_on_run:
             raise RuntimeError("simulated crash")

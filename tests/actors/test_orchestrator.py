@@ -68,3 +68,179 @@ def test_budget_exceeded_pickles():
 
     e = pickle.loads(pickle.dumps(BudgetExceeded("max_cost_usd", 3.0, 2.0)))
     assert e.limit == 2.0 and "resume" in str(e)
+
+
+# ---------------------------------------------------------------------- the learning loop
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from actors.feedback import QueuedFeedback  # noqa: E402
+from nanoresearch.embeddings import HashEmbedder  # noqa: E402
+from nanoresearch.types import (  # noqa: E402
+    AnalysisReport, Feedback, Hypothesis, IdeationResult, LiteratureRecord,
+)
+from storage.reflection import Reflector  # noqa: E402
+from storage.service import StoreService  # noqa: E402
+from storage.vector_store import make_vector_store  # noqa: E402
+
+
+class RecordingPlanner(fakes.FakePlanner):
+    def __init__(self):
+        self.calls = []
+
+    def plan(self, **kw):
+        self.calls.append(kw)
+        return super().plan(**kw)
+
+
+class TwoIdeas(fakes.FakeIdeation):
+    def run(self, topic, profile, plan, skills, memories):
+        self.memories = memories
+        a = Hypothesis(statement="feature scaling improves accuracy on digits", score=0.9)
+        b = Hypothesis(statement="pixel binning reduces error on digits", score=0.5)
+        return IdeationResult(papers=[LiteratureRecord(id="arxiv:2101.00001", title="A")],
+                              hypotheses=[a, b], selected_hypothesis_id=a.id)
+
+
+class Refuting(fakes.FakeExperiment):
+    def analyze(self, bp, runs, out_dir):
+        return AnalysisReport(summary="the method is no better than lr", verdict="refuted")
+
+
+@pytest.fixture()
+def store(tmp_path):
+    svc = StoreService(make_vector_store("edge", str(tmp_path / "q")), HashEmbedder(), tmp_path, tmp_path)
+    yield svc
+    svc.close()
+
+
+def project(tmp_path, pid: str, user: str = "u1"):
+    return new_project(tmp_path / "projects", ProjectState(
+        project_id=pid, user_id=user,
+        topic=ResearchTopic(problem_statement="does feature scaling help digit classification?",
+                            domain="vision", datasets=["digits"])))
+
+
+def real_team(store, **kw):
+    base = dict(ideation=TwoIdeas(), planning=fakes.FakePlanning(), experiment=fakes.FakeExperiment(),
+                writing=fakes.FakeWriting(), store=store, planner=RecordingPlanner(),
+                reflector=Reflector())
+    return Team(**{**base, **kw})
+
+
+def test_feedback_steers_the_next_stage_and_becomes_a_standing_requirement(tmp_path, store):
+    text = "use logistic regression as a baseline and always report an efficiency table"
+    fb = CallbackFeedback(lambda ph, s: text if ph == Phase.IDEATION else None)
+    team = real_team(store, feedback=fb)
+    Orchestrator(team, project(tmp_path, "p1"), Budgets()).run()
+    coding = next(c for c in team.planner.calls if c["stage"] == "coding")
+    assert text in coding["task"]  # the feedback reached the next stage's plan
+    assert any(m.category == "requirement" for m in coding["memories"])
+    steps = project(tmp_path, "p1").read_json("writing/plan_writing.json")["plan"]["steps"]
+    assert "[standing requirement] paper table: efficiency" in steps  # the writer reads these
+    reqs = store.requirements("u1")
+    assert sorted(m.form["field"] for m in reqs) == ["baselines", "table"]
+    # a second project of the same user: the blueprint is made to meet it by rule
+    team2 = real_team(store)
+    ws2 = project(tmp_path, "p2")
+    Orchestrator(team2, ws2, Budgets()).run()
+    bp = ws2.read_model("ideation/planning.json", __import__("nanoresearch.types").types.PlanningResult).blueprint
+    assert "logistic regression" in [b.name for b in bp.baselines]
+    rec = ws2.read_json("requirements.json")
+    by_field = {c["form"]["field"]: c for c in rec["checks"]}
+    assert by_field["baselines"]["met"] is True and by_field["baselines"]["enforced"] is True
+    assert by_field["table"]["met"] is False  # the fake paper has no efficiency table
+    # another user sees none of it
+    assert store.requirements("u2") == []
+
+
+def test_a_second_project_on_the_same_topic_avoids_the_refuted_hypothesis(tmp_path, store):
+    Orchestrator(real_team(store, experiment=Refuting()), project(tmp_path, "p1"), Budgets()).run()
+    failed = [m for m in store.list_memories("u1") if m.category == "failed_direction"]
+    assert any("feature scaling improves accuracy" in m.content and m.project_id is None for m in failed)
+    team2 = real_team(store)
+    ws2 = project(tmp_path, "p2")
+    Orchestrator(team2, ws2, Budgets()).run()
+    ide = ws2.read_model("ideation/ideation.json", IdeationResult)
+    assert ide.selected().statement == "pixel binning reduces error on digits"
+    assert any("feature scaling" in m.content for m in team2.ideation.memories)
+    # a different user on the same topic is not steered by u1's failure
+    ws3 = project(tmp_path, "p3", user="u2")
+    Orchestrator(real_team(store), ws3, Budgets()).run()
+    assert ws3.read_model("ideation/ideation.json", IdeationResult).selected().statement.startswith("feature")
+
+
+def test_http_feedback_gate_waits_with_a_visible_deadline(tmp_path, store):
+    ws = project(tmp_path, "p1")
+    src = QueuedFeedback(wait_s=30, inbox=tmp_path / "projects", poll_s=0.05)
+    seen = {}
+
+    def post_when_waiting():
+        for _ in range(600):
+            st = ws.read_model("project.json", ProjectState)
+            if st.status == ProjectStatus.WAITING_FEEDBACK:
+                seen["deadline"] = st.feedback_deadline
+                fb = Feedback(user_id="u1", project_id="p1", phase=Phase.IDEATION,
+                              text="use ridge as a baseline", source="http")
+                ws.write_json(f"ideation/feedback_{fb.feedback_id}.json", fb)
+                return
+            time.sleep(0.02)
+
+    t = threading.Thread(target=post_when_waiting)
+    t.start()
+    Orchestrator(real_team(store, feedback=src), ws, Budgets()).run(phases=(Phase.IDEATION,))
+    t.join()
+    assert seen["deadline"] and seen["deadline"] > time.time()
+    assert ws.read_json("ideation/feedback.json")["feedback"]["text"] == "use ridge as a baseline"
+    assert ws.read_model("project.json", ProjectState).feedback_deadline is None
+    assert [m.form["value"] for m in store.requirements("u1")] == ["ridge"]
+
+
+def test_feedback_gate_times_out_and_goes_on(tmp_path):
+    src = QueuedFeedback(wait_s=0.1, inbox=tmp_path, poll_s=0.02)
+    assert src.ask("u1", "p1", Phase.WRITING, "s") is None
+    with pytest.raises(ValueError, match="wait_s"):
+        QueuedFeedback(wait_s=-1)
+
+
+def test_no_feedback_setting_is_silently_replaced(tmp_path):
+    from nanoresearch.config import Settings
+    from nanoresearch.errors import UserError
+    from nanoresearch_cli.compose import feedback_source
+
+    s = Settings(data_dir=tmp_path, feedback="http", feedback_wait_s=42)
+    src = feedback_source(s)
+    assert isinstance(src, QueuedFeedback) and src.wait_s == 42 and src.inbox == s.projects_dir
+    with pytest.raises(UserError, match="persona"):
+        feedback_source(Settings(data_dir=tmp_path, feedback="simulated"))
+
+
+def test_a_skill_offered_but_not_cited_is_not_counted_as_used(ws):
+    class Ignores(fakes.FakePlanner):
+        def plan(self, **kw):
+            p = super().plan(**kw)
+            return p.model_copy(update={"selected_skill_ids": []})
+
+    team = make_team()
+    team.planner = Ignores()
+    Orchestrator(team, ws, Budgets()).run()
+    assert team.store.usage == []  # offered to every agent, cited by no plan
+
+
+def test_cited_memories_are_reinforced_by_the_step_outcome(ws):
+    from nanoresearch.types import MemoryEntry
+
+    cfg = MemoryEntry(user_id="u1", category="validated_config", content="lr=0.01 is stable")
+
+    class Store(fakes.FakeStore):
+        def retrieve_memories(self, query, user_id, conditions=None, k=6, **kw):
+            return [] if kw.get("categories") else [cfg]
+
+    class Cites(fakes.FakePlanner):
+        def plan(self, **kw):
+            return super().plan(**kw).model_copy(update={"selected_memory_ids": [cfg.id]})
+
+    team = make_team(experiment=fakes.FakeExperiment())
+    team.store, team.planner = Store(), Cites()
+    Orchestrator(team, ws, Budgets()).run()
+    assert team.store.reinforced and all(mid == cfg.id and ok for mid, ok in team.store.reinforced)

@@ -5,41 +5,49 @@ import json
 import pytest
 
 from benchmarks.judge import effectiveness, judge_project
+from benchmarks.judge_checks import Evidence, check_text
 from nanoresearch.llm.scripted import ScriptedModel
 from nanoresearch.types import (
     Blueprint, DatasetSpec, MethodSpec, MetricRecord, PaperDraft, PlanningResult,
-    ResearchTopic, Review, RunResult, RunStatus, WritingResult,
+    ResearchTopic, Review, RunResult, RunStatus, Section, WritingResult,
 )
 from nanoresearch.workspace import Workspace
 
 TOPIC = ResearchTopic(question_id="t1", problem_statement="q", domain="tabular",
-                      user_requirements=["3 seeds", "include an ablation"])
+                      user_requirements=["3 seeds", "include an ablation", "efficiency analysis",
+                                         "journal format"])
+RESULTS = ("\\section{Results} The method reaches $0.90 \\pm 0.01$ accuracy over 3 seeds. "
+           "\\begin{table}\\caption{Fit time per run}\\begin{tabular}{lr} m & 1.3 s\\\\ lr & 0.4 s"
+           "\\end{tabular}\\end{table}")
 
 
-def _ws(tmp_path, *, pdf: bool, problems=(), ablations=True):
+def _ws(tmp_path, *, pdf: bool, problems=(), ablation_ran=True, sections=RESULTS, baseline_ran=True):
     ws = Workspace(tmp_path / "p")
     bp = Blueprint(title="t", datasets=[DatasetSpec(name="wine")], baselines=[MethodSpec(name="lr")],
                    proposed_method=MethodSpec(name="m"), metrics=["accuracy"],
-                   primary_metric="accuracy", seeds=[0, 1, 2],
-                   ablations=[MethodSpec(name="m-no-x")] if ablations else [])
+                   primary_metric="accuracy", seeds=[0, 1, 2], ablations=[MethodSpec(name="m-no-x")])
     ws.write_json("ideation/planning.json", PlanningResult(blueprint=bp, passed=True))
+    methods = [("m", 0.9)] + ([("lr", 0.8)] if baseline_ran else []) + \
+        ([("m-no-x", 0.85)] if ablation_ran else [])
     ms = [MetricRecord(method=m, dataset="wine", metric="accuracy", value=v, seed=s)
-          for s in range(3) for m, v in (("m", 0.9), ("lr", 0.8))]
-    ws.write_json("experiment/runs.json", {"runs": [RunResult(status=RunStatus.SUCCEEDED,
+          for s in range(3) for m, v in methods]
+    ws.write_json("experiment/runs.json", {"runs": [RunResult(status=RunStatus.SUCCEEDED, duration_s=12,
                                                               metrics=ms).model_dump(mode="json")]})
     ws.write_json("writing/result.json", WritingResult(
-        draft=PaperDraft(title="T", problems=list(problems)),
-        reviews=[Review(is_meta=True, overall=6)]))
+        draft=PaperDraft(title="T", problems=list(problems),
+                         sections=[Section(name="Results", latex=sections)] if sections else []),
+        reviews=[Review(is_meta=True, overall=9)], pdf_path="writing/paper.pdf" if pdf else None))
     if pdf:
         ws.write_text("writing/paper.pdf", "%PDF-1.5 fake")
     return ws.root
 
 
-def test_run_without_pdf_is_not_e2e(tmp_path):
-    j = judge_project(_ws(tmp_path, pdf=False), TOPIC)
+def test_e2e_needs_a_compiled_pdf_and_every_planned_run(tmp_path):
+    j = judge_project(_ws(tmp_path / "a", pdf=False), TOPIC)
     assert j.executability == 0.0 and "no compiled PDF" in j.flags
-    j2 = judge_project(_ws(tmp_path, pdf=True), TOPIC)
-    assert j2.executability == 1.0
+    assert judge_project(_ws(tmp_path / "b", pdf=True), TOPIC).executability == 1.0
+    j3 = judge_project(_ws(tmp_path / "c", pdf=True, baseline_ran=False), TOPIC)
+    assert j3.executability == 0.0 and j3.details["planned_runs_missing"] == ["lr on wine"]
 
 
 def test_fabrication_is_flagged_not_hidden(tmp_path):
@@ -47,18 +55,43 @@ def test_fabrication_is_flagged_not_hidden(tmp_path):
     assert any("97.3" in f for f in j.flags)
 
 
-def test_requirements_checked_from_artifacts(tmp_path):
+def test_requirements_checked_against_runs_and_section_text(tmp_path):
     good = judge_project(_ws(tmp_path / "a", pdf=True), TOPIC)
-    bad = judge_project(_ws(tmp_path / "b", pdf=True, ablations=False), TOPIC)
-    assert good.compliance == 10.0 and bad.compliance == 5.0
-    assert good.details["requirements"]["include an ablation"] is True
+    st = {v.text: v.status for v in good.requirements}
+    assert st == {"3 seeds": "met", "include an ablation": "met", "efficiency analysis": "met",
+                  "journal format": "unchecked"}
+    assert good.compliance == 10.0 and good.details["requirements_unchecked"] == ["journal format"]
+    # the ablation planned but never run, and no efficiency numbers in the text: unmet
+    bad = judge_project(_ws(tmp_path / "b", pdf=True, ablation_ran=False,
+                            sections="\\section{Results} Our method is efficient."), TOPIC)
+    st = {v.text: v.status for v in bad.requirements}
+    assert st["include an ablation"] == "unmet" and st["efficiency analysis"] == "unmet"
+    assert bad.compliance == pytest.approx(10 / 3)
 
 
-def test_effectiveness_sign_and_llm_rubric(tmp_path):
+def test_a_package_line_is_not_an_efficiency_analysis():
+    ev = Evidence(sections={"Preamble": "\\usepackage{times}"})
+    assert check_text("efficiency analysis", ev).status == "unmet"
+
+
+def test_alignment_is_the_share_of_checkable_preferences_met(tmp_path):
+    prefs = ["report mean and std over seeds", "significance tests before claims",
+             "an efficiency analysis (time and memory)", "simple methods first"]
+    j = judge_project(_ws(tmp_path, pdf=True), TOPIC, preferences=prefs)
+    st = [v.status for v in j.preferences]
+    assert st == ["met", "unmet", "met", "unchecked"] and j.alignment == pytest.approx(2 / 3)
+
+
+def test_rubric_failures_are_recorded_and_the_system_s_own_scores_ignored(tmp_path):
     ms = [MetricRecord(method="m", dataset="d", metric="mae", value=1.0),
           MetricRecord(method="b", dataset="d", metric="mae", value=2.0)]
     assert effectiveness(ms, "m", ["b"], "mae") == pytest.approx(0.5)
     assert effectiveness(ms, "m", ["b"], "accuracy") is None
-    llm = ScriptedModel([json.dumps({"score": 8, "reason": "ok"})], cycle_last=True)
-    j = judge_project(_ws(tmp_path, pdf=True), TOPIC, llm=llm)
-    assert j.compliance == pytest.approx(9.0) and j.effectiveness == pytest.approx(0.125)
+    llm = ScriptedModel([json.dumps({"score": 6, "reason": "ok"})], cycle_last=True)
+    j = judge_project(_ws(tmp_path / "a", pdf=True), TOPIC, llm=llm)
+    assert j.compliance == pytest.approx(8.0) and j.effectiveness == pytest.approx(0.125)
+    assert j.expression == 6.0 and j.innovation == 6.0  # the meta-review's 9 is not used
+    assert j.judge_model == llm.name and j.rubric_failures == []
+    broken = ScriptedModel(["no json here"], cycle_last=True)
+    j2 = judge_project(_ws(tmp_path / "b", pdf=True), TOPIC, llm=broken)
+    assert j2.innovation is None and j2.expression is None and len(j2.rubric_failures) == 3

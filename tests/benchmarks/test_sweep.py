@@ -22,13 +22,13 @@ from nanoresearch.types import Phase, ProjectState, ProjectStatus
 
 
 def rec(task="tab_01", variant="base", rnd=1, kind="deterministic", q=(5, 5, 5), tokens=100,
-        e2e=1.0, debug=0) -> CellRecord:
+        e2e=1.0, debug=0, align=None) -> CellRecord:
     j = {"compliance": q[0], "innovation": q[1], "expression": q[2], "effectiveness": 0.1,
          "executability": e2e}
     return CellRecord(task=task, variant=variant, round=rnd, project_id=Cell(task, variant, rnd).project_id,
                       persona="p", persona_kind=kind, status="done", judgement=j,
                       quality=float(np.mean(q)), executability=e2e, tokens=tokens,
-                      debug_iterations=debug, wall_s=3.0)
+                      debug_iterations=debug, wall_s=3.0, alignment=align)
 
 
 # ---------------------------------------------------------------------- cells
@@ -107,7 +107,9 @@ def test_aggregate_per_variant_and_round():
     assert agg["per_round"]["full"]["2"]["debug_iterations"]["mean"] == 2.0
     assert set(agg["per_round"]["full"]) == {"1", "2"} and set(agg["per_round"]["base"]) == {"1"}
     table = markdown_table(agg)
-    assert "| full | 2 | 1 | 8.00 |" in table and "| base | all | 2 | 3.00 [2.00, 4.00] |" in table
+    assert "| full | 2 | 1 | - | 8.00 |" in table and "| base | all | 2 | - | 3.00 [2.00, 4.00] |" in table
+    agg = aggregate([rec("a", "full", 1, align=0.5), rec("b", "full", 1, align=1.0)])
+    assert agg["per_round"]["full"]["1"]["alignment"]["mean"] == 0.75
 
 
 def test_report_files_and_deterministic_label(tmp_path):
@@ -219,3 +221,68 @@ def test_scaling_simulated_cell_makes_metered_structured_calls():
 
     out = simulated_cell({"calls": 3, "latency": 0.02}, Cell("sim0", "full", 1))
     assert out["calls"] == 3 and out["wall_s"] >= 0.06 and out["cell"] == "sim0/full/r1"
+
+
+# ---------------------------------------------------------------------- honest cells
+def _cfg(tmp_path):
+    args = sweep.parse_args(["--tasks", "tab_01", "--dry-scripted", "--out", str(tmp_path)])
+    base = sweep.base_settings(args, tmp_path)
+    return sweep.SweepConfig(str(tmp_path), base.model_dump_json(), "deterministic",
+                             str(tmp_path / "shared"))
+
+
+def test_a_cell_whose_cycle_raised_is_not_done_and_fails_the_sweep(tmp_path, monkeypatch, capsys):
+    import nanoresearch_cli.compose as compose
+
+    def boom(settings, state, **kw):
+        raise RuntimeError("sandbox exploded")
+
+    monkeypatch.setattr(compose, "run_project", boom)
+    cfg, cell = _cfg(tmp_path), Cell("tab_01", "base", 1)
+    r = sweep.run_cell(cfg, cell)
+    layout = SweepLayout(tmp_path)
+    assert r.errored and not layout.is_done(cell) and "sandbox exploded" in r.error
+    assert (layout.cell_dir(cell) / "error.json").exists()
+    assert pending(layout, make_chains(["tab_01"], ["base"], 1)) == [[cell]]  # rerun next time
+    # the CLI: the errored cell makes the exit code non-zero, the chain's later rounds wait
+    calls = []
+
+    def mixed(cfg, c):
+        calls.append(c.key)
+        if c.task == "tab_01":
+            return r
+        good = rec(c.task, c.variant, c.round)
+        SweepLayout(cfg.out_dir).save(good)
+        return good
+
+    monkeypatch.setattr(sweep, "run_cell", mixed)
+    argv = ["--tasks", "tab_01,nlp_01", "--rounds", "2", "--variants", "base", "--no-ray",
+            "--out", str(tmp_path / "sw"), "--dry-scripted"]
+    assert sweep.main(argv) == 1
+    assert "tab_01/base/r2" not in calls and "nlp_01/base/r2" in calls
+
+
+def test_sdpo_that_publishes_nothing_and_a_raising_judge_leave_the_cell_undone(tmp_path, monkeypatch):
+    import nanoresearch_cli.compose as compose
+
+    def fake_run(settings, state, feedback=None, **kw):
+        feedback.ask(state.user_id, state.project_id, Phase.IDEATION, "summary")
+        return state.model_copy(update={"status": ProjectStatus.DONE})
+
+    monkeypatch.setattr(compose, "run_project", fake_run)
+    cfg = _cfg(tmp_path)
+    r = sweep.run_cell(cfg, Cell("tab_01", "full", 1))
+    assert r.errored and r.sdpo["failed"].startswith("SDPO published no adapter")
+    assert r.sdpo["feedback"] == 1 and r.status == "done"
+    assert not SweepLayout(tmp_path).is_done(Cell("tab_01", "full", 1))
+    ok = sweep.run_cell(cfg, Cell("tab_01", "base", 1))  # base trains nothing: not a failure
+    assert not ok.errored and ok.sdpo == {"enabled": False, "feedback": 1, "adapters_before": 0,
+                                          "adapters_after": 0}
+    assert ok.judge_model and ok.alignment is not None or ok.judgement["preferences"]
+
+    def judge_raises(*a, **kw):
+        raise ValueError("judge model missing")
+
+    monkeypatch.setattr(sweep, "judge_cell", judge_raises)
+    bad = sweep.run_cell(cfg, Cell("tab_01", "base", 2))
+    assert bad.errored and "judge model missing" in bad.judge_error

@@ -134,3 +134,34 @@ def test_memory_cap_per_user(make_banks):
     memories.add(mem(id="bob", user_id="bob", content="bob fact"), merge=False)
     memories.add(mem(id="latest", importance=0.3, content="gamma fact"), merge=False)
     assert sorted(m.id for m in memories.list()) == ["bob", "keep", "latest"]
+
+
+def test_decay_schedule_halves_idle_memories_per_half_life_and_keeps_requirements(tmp_path):
+    from nanoresearch.embeddings import HashEmbedder
+    from storage.service import StoreService
+    from storage.vector_store import make_vector_store
+    from tests.storage.conftest import Clock
+
+    svc = StoreService(make_vector_store("edge", str(tmp_path / "q")), HashEmbedder(), tmp_path, tmp_path)
+    clock = Clock(T0)
+    svc.memories.clock = clock
+    try:
+        old = MemoryEntry(user_id="ana", content="tf-idf with bigrams worked on tweets", importance=0.8,
+                          created_at=T0, updated_at=T0)
+        weak = MemoryEntry(user_id="ana", content="one stray note about plots", importance=0.06,
+                           created_at=T0, updated_at=T0)
+        req = MemoryEntry(user_id="ana", content="requirement: efficiency table", category="requirement",
+                          importance=0.9, created_at=T0, updated_at=T0,
+                          form={"artifact": "paper", "field": "table", "value": "efficiency"})
+        svc.add_memories([old, weak, req])
+        clock.t = T0 + 60 * DAY
+        assert svc.decay_memories("ana") == {"decayed": 0, "dropped": 0}  # first call: the mark
+        clock.t += 30 * DAY  # one half-life later
+        assert svc.decay_memories("ana") == {"decayed": 1, "dropped": 1}
+        assert abs(svc.get_memory(old.id, "ana").importance - 0.4) < 1e-6
+        assert svc.get_memory(weak.id, "ana") is None
+        assert svc.get_memory(req.id, "ana").importance == 0.9
+        assert [m.id for m in svc.requirements("ana")] == [req.id]
+        assert svc.decay_memories("bob") == {"decayed": 0, "dropped": 0}
+    finally:
+        svc.close()

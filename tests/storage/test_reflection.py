@@ -39,7 +39,7 @@ def test_rules_turn_a_fixed_failure_into_a_skill_and_memories():
     s = skills[0]
     assert s.stage.value == "debugging" and "ValueError: Input X contains NaN." in s.trigger
     assert s.instructions == ["add SimpleImputer(strategy='median') before the model"]
-    assert "valueerror" in s.tags and s.scope == "global" and s.source_trajectory_id
+    assert "valueerror" in s.tags and s.scope == "ana" and s.source_trajectory_id  # user-scoped (M1)
     cats = [m.category for m in memories]
     assert cats == ["failed_direction", "failed_direction", "outcome", "validated_config"]
     fixed, unfixed = memories[0], memories[1]
@@ -97,3 +97,64 @@ def test_reflection_with_the_embedded_model(settings):
     assert any(s.trigger.startswith("ValueError") for s in skills)
     assert all(s.instructions and s.name for s in skills)
     assert len(memories) >= 4 and all(m.user_id == "ana" for m in memories)
+
+
+def debug_trajectory() -> Trajectory:
+    """What actors/learning_steps.record_debug writes for a failure fixed by a rule."""
+    events = [
+        TrajectoryEvent(step="run", action="attempt 1 of the experiment", ok=False,
+                        outcome="exception: ConvergenceWarning: lbfgs failed to converge",
+                        detail={"failure": "exception"}),
+        TrajectoryEvent(step="run", action="fix (rule:scale): add StandardScaler before LogisticRegression",
+                        outcome="resolved (succeeded)", detail={"fix_source": "rule:scale"}),
+    ]
+    return Trajectory(user_id="ana", project_id="p1", phase=Phase.EXPERIMENT, domain="tabular",
+                      topic="wine", events=events,
+                      conditions={"domain": "tabular", "dataset": "wine", "task": "classification",
+                                  "method": "logreg", "venue": "neurips"})
+
+
+def test_debug_skill_names_the_error_and_the_fix_with_task_tags():
+    skills, memories = Reflector().distill(debug_trajectory())
+    s = skills[0]
+    assert s.trigger.startswith("ConvergenceWarning") and s.stage.value == "debugging"
+    assert s.instructions == ["add StandardScaler before LogisticRegression"]
+    assert {"tabular", "wine", "classification", "logreg", "convergencewarning"} <= set(s.tags)
+    assert "neurips" not in s.tags and "wine" in s.when_to_use and s.scope == "ana"
+    assert memories[0].conditions["dataset"] == "wine" and memories[0].conditions["venue"] == "neurips"
+
+
+def test_model_skills_must_pass_the_gate():
+    llm = ScriptedModel([{"skills": [
+        {"name": "be careful", "stage": "coding", "trigger": "always", "instruction": "think harder about it"},
+        {"name": "scale inputs", "stage": "coding", "trigger": "lbfgs warning",
+         "instruction": "add StandardScaler before any linear model"}], "memories": []}])
+    r = Reflector(llm)
+    skills, _ = r.distill(debug_trajectory())
+    assert r.last_report["llm_skills"] == 1 and r.last_report["llm_skills_gated_out"] == 1
+    assert skills[-1].name == "scale inputs" and "wine" in skills[-1].tags
+
+
+def test_user_skills_stay_with_their_user_and_seeded_ones_are_global(tmp_path):
+    from nanoresearch.scaffolds import scaffold_skills
+    svc = StoreService(make_vector_store("edge", str(tmp_path / "q")), HashEmbedder(), tmp_path,
+                       tmp_path, skill_cap=3)
+    try:
+        assert svc.seed_skills(scaffold_skills()) == len(scaffold_skills())
+        assert svc.seed_skills(scaffold_skills()) == 0  # idempotent
+        svc.distill(debug_trajectory())
+        q = "ConvergenceWarning lbfgs failed to converge"
+        ana = svc.retrieve_skills(q, stage="debugging", user_id="ana")
+        bob = svc.retrieve_skills(q, stage="debugging", user_id="bob")
+        assert ana and all(s.scope in ("ana", "global") for s in ana)
+        assert not [s for s in bob if s.scope == "ana"]
+        # the per-user cap evicts within ana's scope only; the seeded global ones stay
+        for i in range(5):
+            tr = debug_trajectory().model_copy(update={"id": f"tr-{i}"})
+            tr.events[0].outcome = f"exception: Err{i}Error: distinct failure number {i} in module m{i}"
+            tr.events[1].action = f"fix (rule): distinct remedy {i} for module m{i} applied"
+            svc.distill(tr)
+        assert len(svc.list_skills("ana")) - len(scaffold_skills()) == 3
+        assert len([s for s in svc.list_skills() if s.scope == "global"]) == len(scaffold_skills())
+    finally:
+        svc.close()

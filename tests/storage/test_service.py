@@ -160,3 +160,33 @@ def test_minilm_ranks_paraphrases(tmp_path):
         assert svc.retrieve_skills("GPU memory exhausted", k=1)[0].id == "oom"
     finally:
         svc.close()
+
+
+def test_profile_show_lists_what_was_learned_with_ids(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from nanoresearch.config import Settings
+    from nanoresearch.types import MemoryEntry, UserProfile
+    from nanoresearch_cli.admin import profile_command
+    from storage.requirements import requirement_memories
+    from storage.service import open_store
+
+    s = Settings(data_dir=tmp_path)
+    s.storage.embedder = "hash"
+    svc = open_store(s)
+    try:
+        svc.save_profile(UserProfile(user_id="ana"))
+        svc.add_memories([*requirement_memories("use logistic regression as a baseline", "ana", "p1"),
+                          MemoryEntry(user_id="ana", category="failed_direction", content="refuted hypothesis: x")])
+        got = svc.learned("ana")
+        assert got["requirements"][0]["form"]["value"] == "logistic regression"
+        assert got["memories_by_category"] == {"requirement": 1, "failed_direction": 1}
+        assert svc.learned("bob")["requirements"] == []
+    finally:
+        svc.close()
+    buf = io.StringIO()
+    assert profile_command(s, "show", "ana", Console(file=buf, width=200)) == 0
+    out = buf.getvalue()
+    assert "logistic regression" in out and '"adapters": []' in out and "memories delete" in out

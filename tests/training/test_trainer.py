@@ -73,3 +73,24 @@ def test_round_publishes_versions_with_parent(tiny_model_dir, tmp_path):
     assert (v1.version, v1.parent_version, v2.version, v2.parent_version) == (1, None, 2, 1)
     assert reg.current_version("alice") == 2 and v2.metrics["steps"] == 2.0
     assert reg.current_version("bob") is None
+
+
+def test_on_policy_steps_train_on_responses_sampled_from_the_student(tiny_model_dir, tmp_path):
+    cfg = SDPOConfig(steps=3, max_completion_tokens=16, on_policy=True, max_sample_tokens=8,
+                     learning_rate=1e-3)
+    tr = SDPOTrainer(tiny_model_dir, cfg)
+    from training.trainer import attach_lora
+
+    ex = tr.build_examples(_triples(1))[0]
+    model = attach_lora(tr.base_model, cfg)
+    gen = torch.Generator().manual_seed(0)
+    new = tr.resample(model, ex, gen)
+    assert new.student_ids[:new.student_start] == ex.student_ids[:ex.student_start]
+    assert new.teacher_ids[:new.teacher_start] == ex.teacher_ids[:ex.teacher_start]
+    assert 1 <= new.completion_len <= 8 and new.completion_ids == new.teacher_ids[new.teacher_start:]
+    assert new.completion_ids != ex.completion_ids  # not the logged output
+    tr.base_model = model.unload()
+    m = tr.train(_triples(2), tmp_path / "ad")
+    assert m["steps"] == 3 and (tmp_path / "ad" / "adapter_config.json").exists()
+    with pytest.raises(ValueError, match="SDPOConfig.sample_temperature"):
+        SDPOConfig(sample_temperature=0)
