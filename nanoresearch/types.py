@@ -722,3 +722,13 @@ class RunsRecord(Artifact):
     kind: Literal["runs_record"] = "runs_record"
     code: CodeArtifact
     runs: list[RunResult] = Field(default_factory=list)
+
+
+class KnowledgeView(Artifact):
+    """What the system knows about one user, as the knowledge panel shows it."""
+
+    kind: Literal["knowledge_view"] = "knowledge_view"
+    requirements: list[MemoryEntry] = Field(default_factory=list)  # what the user asked for
+    memories: list[MemoryEntry] = Field(default_factory=list)  # what the system learned
+    skills: list[SkillEntry] = Field(default_factory=list)  # the user's own skills
+    shared_skills: list[SkillEntry] = Field(default_factory=list)  # global skills they can use

@@ -135,9 +135,9 @@ def _project_waiting_on_writing(service, user: str) -> str:
                           background="Label smoothing regularises over-confident classifiers.")
     pid = service.create_project(user, topic)
     for phase in (Phase.IDEATION, Phase.EXPERIMENT):
-        service.wait_for(pid, lambda s, p=phase: s["waiting_feedback_for"] == p)
+        service.wait_for(pid, lambda s, p=phase: s.waiting_feedback_for == p)
         service.submit_feedback(Feedback(user_id=user, project_id=pid, phase=phase, text="fine", source="cli"))
-    service.wait_for(pid, lambda s: s["waiting_feedback_for"] == Phase.WRITING)
+    service.wait_for(pid, lambda s: s.waiting_feedback_for == Phase.WRITING)
     return pid
 
 
@@ -166,18 +166,20 @@ def test_page_shows_timeline_reviews_and_sends_feedback(live, service, make_user
 
     text = browser.js("document.body.innerText")
     for needle in ["Stage I · Ideation", "Stage II · Experiment", "Stage III · Writing", "Literature",
-                   "Does label smoothing help", "Your turn", "Paper & reviews", "one dataset only"]:
+                   "Does label smoothing help", "Waiting for your feedback", "Reviews", "one dataset only"]:
         assert needle.lower() in text.lower(), needle
     assert "Bob's secret topic" not in text and bob_token not in text
-    browser.wait_js("document.querySelectorAll('#memory-list .k-item').length > 0")
-    assert browser.js("document.getElementById('memory-list').innerText").startswith("alice has 0 GPUs")
-    skills = browser.js("document.getElementById('skill-list').innerText")
-    assert "scale features before LR" in skills and "bob" not in skills
+    browser.wait_js("document.querySelectorAll('#requirement-list .k-item').length > 0")
+    assert browser.js("document.getElementById('requirement-list').innerText").startswith("alice has 0 GPUs")
+    skills = browser.js("document.getElementById('skill-list').textContent")
+    assert "alice likes short abstracts" in skills and "bob" not in skills
+    assert "scale features before LR" in browser.js("document.getElementById('shared-skill-list').textContent")
     assert browser.js("document.querySelectorAll('#project-list .project-item').length") == 1
     hrefs = browser.js("[...document.querySelectorAll('a.artifact-link')].map(a => a.getAttribute('href'))")
     assert f"/api/v1/projects/{pid}/artifacts/writing/paper.pdf" in hrefs
     assert f"/api/v1/projects/{pid}/artifacts/experiment/figures/accuracy.png" in hrefs
-    assert browser.js("document.getElementById('pdf-link').getAttribute('href')") == f"/api/v1/projects/{pid}/paper"
+    # the PDF is shown inline from a blob the page typed itself, after checking its magic bytes
+    browser.wait_js("(document.getElementById('pdf-viewer') || {}).src?.startsWith('blob:')")
     boxes = browser.js("[...document.querySelectorAll('form.feedback')].map(f => [f.dataset.phase, f.classList.contains('waiting')])")
     assert boxes == [["ideation", False], ["experiment", False], ["writing", True]]
 
