@@ -40,13 +40,9 @@ class EventLog:
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
         """The orchestrator's callback: a legacy (kind, dict) or a typed event's fields."""
-        fields = {**data, "kind": LEGACY_EVENT_KINDS.get(kind, kind)}
-        if "seconds" in fields:
-            fields["duration_s"] = fields.pop("seconds")
-        try:
-            self.append(_EVENT.validate_python(fields))
-        except ValidationError as e:  # an event kind this page does not know yet: kept out
-            log.debug("progress event %s not recorded: %s", kind, e.errors()[:1])
+        event = to_event(kind, data)
+        if event is not None:
+            self.append(event)
 
     def finished(self, status: ProjectStatus, error: str | None = None) -> None:
         self.append(ProjectFinished(status=status, error=error))
@@ -58,12 +54,30 @@ class EventLog:
             f.seek(max(0, self.path.stat().st_size - TAIL_BYTES))
             lines = f.read().decode("utf-8", "replace").splitlines()
         out = []
-        for line in lines[-n:]:
+        for line in lines[-4 * n:]:
             try:
-                out.append(_EVENT.validate_json(line))
-            except (ValidationError, ValueError):
+                raw = json.loads(line)
+            except ValueError:
                 continue  # the first line of the window may be cut
-        return out
+            # a typed event, or the orchestrator actor's envelope {kind, time, data}
+            event = to_event(raw.get("kind", ""), {**raw.get("data", {}), "at": raw["time"]}) \
+                if isinstance(raw.get("data"), dict) and "time" in raw else to_event(raw.get("kind", ""), raw)
+            if event is not None:
+                out.append(event)
+        return out[-n:]
+
+
+def to_event(kind: str, data: dict[str, Any]) -> BaseModel | None:
+    """A typed progress event from a callback's (kind, data); None for kinds the page
+    does not show (they stay in the file)."""
+    fields = {**data, "kind": LEGACY_EVENT_KINDS.get(kind, kind)}
+    if "seconds" in fields:
+        fields["duration_s"] = fields.pop("seconds")
+    try:
+        return _EVENT.validate_python(fields)
+    except ValidationError as e:
+        log.debug("progress event %s not shown: %s", kind, e.errors()[:1])
+        return None
 
 
 def latest_token_rate(ledger: Path) -> TokenRate | None:

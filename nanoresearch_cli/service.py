@@ -95,12 +95,15 @@ class SystemProjectService:
 
         def work() -> None:
             try:
+                # in-process, the project uses the service's store (one holder per path)
                 final = run_project(self.settings, state, use_ray=self.use_ray,
                                     feedback=self.feedback, wait_training=False,
-                                    on_event=events.on_event)
+                                    on_event=events.on_event,
+                                    **({} if self.use_ray else {"store": self.store}))
                 events.finished(final.status, final.error)
-            except Exception as e:  # recorded in project.json by the orchestrator
+            except Exception as e:
                 log.error("project %s failed: %s", state.project_id, e)
+                self._mark_failed(state.project_id, f"{type(e).__name__}: {e}")
                 events.finished(ProjectStatus.FAILED, f"{type(e).__name__}: {e}")
 
         with self._lock:
@@ -110,6 +113,15 @@ class SystemProjectService:
             t = threading.Thread(target=work, name=f"project-{state.project_id}", daemon=True)
             self._threads[state.project_id] = t
             t.start()
+
+    def _mark_failed(self, project_id: str, error: str) -> None:
+        """A cycle that died before (or outside) the orchestrator's own handler would
+        leave project.json 'created'/'running' and the page polling forever."""
+        st = self._state(project_id)
+        if st is not None and st.status in (ProjectStatus.CREATED, ProjectStatus.RUNNING,
+                                            ProjectStatus.WAITING_FEEDBACK):
+            self.registry.update(project_id, status=ProjectStatus.FAILED, error=error,
+                                 waiting_feedback_for=None)
 
     def list_projects(self, user_id: str) -> list[ProjectSummary]:
         return self.registry.list(user_id)

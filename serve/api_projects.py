@@ -156,6 +156,28 @@ def _artifact_routes(r: APIRouter, service: Any, user_dep) -> None:
                            "the paper (see GET /api/v1/projects/{id} for progress)")
         return serve_file(project_id, rel)
 
+    def pages(project_id: str) -> list:
+        from serve.paper_pages import render_pages
+        rel = pick_pdf(service.list_artifacts(project_id))
+        if rel is None:
+            raise ApiError(404, "not_found", "no PDF yet: the writing stage has not compiled the paper")
+        return render_pages(service.artifact_path(project_id, rel))
+
+    @r.get("/{project_id}/paper/pages", summary="How many page images the paper has")
+    def page_count(project_id: str, user: str = Depends(user_dep)) -> dict[str, int]:
+        require_owner(service, project_id, user)
+        return {"pages": len(pages(project_id))}
+
+    @r.get("/{project_id}/paper/pages/{n}", response_class=FileResponse,
+           summary="Page n (1-based) of the paper as a PNG image")
+    def page_image(project_id: str, n: int, user: str = Depends(user_dep)) -> FileResponse:
+        require_owner(service, project_id, user)
+        got = pages(project_id)
+        if not 1 <= n <= len(got):
+            raise ApiError(404, "not_found", f"the paper has {len(got)} page(s); ask for 1..{len(got)}")
+        media, headers = artifact_headers(got[n - 1].name)
+        return FileResponse(got[n - 1], media_type=media, headers=headers)
+
     @r.get("/{project_id}/reviews", response_model=list[Review],
            summary="The automated reviews of the paper, every round (writing/reviews/round_<n>.json)")
     def reviews(project_id: str, user: str = Depends(user_dep)) -> list[Review]:

@@ -20,23 +20,27 @@ function artifactUrl(rel) {
   return `${API}/projects/${encodeURIComponent(state.pid)}/artifacts/${enc}`;
 }
 
-async function fetchArtifact(rel) {
-  const res = await fetch(artifactUrl(rel), { headers: { Authorization: `Bearer ${state.token}` } });
+async function fetchBuf(url) {
+  const res = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
   if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || res.statusText);
   return res.arrayBuffer();
 }
 
+function fetchArtifact(rel) {
+  return fetchBuf(artifactUrl(rel));
+}
+
 // an object URL with a type the page chose (never the server's), for <img> or the PDF viewer
-async function safeObjectUrl(rel, type) {
-  const key = `${state.pid}/${rel}`;
+async function safeObjectUrl(rel, type, url) {
+  const key = `${state.pid}/${url || rel}`;
   if (blobCache.has(key)) return blobCache.get(key);
-  const buf = await fetchArtifact(rel);
+  const buf = await fetchBuf(url || artifactUrl(rel));
   if (type === "application/pdf" && new TextDecoder().decode(buf.slice(0, 5)) !== "%PDF-") {
     throw new Error(`${rel} is not a PDF`);
   }
-  const url = URL.createObjectURL(new Blob([buf], { type }));
-  blobCache.set(key, url);
-  return url;
+  const made = URL.createObjectURL(new Blob([buf], { type }));
+  blobCache.set(key, made);
+  return made;
 }
 
 function forgetBlobs() {
@@ -52,6 +56,21 @@ function artifactImage(rel, alt) {
       .catch((e) => img.replaceWith(h("p", { class: "muted small" }, `figure not loaded: ${e.message}`)));
   }
   return img;
+}
+
+// the paper as page images (rendered by the server with pdftoppm): readable in any browser
+function paperPages(pdfRel) {
+  const box = h("div", { class: "paper-pages", id: "paper-pages" }, h("p", { class: "muted small" }, "Rendering pages…"));
+  const base = `${API}/projects/${encodeURIComponent(state.pid)}/paper/pages`;
+  api(`/projects/${encodeURIComponent(state.pid)}/paper/pages`).then(({ pages }) => {
+    box.replaceChildren(...Array.from({ length: pages }, (_, i) => {
+      const img = h("img", { class: "paper-page", alt: `page ${i + 1}` });
+      safeObjectUrl(`page-${i + 1}`, "image/png", `${base}/${i + 1}`).then((u) => { img.src = u; });
+      return img;
+    }));
+  }).catch((e) => box.replaceChildren(h("p", { class: "muted small" },
+    `Page previews unavailable (${e.message}); open the PDF viewer below.`)));
+  return box;
 }
 
 function pdfViewer(rel) {

@@ -12,15 +12,22 @@ function renderWritingOut(v) {
   const rounds = Object.keys(v.review_rounds || {}).map(Number).sort((a, b) => a - b);
   return [
     v.pdf ? block("Paper", "out-paper",
-      w ? h("div", {}, h("strong", { id: "paper-title" }, w.draft.title),
-        w.draft.abstract ? h("p", { class: "small muted abstract" }, w.draft.abstract) : null) : null,
-      pdfViewer(v.pdf),
+      w ? h("div", {}, h("strong", { id: "paper-title" }, detex(w.draft.title)),
+        w.draft.abstract ? h("p", { class: "small muted abstract" }, detex(w.draft.abstract)) : null) : null,
+      paperPages(v.pdf),
+      fold("Open in the browser's PDF viewer", false, pdfViewer(v.pdf)),
       h("div", { class: "row" }, h("button", { class: "btn primary small", id: "pdf-link", onclick: () => downloadArtifact(v.pdf) }, "Download PDF"),
         fileLink("writing/paper.tex", "LaTeX source"))) :
       (w ? block("Paper", "out-paper", h("p", { class: "muted small" }, "The paper did not compile; problems: ",
         (w.draft.problems || []).join("; ") || "none recorded")) : null),
     rounds.length ? renderReviewRounds(v.review_rounds, rounds, v.revision_history) : null,
   ];
+}
+
+// LaTeX source text as a reader sees it (the abstract and title are stored as LaTeX)
+function detex(s) {
+  return String(s || "").replace(/\\pm/g, "±").replace(/\\times/g, "×").replace(/\\([_%&#$])/g, "$1")
+    .replace(/\\(?:emph|textbf|textit|texttt)\{([^}]*)\}/g, "$1").replace(/\$/g, "").replace(/~/g, " ");
 }
 
 function renderReviewRounds(byRound, rounds, history) {
@@ -64,7 +71,7 @@ function renderReview(r) {
     ["contribution", r.contribution], ["confidence", `${r.confidence}/5`]];
   return h("article", { class: `review${r.is_meta ? " meta" : ""}` },
     h("div", { class: "review-head" },
-      h("strong", {}, `${r.is_meta ? "Meta-review" : "Reviewer"} ${r.reviewer_id}`),
+      h("strong", {}, r.is_meta ? "Meta-review" : `Reviewer ${r.reviewer_id}`),
       h("span", { class: "muted small" }, `round ${r.round}`),
       h("span", { class: `score ${r.overall >= 6 ? "good" : "weak"}` }, `${r.overall}/10`)),
     r.summary ? h("p", {}, r.summary) : null,
