@@ -244,9 +244,11 @@ function liveProgress(st) {
   return h("section", { class: "live card", id: "live" },
     h("div", { class: "label" }, "Live"),
     h("div", { class: "live-row" },
-      cur ? h("span", { id: "live-step" }, h("span", { class: "pulse" }, "●"), ` ${cur.phase} · ${cur.step.replace(/_/g, " ")} for ${fmtDuration(cur.at)}`)
-        : h("span", { class: "muted" }, st.status === "waiting_feedback" ? "paused at a stage gate" : "starting…"),
-      rate ? h("span", { class: "chip flat", id: "live-rate" }, `${rate.tokens_per_s} tokens/s · ${rate.agent || rate.model}`) : null),
+      st.status === "waiting_feedback" ? h("span", { id: "live-step" }, `paused after ${st.waiting_feedback_for}: waiting for your feedback`)
+        : cur ? h("span", { id: "live-step" }, h("span", { class: "pulse" }, "●"), ` ${cur.phase} · ${cur.step.replace(/_/g, " ")} for ${fmtDuration(cur.at)}`)
+          : h("span", { class: "muted" }, "starting…"),
+      rate ? h("span", { class: "chip flat", id: "live-rate", title: "the last model call" },
+        `${rate.tokens_per_s} tokens/s · ${rate.agent}${rate.model ? ` (${rate.model})` : ""}`) : null),
     out ? h("pre", { class: "code live-tail", id: "live-tail" }, out.tail) : null,
     h("ul", { class: "events small muted" }, ...evs.filter((e) => e.kind !== "token_rate").slice(-6).map((e) =>
       h("li", {}, `${new Date(e.at * 1000).toLocaleTimeString()} ${e.kind.replace(/_/g, " ")} ${e.phase || ""} ${e.step || ""}${e.duration_s ? ` (${e.duration_s} s)` : ""}`))));

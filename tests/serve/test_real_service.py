@@ -45,7 +45,9 @@ def real(tmp_path_factory):
     settings = load_settings(overrides={
         "data_dir": str(tmp / "home"), "storage": {"embedder": "hash"},
         "literature": {"library_path": str(small_library(tmp))},
-        "models": {"default": f"scripted:{script}", "per_agent": {"planner": f"scripted:{script}"}}})
+        "models": {"default": f"scripted:{script}", "per_agent": {"planner": f"scripted:{script}"}},
+        # feedback from the page trains the planner: one short SDPO step keeps that quick
+        "training": {"profile": "cpu", "steps": 1, "max_prompt_tokens": 256, "max_completion_tokens": 64}})
     service = SystemProjectService(settings, use_ray=False)
     app = create_app(service, service.auth, ApiOptions(admin_token=ADMIN))
     with TestClient(app) as client:
@@ -194,3 +196,39 @@ def test_page_shows_the_research_of_a_finished_project(real, tmp_path):
                 assert shot.stat().st_size > 10_000, shot
         finally:
             b.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (scripts/install_system.sh)")
+def test_page_waits_at_a_stage_gate_and_its_feedback_box_moves_the_project_on(real, tmp_path):
+    """The service waits for HTTP feedback at the ideation gate: the page shows the waiting
+    state with the box in place, and the text typed there reaches the orchestrator."""
+    client, service, headers, _, _, app = real
+    token = headers["Authorization"].split()[1]
+    shots = Path(os.environ.get("NR_WEB_SCREENSHOT_DIR", tmp_path))
+    service.feedback.wait_s = 600  # the gate holds until the page answers
+    try:
+        pid = client.post("/api/v1/projects", json={**TOPIC, "problem_statement": "Does k-NN need "
+                          "scaled features on breast-cancer diagnosis?"}, headers=headers).json()["project_id"]
+        with serve_app(app) as url:
+            b = Browser(tmp_path / "chromium-profile")
+            try:
+                b.cmd("Page.navigate", url=f"{url}/#token={token}&project={pid}")
+                b.wait_js("!!document.getElementById('waiting-banner')", timeout=600)
+                assert "the ideation stage is finished" in b.js("document.getElementById('waiting-banner').innerText")
+                assert b.js("!!document.querySelector('form.feedback.waiting[data-phase=ideation] textarea')")
+                assert "step finished" in b.js("document.getElementById('live').innerText")
+                assert b.js("!!document.getElementById('out-hypotheses')")  # Stage I shown while waiting
+                _check_png(b.screenshot(shots / "real_waiting_for_feedback.png"))
+                service.feedback.wait_s = 0  # the later gates pass by themselves
+                b.js("""(() => { const t = document.getElementById('feedback-ideation');
+                    t.value = 'Add a k-NN baseline without scaling.'; t.dispatchEvent(new Event('input'));
+                    document.querySelector('form.feedback[data-phase=ideation] button[type=submit]').click(); })()""")
+                b.wait_js("!document.getElementById('waiting-banner')", timeout=120)
+            finally:
+                b.close()
+        _wait_done(client, pid, headers)
+    finally:
+        service.feedback.wait_s = 0
+    record = json.loads((service.settings.projects_dir / pid / "ideation" / "feedback.json").read_text())
+    assert record["feedback"]["text"] == "Add a k-NN baseline without scaling." and record["feedback"]["source"] == "web"
