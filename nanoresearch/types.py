@@ -678,3 +678,150 @@ class SearchTree(Artifact):
     parallel: int = 1
     executor: str = "in-process"
     wall_s: float = 0.0
+
+
+# --------------------------------------------------------------------------- project status
+class ProjectSummary(Artifact):
+    """One row of a user's project list; built from project.json (the one store of truth)."""
+
+    kind: Literal["project_summary"] = "project_summary"
+    project_id: str
+    user_id: str
+    title: str = ""
+    status: ProjectStatus = ProjectStatus.CREATED
+    phase: Phase | None = None
+    waiting_feedback_for: Phase | None = None
+    created_at: float | None = None
+    updated_at: float | None = None
+
+    @classmethod
+    def of(cls, st: ProjectState) -> "ProjectSummary":
+        return cls(project_id=st.project_id, user_id=st.user_id,
+                   title=st.topic.problem_statement[:120], status=st.status, phase=st.phase,
+                   waiting_feedback_for=st.waiting_feedback_for, created_at=st.created_at,
+                   updated_at=st.updated_at)
+
+
+# --------------------------------------------------------------------------- progress events
+class _Event(BaseModel):
+    """A progress event of a running project, appended to its workspace's events.jsonl."""
+
+    schema_version: int = SCHEMA_VERSION
+    at: float = Field(default_factory=now)
+    phase: Phase | None = None
+
+
+class PhaseStarted(_Event):
+    kind: Literal["phase_started"] = "phase_started"
+
+
+class PhaseFinished(_Event):
+    kind: Literal["phase_finished"] = "phase_finished"
+
+
+class PhaseSkipped(_Event):
+    kind: Literal["phase_skipped"] = "phase_skipped"
+
+
+class StepStarted(_Event):
+    kind: Literal["step_started"] = "step_started"
+    step: str
+
+
+class StepFinished(_Event):
+    kind: Literal["step_finished"] = "step_finished"
+    step: str
+    status: StepStatus = StepStatus.DONE
+    duration_s: float | None = None
+    error: str | None = None
+
+
+class StepSkipped(_Event):
+    kind: Literal["step_skipped"] = "step_skipped"
+    step: str
+
+
+class RunOutput(_Event):
+    """The tail of a running experiment's output (the newest lines)."""
+
+    kind: Literal["run_output"] = "run_output"
+    run_id: str = ""
+    attempt: int = 1
+    stream: Literal["stdout", "stderr"] = "stdout"
+    tail: str = ""
+
+
+class TokenRate(_Event):
+    """Throughput of the current (or last) model generation."""
+
+    kind: Literal["token_rate"] = "token_rate"
+    agent: str = ""
+    model: str = ""
+    completion_tokens: int = 0
+    tokens_per_s: float = 0.0
+
+
+class FeedbackWaiting(_Event):
+    kind: Literal["feedback_waiting"] = "feedback_waiting"
+    deadline: float | None = None  # epoch seconds; None: waits until answered
+
+
+class FeedbackReceived(_Event):
+    kind: Literal["feedback_received"] = "feedback_received"
+    text: str = ""
+
+
+class ProjectFinished(_Event):
+    kind: Literal["project_finished"] = "project_finished"
+    status: ProjectStatus
+    error: str | None = None
+
+
+ProgressEvent = Annotated[
+    Union[PhaseStarted, PhaseFinished, PhaseSkipped, StepStarted, StepFinished, StepSkipped,
+          RunOutput, TokenRate, FeedbackWaiting, FeedbackReceived, ProjectFinished],
+    Field(discriminator="kind"),
+]
+
+# the orchestrator's callback names (on_event(kind, data)) -> the typed event's kind
+LEGACY_EVENT_KINDS = {"phase_start": "phase_started", "phase_done": "phase_finished",
+                      "step_start": "step_started", "step_done": "step_finished",
+                      "feedback": "feedback_received"}
+
+
+class ProjectStatusReport(Artifact):
+    """Everything the API, CLI and page show about a project's progress; built by the
+    service from project.json, the stage manifests and events.jsonl."""
+
+    kind: Literal["project_status_report"] = "project_status_report"
+    project_id: str
+    user_id: str = ""
+    status: ProjectStatus
+    phase: Phase | None = None
+    phase_status: dict[Phase, StepStatus] = Field(default_factory=dict)
+    manifests: dict[Phase, list[StepRecord]] = Field(default_factory=dict)
+    waiting_feedback_for: Phase | None = None
+    feedback_deadline: float | None = None
+    topic: ResearchTopic | None = None
+    has_pdf: bool = False
+    error: str | None = None
+    updated_at: float | None = None
+    events: list[ProgressEvent] = Field(default_factory=list)  # the newest, oldest first
+
+
+class RunsRecord(Artifact):
+    """experiment/runs.json: the final code and every run attempt (1..n)."""
+
+    kind: Literal["runs_record"] = "runs_record"
+    code: CodeArtifact
+    runs: list[RunResult] = Field(default_factory=list)
+
+
+class KnowledgeView(Artifact):
+    """What the system knows about one user, as the knowledge panel shows it."""
+
+    kind: Literal["knowledge_view"] = "knowledge_view"
+    requirements: list[MemoryEntry] = Field(default_factory=list)  # what the user asked for
+    memories: list[MemoryEntry] = Field(default_factory=list)  # what the system learned
+    skills: list[SkillEntry] = Field(default_factory=list)  # the user's own skills
+    shared_skills: list[SkillEntry] = Field(default_factory=list)  # global skills they can use

@@ -209,11 +209,14 @@ def feedback_source(settings: Settings) -> FeedbackSource:
 def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase, ...] | None = None,
                 use_ray: bool = True, on_event: Callable[[str, dict], None] | None = None,
                 feedback: FeedbackSource | None = None, variant: Variant = VARIANTS["full"],
-                wait_training: bool = True) -> ProjectState:
+                wait_training: bool = True, store: Any = None) -> ProjectState:
+    """`store`: an open in-process store to use (and leave open), e.g. the HTTP service's
+    own: embedded Qdrant lets one holder per path, so the service lends its store."""
     ws = new_project(settings.projects_dir, state)
     if on_event is not None:  # the CLI's step line shows the coding mode and why
         choice = coding_mode(settings)
         on_event("coding_mode", {"mode": choice.mode, "why": choice.why})
+    lent = store
     ledger_path = ws.path("ledger.jsonl")
     ledger = Ledger(settings.prices, settings.budgets, ledger_path)
     pending: list = []
@@ -229,7 +232,7 @@ def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase,
     else:
         from storage.service import open_store
         agents = {k: b() for k, b in builders.items()}
-        store, planner = open_store(settings), local_planner(settings)
+        store, planner = lent or open_store(settings), local_planner(settings)
     store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id) \
         if _new_in_registry(store, state) else None
     team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, fb, on_fb)
@@ -239,7 +242,7 @@ def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase,
     finally:
         if use_ray:
             stop_agents(agents)
-        elif hasattr(store, "close"):
+        elif hasattr(store, "close") and lent is None:
             store.close()
     if wait_training:
         for h in pending:

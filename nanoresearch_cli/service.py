@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from actors.feedback import QueuedFeedback
+from nanoresearch import artifacts as A
 from nanoresearch.config import Settings
 from nanoresearch.errors import UserError
+from nanoresearch.project_view import ProjectView, load_view
 from nanoresearch.types import (
-    AdapterVersion, Feedback, MemoryEntry, Phase, ProjectState, ProjectStatus, ResearchTopic,
-    SkillEntry, UserProfile, new_id,
+    AdapterVersion, Feedback, KnowledgeView, MemoryEntry, Phase, ProjectState, ProjectStatus,
+    ProjectStatusReport, ProjectSummary, ResearchTopic, SkillEntry, UserProfile, new_id,
 )
 from nanoresearch.workspace import Workspace, read_project_states
+from nanoresearch_cli.progress import EventLog, knowledge_view, latest_token_rate
+from storage.projects import ProjectNotFound, ProjectRegistry
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ class SystemProjectService:
             inbox=settings.projects_dir)
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        self.registry = ProjectRegistry(settings.data_dir)  # project.json: the one store
 
     @property
     def store(self) -> Any:
@@ -74,8 +79,10 @@ class SystemProjectService:
         return Workspace(self.settings.projects_dir / project_id)
 
     def _state(self, project_id: str) -> ProjectState | None:
-        p = self.settings.projects_dir / project_id / "project.json"
-        return ProjectState.model_validate_json(p.read_text()) if p.exists() else None
+        try:
+            return self.registry.state(project_id)
+        except ProjectNotFound:
+            return None
 
     def create_project(self, user_id: str, topic: ResearchTopic) -> str:
         state = ProjectState(project_id=new_id("p-"), user_id=user_id, topic=topic)
@@ -87,12 +94,20 @@ class SystemProjectService:
     def _start(self, state: ProjectState) -> None:
         from nanoresearch_cli.compose import run_project
 
+        events = EventLog(self._ws(state.project_id).path(A.EVENTS.path))
+
         def work() -> None:
             try:
-                run_project(self.settings, state, use_ray=self.use_ray, feedback=self.feedback,
-                            wait_training=False)
-            except Exception as e:  # recorded in project.json by the orchestrator
+                # in-process, the project uses the service's store (one holder per path)
+                final = run_project(self.settings, state, use_ray=self.use_ray,
+                                    feedback=self.feedback, wait_training=False,
+                                    on_event=events.on_event,
+                                    **({} if self.use_ray else {"store": self.store}))
+                events.finished(final.status, final.error)
+            except Exception as e:
                 log.error("project %s failed: %s", state.project_id, e)
+                self._mark_failed(state.project_id, f"{type(e).__name__}: {e}")
+                events.finished(ProjectStatus.FAILED, f"{type(e).__name__}: {e}")
 
         with self._lock:
             t = self._threads.get(state.project_id)
@@ -102,30 +117,43 @@ class SystemProjectService:
             self._threads[state.project_id] = t
             t.start()
 
-    def list_projects(self, user_id: str) -> list[dict]:
-        out = []
-        for st in read_project_states(self.settings.projects_dir):  # skips a corrupt file
-            if st.user_id == user_id:
-                out.append({"project_id": st.project_id, "status": st.status.value,
-                            "title": st.topic.problem_statement[:120], "created_at": st.created_at,
-                            "phase": st.phase.value if st.phase else None})
-        return out
+    def _mark_failed(self, project_id: str, error: str) -> None:
+        """A cycle that died before (or outside) the orchestrator's own handler would
+        leave project.json 'created'/'running' and the page polling forever."""
+        st = self._state(project_id)
+        if st is not None and st.status in (ProjectStatus.CREATED, ProjectStatus.RUNNING,
+                                            ProjectStatus.WAITING_FEEDBACK):
+            self.registry.update(project_id, status=ProjectStatus.FAILED, error=error,
+                                 waiting_feedback_for=None)
+
+    def list_projects(self, user_id: str) -> list[ProjectSummary]:
+        return self.registry.list(user_id)
 
     def project_owner(self, project_id: str) -> str | None:
         st = self._state(project_id)
         return st.user_id if st else None
 
-    def project_status(self, project_id: str) -> dict:
+    def project_status(self, project_id: str) -> ProjectStatusReport:
         st = self._state(project_id)
         if st is None:
             raise UserError(f"no project {project_id}")
         ws = self._ws(project_id)
-        mans = {ph.value: ws.manifest(ph) for ph in Phase}
-        return {"status": st.status.value, "phase": st.phase.value if st.phase else None,
-                "manifests": {k: [s.model_dump(mode="json") for s in m.steps] for k, m in mans.items()},
-                "phase_status": {k: m.status.value for k, m in mans.items()},
-                "waiting_feedback_for": st.waiting_feedback_for.value if st.waiting_feedback_for else None,
-                "topic": st.topic.model_dump(mode="json"), "error": st.error}
+        mans = {ph: ws.manifest(ph) for ph in Phase}
+        events = EventLog(ws.path(A.EVENTS.path)).tail()
+        rate = latest_token_rate(ws.path(A.LEDGER.path))
+        return ProjectStatusReport(
+            project_id=project_id, user_id=st.user_id, status=st.status, phase=st.phase,
+            manifests={ph: m.steps for ph, m in mans.items() if m.steps},
+            phase_status={ph: m.status for ph, m in mans.items() if m.steps},
+            waiting_feedback_for=st.waiting_feedback_for,
+            feedback_deadline=getattr(st, "feedback_deadline", None), topic=st.topic,
+            has_pdf=ws.exists(A.PAPER_PDF.path), error=st.error, updated_at=st.updated_at,
+            events=events + ([rate] if rate else []))
+
+    def project_view(self, project_id: str) -> ProjectView:
+        if self._state(project_id) is None:
+            raise UserError(f"no project {project_id}")
+        return load_view(self._ws(project_id).root, project_id)
 
     def list_artifacts(self, project_id: str) -> list[str]:
         root = self._ws(project_id).root
@@ -172,6 +200,19 @@ class SystemProjectService:
 
     def search_memories(self, user_id: str, query: str, k: int) -> list[MemoryEntry]:
         return self.store.retrieve_memories(query=query, user_id=user_id, k=k)
+
+    def knowledge(self, user_id: str) -> KnowledgeView:
+        return knowledge_view(self.store, user_id)
+
+    def delete_memory(self, user_id: str, memory_id: str) -> bool:
+        return bool(self.store.delete_memory(memory_id, user_id))
+
+    def delete_skill(self, user_id: str, skill_id: str) -> bool:
+        """Only the user's own skills: a shared skill serves everyone, the admin removes it."""
+        s = self.store.get_skill(skill_id)
+        if s is None or s.scope != user_id:
+            return False
+        return bool(self.store.delete_skill(skill_id, user_id))
 
     def list_adapters(self, user_id: str) -> list[AdapterVersion]:
         from storage.adapters import AdapterRegistry

@@ -28,11 +28,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nanoresearch.errors import (BudgetExceeded, NanoResearchError, ServiceUnavailable,
                                  UserError)
-from nanoresearch.types import (AdapterVersion, Feedback, MemoryEntry, ResearchTopic,
-                                SkillEntry, UserProfile)
+from nanoresearch.project_view import ProjectView
+from nanoresearch.types import (AdapterVersion, Feedback, KnowledgeView, MemoryEntry,
+                                ProjectStatusReport, ProjectSummary, ResearchTopic, SkillEntry,
+                                UserProfile)
 from serve.api_deps import ApiError
 from serve.api_models import ErrorBody
 from serve.auth import ApiOptions, TokenAuth
+from serve.web_security import install_page_headers
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +53,10 @@ class ProjectService(Protocol):
     def save_profile(self, user_id: str, answers: dict) -> UserProfile: ...
     def get_profile(self, user_id: str) -> UserProfile | None: ...
     def create_project(self, user_id: str, topic: ResearchTopic) -> str: ...  # starts the cycle
-    def list_projects(self, user_id: str) -> list[dict]: ...  # [{project_id, status, title, ...}]
+    def list_projects(self, user_id: str) -> list[ProjectSummary]: ...  # from project.json
     def project_owner(self, project_id: str) -> str | None: ...  # None: no such project
-    def project_status(self, project_id: str) -> dict: ...
-    # ^ {status, phase, manifests: {phase: [StepRecord | dict]}, waiting_feedback_for,
-    #    optional: phase_status: {phase: StepStatus}, topic: dict, error: str}
+    def project_status(self, project_id: str) -> ProjectStatusReport: ...
+    def project_view(self, project_id: str) -> ProjectView: ...  # what each stage produced
     def list_artifacts(self, project_id: str) -> list[str]: ...  # paths relative to the workspace
     def artifact_path(self, project_id: str, rel: str) -> Path: ...  # inside the workspace
     def submit_feedback(self, feedback: Feedback) -> None: ...
@@ -63,6 +65,9 @@ class ProjectService(Protocol):
     def search_skills(self, user_id: str, query: str, k: int) -> list[SkillEntry]: ...
     def search_memories(self, user_id: str, query: str, k: int) -> list[MemoryEntry]: ...
     def list_adapters(self, user_id: str) -> list[AdapterVersion]: ...  # this user's planner LoRA
+    def knowledge(self, user_id: str) -> KnowledgeView: ...  # requirements, memories, skills
+    def delete_memory(self, user_id: str, memory_id: str) -> bool: ...  # False: not theirs
+    def delete_skill(self, user_id: str, skill_id: str) -> bool: ...  # own skills only
 
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -138,6 +143,7 @@ def _install_web(app: FastAPI) -> None:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    install_page_headers(app)  # CSP + nosniff (serve/web_security.py)
 
 
 def _check_service(service: object) -> None:
@@ -154,6 +160,7 @@ def create_app(service: ProjectService, auth: TokenAuth,
     """Build the app. `options` (admin token, open registration) default to the
     environment: NANORESEARCH_ADMIN_TOKEN, NANORESEARCH_OPEN_REGISTRATION."""
     from serve.api_admin import admin_router
+    from serve.api_knowledge import knowledge_router
     from serve.api_projects import projects_router
     from serve.api_users import users_router
     from serve.http_limits import install_limits
@@ -185,6 +192,7 @@ def create_app(service: ProjectService, auth: TokenAuth,
     max_body = options.quotas.max_body_bytes if options.quotas else None
     install_limits(app, **({"max_body_bytes": max_body} if max_body else {}),
                    error_body=_error_body)
+    app.include_router(knowledge_router(service, auth), prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["users"], summary="Liveness probe (no auth)")
     def health() -> dict:

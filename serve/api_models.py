@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanoresearch.types import Phase, ProjectStatus, StepRecord, StepStatus
+from nanoresearch.types import Phase, ProjectStatusReport, Review
+from nanoresearch.types import ProjectSummary as ProjectSummary  # noqa: F401  (re-exported)
 
 
 class ErrorBody(BaseModel):
@@ -49,24 +50,13 @@ class ProjectCreated(BaseModel):
     status_url: str
 
 
-class ProjectSummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    project_id: str
-    status: str = ProjectStatus.CREATED.value
-    title: str = ""
-    created_at: float | None = None
+# the service builds these typed models itself; the API returns them as they are
+ProjectStatusOut = ProjectStatusReport
 
 
-class ProjectStatusOut(BaseModel):
-    project_id: str
-    status: ProjectStatus
-    phase: Phase | None = None
-    phase_status: dict[Phase, StepStatus] = Field(default_factory=dict)
-    manifests: dict[Phase, list[StepRecord]] = Field(default_factory=dict)
-    waiting_feedback_for: Phase | None = None
-    topic: dict[str, Any] | None = None
-    has_pdf: bool = False
-    error: str | None = None
+class ReviewRound(BaseModel):
+    round: int
+    reviews: list[Review] = Field(description="the reviewers' reviews, then the meta-review")
 
 
 class ArtifactList(BaseModel):

@@ -19,17 +19,18 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from nanoresearch.types import Feedback, ResearchTopic, Review
+from nanoresearch.project_view import ProjectView
+from nanoresearch.types import Feedback, ProjectSummary, ResearchTopic, Review
 from serve.api_deps import ApiError, current_user_dep, require_owner
 from serve.api_models import (Accepted, ArtifactList, ErrorBody, FeedbackAccepted, FeedbackIn,
-                              ProjectCreated, ProjectStatusOut, ProjectSummary)
-from serve.api_status import enum_value, normalize_status, pick_pdf
+                              ProjectCreated, ProjectStatusOut)
+from serve.api_status import pick_pdf, typed_status
 from serve.auth import TokenAuth
+from serve.web_security import artifact_headers
 
 log = logging.getLogger(__name__)
 
 MAX_TASK_FILE = 1_000_000
-REVIEWS_PATH = "writing/reviews.json"
 _ERR = {k: {"model": ErrorBody} for k in (400, 401, 404, 409, 413, 422)}
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/ResearchTopic"}},
@@ -104,16 +105,20 @@ def projects_router(service: Any, auth: TokenAuth) -> APIRouter:
 
     @r.get("", response_model=list[ProjectSummary], summary="Your projects")
     def list_projects(user: str = Depends(user_dep)) -> list[ProjectSummary]:
-        rows = [p for p in service.list_projects(user) if p.get("user_id", user) == user]
-        return [ProjectSummary.model_validate(p) for p in rows]
+        return [p for p in service.list_projects(user) if p.user_id == user]
 
     @r.get("/{project_id}", name="status", response_model=ProjectStatusOut,
-           summary="Status, stage manifests and what feedback is awaited")
+           summary="Status, stage manifests, progress events and what feedback is awaited")
     def status(project_id: str, user: str = Depends(user_dep)) -> ProjectStatusOut:
         require_owner(service, project_id, user)
-        raw = service.project_status(project_id)
-        has_pdf = pick_pdf(service.list_artifacts(project_id)) is not None
-        return normalize_status(project_id, raw, has_pdf)
+        return typed_status(service, project_id)
+
+    @r.get("/{project_id}/view", response_model=ProjectView,
+           summary="What each stage produced: question, papers, hypotheses, blueprint, code, "
+                   "runs, results, figures, paper and reviews (absent parts are null/empty)")
+    def view(project_id: str, user: str = Depends(user_dep)) -> ProjectView:
+        require_owner(service, project_id, user)
+        return service.project_view(project_id)
 
     _artifact_routes(r, service, user_dep)
     _control_routes(r, service, user_dep)
@@ -133,7 +138,8 @@ def _artifact_routes(r: APIRouter, service: Any, user_dep) -> None:
         path = service.artifact_path(project_id, rel)
         if not path.is_file():
             raise ApiError(404, "not_found", f"artifact {rel!r} is listed but not on disk yet")
-        return FileResponse(path, filename=path.name)
+        media, headers = artifact_headers(path.name)
+        return FileResponse(path, media_type=media, headers=headers)
 
     @r.get("/{project_id}/artifacts/{rel:path}", response_class=FileResponse,
            summary="Download one artifact")
@@ -150,25 +156,36 @@ def _artifact_routes(r: APIRouter, service: Any, user_dep) -> None:
                            "the paper (see GET /api/v1/projects/{id} for progress)")
         return serve_file(project_id, rel)
 
+    def pages(project_id: str) -> list:
+        from serve.paper_pages import render_pages
+        rel = pick_pdf(service.list_artifacts(project_id))
+        if rel is None:
+            raise ApiError(404, "not_found", "no PDF yet: the writing stage has not compiled the paper")
+        return render_pages(service.artifact_path(project_id, rel))
+
+    @r.get("/{project_id}/paper/pages", summary="How many page images the paper has")
+    def page_count(project_id: str, user: str = Depends(user_dep)) -> dict[str, int]:
+        require_owner(service, project_id, user)
+        return {"pages": len(pages(project_id))}
+
+    @r.get("/{project_id}/paper/pages/{n}", response_class=FileResponse,
+           summary="Page n (1-based) of the paper as a PNG image")
+    def page_image(project_id: str, n: int, user: str = Depends(user_dep)) -> FileResponse:
+        require_owner(service, project_id, user)
+        got = pages(project_id)
+        if not 1 <= n <= len(got):
+            raise ApiError(404, "not_found", f"the paper has {len(got)} page(s); ask for 1..{len(got)}")
+        media, headers = artifact_headers(got[n - 1].name)
+        return FileResponse(got[n - 1], media_type=media, headers=headers)
+
     @r.get("/{project_id}/reviews", response_model=list[Review],
-           summary="The automated reviews of the paper (writing/reviews.json)")
+           summary="The automated reviews of the paper, every round (writing/reviews/round_<n>.json)")
     def reviews(project_id: str, user: str = Depends(user_dep)) -> list[Review]:
         require_owner(service, project_id, user)
-        if REVIEWS_PATH not in set(service.list_artifacts(project_id)):
+        rounds = service.project_view(project_id).review_rounds
+        if not rounds:
             raise ApiError(404, "not_found", "no reviews yet: they appear after the writing stage")
-        return _read_reviews(service.artifact_path(project_id, REVIEWS_PATH))
-
-
-def _read_reviews(path) -> list[Review]:
-    data = json.loads(path.read_text())
-    items = data.get("reviews", []) if isinstance(data, dict) else data
-    out = []
-    for item in items if isinstance(items, list) else []:
-        try:
-            out.append(Review.model_validate(item))
-        except ValidationError as e:
-            log.warning("skipping a malformed review in %s: %s", path, e.errors()[:1])
-    return out
+        return [rv for n in sorted(rounds) for rv in rounds[n]]
 
 
 def _control_routes(r: APIRouter, service: Any, user_dep) -> None:
@@ -178,7 +195,7 @@ def _control_routes(r: APIRouter, service: Any, user_dep) -> None:
         require_owner(service, project_id, user)
         service.cancel(project_id)
         return Accepted(project_id=project_id, action="cancel",
-                        status=enum_value(service.project_status(project_id).get("status", "")))
+                        status=typed_status(service, project_id).status.value)
 
     @r.post("/{project_id}/resume", status_code=202, response_model=Accepted,
             summary="Continue from the last finished step")
@@ -186,7 +203,7 @@ def _control_routes(r: APIRouter, service: Any, user_dep) -> None:
         require_owner(service, project_id, user)
         service.resume(project_id)
         return Accepted(project_id=project_id, action="resume",
-                        status=enum_value(service.project_status(project_id).get("status", "")))
+                        status=typed_status(service, project_id).status.value)
 
     @r.post("/{project_id}/feedback", status_code=201, response_model=FeedbackAccepted,
             summary="Free-form feedback on one stage (trains your planner)")

@@ -1,35 +1,32 @@
 """Project registry: who owns which project, its title and status.
 
-One JSON file per project under `<data_dir>/projects/index/<project_id>.json`, written
-atomically (temp file + rename) so a crash never leaves half a record. The HTTP API
-checks ownership here before it shows or changes a project.
+There is one store of truth for a project: `project.json` (a ProjectState) in its
+workspace `<data_dir>/projects/<project_id>/`, written by the orchestrator as it runs and
+by cancel. This registry reads and updates those same files, so the CLI, the store
+actor and the HTTP API list the same projects with the same status. (An earlier
+separate index under `projects/index/` could drift from project.json and collided with
+a project named `index`; it is no longer read.)
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
-import uuid
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from nanoresearch.errors import UserError
-from nanoresearch.types import ProjectStatus, new_id, now
+from nanoresearch.types import (ProjectState, ProjectStatus, ProjectSummary, ResearchTopic,
+                                new_id, now)
+from nanoresearch.workspace import atomic_write_json
 from storage.profiles import check_user_id
 
 log = logging.getLogger(__name__)
 _PID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+STATE_FILE = "project.json"
 
-
-class ProjectRecord(BaseModel):
-    project_id: str
-    user_id: str
-    title: str
-    status: ProjectStatus = ProjectStatus.CREATED
-    created_at: float = Field(default_factory=now)
-    updated_at: float = Field(default_factory=now)
+ProjectRecord = ProjectSummary  # the registry's row (kept under its old name for callers)
 
 
 class ProjectNotFound(UserError):
@@ -49,67 +46,73 @@ def check_project_id(project_id: str) -> str:
 
 class ProjectRegistry:
     def __init__(self, data_dir: str | Path):
-        self.root = Path(data_dir) / "projects" / "index"
+        self.root = Path(data_dir) / "projects"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # read-modify-write of one record within a process
 
     def _path(self, project_id: str) -> Path:
-        return self.root / f"{check_project_id(project_id)}.json"
+        return self.root / check_project_id(project_id) / STATE_FILE
 
-    def _write(self, rec: ProjectRecord) -> None:
-        path = self._path(rec.project_id)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(rec.model_dump_json(indent=2))
-        os.replace(tmp, path)
-
-    def create(self, user_id: str, title: str, project_id: str | None = None) -> ProjectRecord:
+    def create(self, user_id: str, title: str, project_id: str | None = None) -> ProjectSummary:
+        """A new project.json (the orchestrator's `new_project` writes the same file)."""
         check_user_id(user_id)
         if not title.strip():
             raise UserError("a project needs a non-empty title (the research topic)")
-        rec = ProjectRecord(project_id=project_id or new_id("p-"), user_id=user_id, title=title.strip())
+        st = ProjectState(project_id=project_id or new_id("p-"), user_id=user_id,
+                          topic=ResearchTopic(problem_statement=title.strip()))
         with self._lock:
-            if self._path(rec.project_id).exists():
-                raise UserError(f"project {rec.project_id!r} already exists; pick another id")
-            self._write(rec)
-        log.info("registered project %s for %s", rec.project_id, user_id)
-        return rec
+            path = self._path(st.project_id)
+            if path.exists():
+                raise UserError(f"project {st.project_id!r} already exists; pick another id")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, st)
+        log.info("registered project %s for %s", st.project_id, user_id)
+        return ProjectSummary.of(st)
 
-    def get(self, project_id: str) -> ProjectRecord:
+    def state(self, project_id: str) -> ProjectState:
         path = self._path(project_id)
-        if not path.exists():
+        if not path.is_file():
             raise ProjectNotFound(f"no project {project_id!r}; list yours with `nanoresearch projects`")
         try:
-            return ProjectRecord.model_validate_json(path.read_text())
-        except ValidationError as e:
-            raise UserError(f"project record {path} is corrupt ({e.errors()[0]['msg']}); "
-                            f"restore or delete it") from None
+            return ProjectState.model_validate_json(path.read_text())
+        except (ValidationError, ValueError) as e:
+            raise UserError(f"project state {path} is corrupt ({e}); restore or delete it") from None
 
-    def check_owner(self, project_id: str, user_id: str) -> ProjectRecord:
+    def get(self, project_id: str) -> ProjectSummary:
+        return ProjectSummary.of(self.state(project_id))
+
+    def check_owner(self, project_id: str, user_id: str) -> ProjectSummary:
         """The record if `user_id` owns it; NotProjectOwner otherwise (no data leaks)."""
         rec = self.get(project_id)
         if rec.user_id != user_id:
             raise NotProjectOwner(f"project {project_id!r} belongs to another user")
         return rec
 
-    def set_status(self, project_id: str, status: ProjectStatus | str) -> ProjectRecord:
+    def update(self, project_id: str, **changes) -> ProjectState:
         with self._lock:
-            rec = self.get(project_id).model_copy(
-                update={"status": ProjectStatus(status), "updated_at": now()})
-            self._write(rec)
-        return rec
+            st = self.state(project_id).model_copy(update={**changes, "updated_at": now()})
+            atomic_write_json(self._path(project_id), st)
+        return st
 
-    def list(self, user_id: str | None = None) -> list[ProjectRecord]:
-        """Projects of `user_id` (all when None), newest first; unreadable files are skipped."""
+    def set_status(self, project_id: str, status: ProjectStatus | str) -> ProjectSummary:
+        return ProjectSummary.of(self.update(project_id, status=ProjectStatus(status)))
+
+    def states(self, user_id: str | None = None) -> list[ProjectState]:
+        """Project states of `user_id` (all when None), newest first; one unreadable file
+        is skipped with a warning and never hides the others."""
         out = []
-        for path in self.root.glob("*.json"):
+        for path in self.root.glob(f"*/{STATE_FILE}"):
             try:
-                rec = ProjectRecord.model_validate_json(path.read_text())
-            except (ValidationError, OSError) as e:
-                log.warning("skipping unreadable project record %s: %s", path, e)
+                st = ProjectState.model_validate_json(path.read_text())
+            except (ValidationError, ValueError, OSError) as e:
+                log.warning("skipping unreadable project state %s: %s", path, e)
                 continue
-            if user_id is None or rec.user_id == user_id:
-                out.append(rec)
-        return sorted(out, key=lambda r: -r.created_at)
+            if user_id is None or st.user_id == user_id:
+                out.append(st)
+        return sorted(out, key=lambda s: -s.created_at)
+
+    def list(self, user_id: str | None = None) -> list[ProjectSummary]:
+        return [ProjectSummary.of(s) for s in self.states(user_id)]
 
     def delete(self, project_id: str) -> None:
         self._path(project_id).unlink(missing_ok=True)

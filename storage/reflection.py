@@ -88,6 +88,12 @@ def _short(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
+def _is_review(ev: TrajectoryEvent) -> bool:
+    """A blueprint critique round or a paper review round (actors/phases.py records both
+    as not ok while the reviewer still asks for changes)."""
+    return ev.step == "review" or (ev.step == "blueprint" and ev.action.startswith("review round"))
+
+
 def _signature(outcome: str) -> str:
     """The line of an error output that names the error, else its last non-empty line."""
     lines = [ln.strip() for ln in str(outcome).splitlines() if ln.strip()]
@@ -151,7 +157,10 @@ class Reflector:
     def rule_based(self, tr: Trajectory) -> tuple[list[SkillEntry], list[MemoryEntry]]:
         skills, memories = [], []
         for i, ev in enumerate(tr.events):
-            if not ev.ok:
+            if not ev.ok and _is_review(ev):  # a reviewer's requests: feedback, not a dead end
+                text = f"{ev.step}: {_short(ev.action, 120)}; the reviewer asked: {_short(ev.outcome, 240)}"
+                memories.append(self._memory(tr, "outcome", text, 0.5, ev))
+            elif not ev.ok:
                 fix = next((e for e in tr.events[i + 1:] if e.ok and e.step == ev.step), None)
                 sig = _signature(ev.outcome)
                 if fix is not None:

@@ -1,7 +1,7 @@
 // nanoresearch web page: plain JS over the /api/v1 routes, no build step.
-// The token lives in localStorage and goes out only as an Authorization header; artifact
-// links are real hrefs, but clicks fetch them with the header and open a blob, because a
-// plain navigation cannot carry a bearer token.
+// The token lives in localStorage and goes out only as an Authorization header. Artifacts
+// are fetched with the header and shown the safe way (files.js): no model-written file is
+// ever opened as a same-origin document. Stage outputs: stages.js and paper.js.
 "use strict";
 
 const API = "/api/v1";
@@ -14,7 +14,7 @@ const ACTIVE = new Set(["created", "running", "waiting_feedback"]);
 const ICON = { done: "✓", running: "●", failed: "✕", pending: "○", skipped: "↷" };
 
 const state = { token: localStorage.getItem("nr_token") || "", user: null, projects: [],
-  pid: null, status: null, artifacts: [], reviews: null, sig: "", timer: null, drafts: {}, sent: {} };
+  pid: null, status: null, artifacts: [], view: null, sig: "", timer: null, drafts: {}, sent: {} };
 
 // ------------------------------------------------------------------ helpers
 function h(tag, attrs, ...kids) {
@@ -156,30 +156,38 @@ function renderProjectList() {
 // ------------------------------------------------------------------ one project
 async function openProject(pid, quiet = false) {
   if (pid !== state.pid) {
-    Object.assign(state, { pid, sig: "", reviews: null, drafts: {}, sent: {} });
+    forgetBlobs();
+    Object.assign(state, { pid, sig: "", view: null, drafts: {}, sent: {} });
     setHashProject(pid);
     renderProjectList();
   }
+  const base = `/projects/${encodeURIComponent(pid)}`;
   try {
-    const [status, arts] = await Promise.all([
-      api(`/projects/${encodeURIComponent(pid)}`),
-      api(`/projects/${encodeURIComponent(pid)}/artifacts`),
-    ]);
-    state.status = status;
-    state.artifacts = arts.artifacts;
-    if (arts.artifacts.includes("writing/reviews.json")) {
-      state.reviews = await api(`/projects/${encodeURIComponent(pid)}/reviews`).catch(() => null);
-    }
+    const [status, arts, view] = await Promise.all([api(base), api(`${base}/artifacts`), api(`${base}/view`)]);
+    Object.assign(state, { status, artifacts: arts.artifacts, view });
   } catch (e) {
     if (!quiet) notify(`Could not open project: ${e.message}`, "error");
     return;
   }
-  const sig = JSON.stringify([state.status, state.artifacts, state.reviews]);
+  const sig = JSON.stringify([state.status, state.artifacts, state.view]);
   if (sig !== state.sig) {  // re-render only on change, so typing in a feedback box survives polls
     state.sig = sig;
+    const open = openFolds();
     renderProject();
+    restoreFolds(open);
   }
   schedulePoll();
+}
+
+// the <details> a reader opened stay open across re-renders (keyed by their summary text)
+function openFolds() {
+  return new Set([...document.querySelectorAll("#project details[open] > summary")].map((s) => s.textContent));
+}
+
+function restoreFolds(open) {
+  for (const s of document.querySelectorAll("#project details > summary")) {
+    if (open.has(s.textContent)) s.parentElement.open = true;
+  }
 }
 
 function schedulePoll() {
@@ -192,7 +200,6 @@ function schedulePoll() {
 function renderProject() {
   const st = state.status;
   const topic = st.topic || {};
-  const waiting = st.waiting_feedback_for;
   const canCancel = ACTIVE.has(st.status);
   const canResume = ["cancelled", "failed", "budget_exceeded"].includes(st.status);
   const head = h("div", { class: "project-head" },
@@ -204,12 +211,47 @@ function renderProject() {
     h("div", { class: "ph-side" }, pill(st.status),
       canCancel ? h("button", { class: "btn ghost small", onclick: () => control("cancel") }, "Cancel") : null,
       canResume ? h("button", { class: "btn primary small", onclick: () => control("resume") }, "Resume") : null));
-  const banner = waiting ? h("div", { class: "banner", id: "waiting-banner" },
-    h("strong", {}, "Your turn: "),
-    `the ${waiting} stage is finished and waits for your feedback below.`) : null;
   const error = st.error ? h("div", { class: "banner error" }, st.error) : null;
   const timeline = h("ol", { class: "timeline", id: "timeline" }, ...PHASES.map(renderStage));
-  $("project").replaceChildren(...[head, banner, error, timeline, renderPaper()].filter(Boolean));
+  $("project").replaceChildren(...[head, waitingBanner(st), error, liveProgress(st), timeline].filter(Boolean));
+}
+
+function waitingBanner(st) {
+  const phase = st.waiting_feedback_for;
+  if (!phase) return null;
+  const left = st.feedback_deadline ? Math.max(0, st.feedback_deadline - Date.now() / 1000) : null;
+  return h("div", { class: "banner waiting", id: "waiting-banner" },
+    h("strong", {}, "Waiting for your feedback: "),
+    `the ${phase} stage is finished. Tell it what to change before the next stage`,
+    left !== null ? ` (it goes on by itself in ${fmtDuration(Date.now() / 1000 - left)})` : "",
+    ". ",
+    h("button", { class: "btn primary small", onclick: () => { const t = $(`feedback-${phase}`); if (t) { t.scrollIntoView({ block: "center" }); t.focus(); } } },
+      "Write feedback"));
+}
+
+// what is happening right now: the running step, tokens/s of the last generation, run output
+function liveProgress(st) {
+  if (!ACTIVE.has(st.status)) return null;
+  const evs = st.events || [];
+  const open = new Map();
+  for (const e of evs) {
+    if (e.kind === "step_started") open.set(`${e.phase}/${e.step}`, e);
+    if (e.kind === "step_finished" || e.kind === "step_skipped") open.delete(`${e.phase}/${e.step}`);
+  }
+  const cur = [...open.values()].pop();
+  const rate = [...evs].reverse().find((e) => e.kind === "token_rate");
+  const out = [...evs].reverse().find((e) => e.kind === "run_output");
+  return h("section", { class: "live card", id: "live" },
+    h("div", { class: "label" }, "Live"),
+    h("div", { class: "live-row" },
+      st.status === "waiting_feedback" ? h("span", { id: "live-step" }, `paused after ${st.waiting_feedback_for}: waiting for your feedback`)
+        : cur ? h("span", { id: "live-step" }, h("span", { class: "pulse" }, "●"), ` ${cur.phase} · ${cur.step.replace(/_/g, " ")} for ${fmtDuration(cur.at)}`)
+          : h("span", { class: "muted" }, "starting…"),
+      rate ? h("span", { class: "chip flat", id: "live-rate", title: "the last model call" },
+        `${rate.tokens_per_s} tokens/s · ${rate.agent}${rate.model ? ` (${rate.model})` : ""}`) : null),
+    out ? h("pre", { class: "code live-tail", id: "live-tail" }, out.tail) : null,
+    h("ul", { class: "events small muted" }, ...evs.filter((e) => e.kind !== "token_rate").slice(-6).map((e) =>
+      h("li", {}, `${new Date(e.at * 1000).toLocaleTimeString()} ${e.kind.replace(/_/g, " ")} ${e.phase || ""} ${e.step || ""}${e.duration_s ? ` (${e.duration_s} s)` : ""}`))));
 }
 
 function stageState(phase) {
@@ -226,15 +268,19 @@ function renderStage(p) {
   const steps = (state.status.manifests || {})[p.id] || [];
   const s = stageState(p.id);
   const arts = state.artifacts.filter((a) => a.startsWith(`${p.id}/`));
+  const outs = renderStageOut(p.id, state.view).filter(Boolean);
   return h("li", { class: `stage st-${s}`, id: `stage-${p.id}`, "data-phase": p.id },
     h("div", { class: "stage-dot" }, s === "done" ? "✓" : String(PHASES.indexOf(p) + 1)),
     h("div", { class: "stage-card" },
       h("div", { class: "stage-head" },
         h("div", {}, h("h3", {}, p.title), h("div", { class: "muted small" }, p.blurb)),
         pill(s === "waiting" ? "waiting_feedback" : s)),
-      steps.length ? renderSteps(steps) : h("p", { class: "muted small" }, "Not started yet."),
-      arts.length ? renderArtifacts(arts) : null,
-      s === "pending" ? null : renderFeedback(p.id, s === "waiting")));
+      s === "waiting" ? renderFeedback(p.id, true) : null,
+      ...outs,
+      steps.length ? fold(`Steps (${steps.length})`, s === "running" || !outs.length, renderSteps(steps))
+        : h("p", { class: "muted small" }, "Not started yet."),
+      allFiles(arts, p.id),
+      s === "pending" || s === "waiting" ? null : renderFeedback(p.id, false)));
 }
 
 function renderSteps(steps) {
@@ -243,34 +289,6 @@ function renderSteps(steps) {
     h("span", { class: "step-name" }, s.name.replace(/_/g, " ")),
     h("span", { class: "step-time muted" }, fmtDuration(s.started_at, s.finished_at)),
     s.error ? h("div", { class: "step-error" }, s.error) : null)));
-}
-
-function artifactUrl(rel) {
-  const enc = rel.split("/").map(encodeURIComponent).join("/");
-  return `${API}/projects/${encodeURIComponent(state.pid)}/artifacts/${enc}`;
-}
-
-function renderArtifacts(arts) {
-  return h("div", { class: "artifacts" },
-    h("div", { class: "label" }, "Artifacts"),
-    h("div", { class: "chips" }, ...arts.map((a) => h("a", {
-      class: "chip artifact-link", href: artifactUrl(a), "data-path": a, onclick: openArtifact,
-    }, a.split("/").slice(1).join("/") || a))));
-}
-
-async function openArtifact(ev) {
-  ev.preventDefault();
-  const a = ev.currentTarget;
-  const tab = window.open("", "_blank");  // open now: popup blockers allow it only inside the click
-  try {
-    const res = await fetch(a.href, { headers: { Authorization: `Bearer ${state.token}` } });
-    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || res.statusText);
-    const url = URL.createObjectURL(await res.blob());
-    if (tab) tab.location = url; else location.href = url;
-  } catch (e) {
-    if (tab) tab.close();
-    notify(`Download failed: ${e.message}`, "error");
-  }
 }
 
 function renderFeedback(phase, waiting) {

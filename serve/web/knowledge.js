@@ -1,37 +1,84 @@
-// "What the system knows about you": search your memories and the skills you can use.
+// "What it knows about you": the requirements you stated, what it learned from your
+// projects (memories) and the skills it may use, read from GET /knowledge; each memory
+// and each of your own skills can be deleted. The box filters what is listed.
 // Uses h/api/state/notify from app.js.
 "use strict";
 
-function knowledgeItem(title, body, meta) {
-  return h("li", { class: "k-item" }, h("div", { class: "k-title" }, title),
+const CATEGORY = { requirement: "your requirement", preference: "your preference",
+  resource_limit: "your resources", decision: "decision", hypothesis: "hypothesis tried",
+  validated_config: "setup that worked", failed_direction: "did not work", outcome: "outcome",
+  fact: "fact" };
+let knowledge = null;
+
+function knowledgeItem(title, body, meta, onDelete) {
+  return h("li", { class: "k-item" },
+    h("div", { class: "k-row" }, h("div", { class: "k-title" }, title),
+      onDelete ? h("button", { class: "btn ghost tiny k-delete", title: "Delete", onclick: onDelete }, "✕") : null),
     body ? h("div", { class: "small" }, body) : null,
     meta ? h("div", { class: "muted small" }, meta) : null);
 }
 
-function renderKnowledge(memories, skills) {
-  const mem = memories.map((m) => knowledgeItem(m.content, "",
-    `${m.category.replaceAll("_", " ")} · ${m.project_id ? "project " + m.project_id : "all projects"}`));
-  const sk = skills.map((s) => knowledgeItem(s.name, s.when_to_use || s.trigger,
-    `${s.stage} · ${s.scope === "global" ? "shared skill" : "your skill"} · used ${s.usage_count}×`));
-  $("knowledge-results").replaceChildren(
-    h("div", { class: "label" }, `Memories (${memories.length})`),
-    h("ul", { class: "k-list", id: "memory-list" }, ...(mem.length ? mem : [h("li", { class: "muted small" }, "none")])),
-    h("div", { class: "label" }, `Skills (${skills.length})`),
-    h("ul", { class: "k-list", id: "skill-list" }, ...(sk.length ? sk : [h("li", { class: "muted small" }, "none")])));
+function memoryItem(m) {
+  const where = m.project_id ? `project ${m.project_id}` : "all projects";
+  return knowledgeItem(m.content, "", `${CATEGORY[m.category] || m.category} · ${where}`,
+    () => forget(`/memories/${encodeURIComponent(m.id)}`, "memory"));
 }
 
-async function searchKnowledge(ev) {
+function skillItem(s, own) {
+  return knowledgeItem(s.name, s.when_to_use || s.trigger,
+    `${s.stage} · used ${s.usage_count}× · ${s.success_count} success(es)`,
+    own ? () => forget(`/skills/${encodeURIComponent(s.id)}`, "skill") : null);
+}
+
+function group(label, id, items, open = true) {
+  return h("details", { class: "k-group", open: open || null },
+    h("summary", { class: "label" }, `${label} (${items.length})`),
+    h("ul", { class: "k-list", id }, ...(items.length ? items : [h("li", { class: "muted small" }, "none")])));
+}
+
+function renderKnowledge() {
+  if (!knowledge) return;
+  const q = ($("k-query").value || "").trim().toLowerCase();
+  const hit = (...xs) => !q || xs.join(" ").toLowerCase().includes(q);
+  const req = knowledge.requirements.filter((m) => hit(m.content, m.category));
+  const mem = knowledge.memories.filter((m) => hit(m.content, m.category));
+  const own = knowledge.skills.filter((s) => hit(s.name, s.when_to_use, s.trigger, s.stage));
+  const shared = knowledge.shared_skills.filter((s) => hit(s.name, s.when_to_use, s.trigger, s.stage));
+  $("knowledge-results").replaceChildren(
+    group("Your requirements", "requirement-list", req.map(memoryItem)),
+    group("What it learned", "memory-list", mem.map(memoryItem)),
+    group("Your skills", "skill-list", own.map((s) => skillItem(s, true))),
+    group("Shared skills it may use", "shared-skill-list", shared.map((s) => skillItem(s, false)), false));
+}
+
+async function loadKnowledge() {
+  if (!state.user) return;
+  try {
+    knowledge = await api("/knowledge");
+    renderKnowledge();
+  } catch (e) {
+    notify(`Could not load what it knows: ${e.message}`, "error");
+  }
+}
+
+async function forget(path, what) {
+  if (!confirm(`Delete this ${what}? It will no longer be used for your projects.`)) return;
+  try {
+    await api(path, { method: "DELETE" });
+    notify(`The ${what} was deleted.`, "ok");
+  } catch (e) {
+    notify(`Delete failed: ${e.message}`, "error");
+  }
+  await loadKnowledge();
+}
+
+async function searchKnowledge(ev) {  // the box filters; a fresh load picks up new entries
   if (ev) ev.preventDefault();
   if (!state.user) { notify("Sign in first.", "error"); return; }
-  const q = encodeURIComponent($("k-query").value.trim());
-  try {
-    const [memories, skills] = await Promise.all([api(`/memories?q=${q}&k=5`), api(`/skills?q=${q}&k=5`)]);
-    renderKnowledge(memories, skills);
-  } catch (e) {
-    notify(`Search failed: ${e.message}`, "error");
-  }
+  await loadKnowledge();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("knowledge-form").addEventListener("submit", searchKnowledge);
+  $("k-query").addEventListener("input", renderKnowledge);
 });

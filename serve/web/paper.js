@@ -1,33 +1,63 @@
-// The paper card: PDF link and the automated reviews (writing/reviews.json), rendered as
-// score badges with strengths, weaknesses and revision requests. Uses h/state/pill from app.js.
+// Stage III: the paper in an inline viewer, the reviews of every round (scores and the
+// changes they asked for) and what each revision changed. Reads the review rounds the
+// writing stage writes (writing/reviews/round_<n>.json, via GET .../view).
 "use strict";
-
-function renderPaper() {
-  const st = state.status;
-  const pdfUrl = `${API}/projects/${encodeURIComponent(state.pid)}/paper`;
-  const card = h("section", { class: "paper card", id: "paper" },
-    h("div", { class: "stage-head" },
-      h("div", {}, h("h2", {}, "Paper & reviews"),
-        h("div", { class: "muted small" }, st.has_pdf ? "Compiled from the writing stage"
-          : "The PDF appears once the writing stage compiles it")),
-      st.has_pdf ? h("a", { class: "btn primary", id: "pdf-link", href: pdfUrl, onclick: openArtifact },
-        "Open paper (PDF)") : null));
-  if (state.reviews && state.reviews.length) card.append(renderReviews(state.reviews));
-  else if (st.has_pdf) card.append(h("p", { class: "muted small" }, "No reviews yet."));
-  return card;
-}
 
 function avg(xs) {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }
 
-function renderReviews(reviews) {
-  const overall = avg(reviews.map((r) => r.overall));
-  return h("div", { class: "reviews", id: "reviews" },
-    h("div", { class: "review-summary" },
-      h("span", { class: "score big" }, overall.toFixed(1)),
-      h("span", { class: "muted" }, `average overall score of ${reviews.length} review(s), out of 10`)),
-    h("div", { class: "review-grid" }, ...reviews.map(renderReview)));
+function renderWritingOut(v) {
+  const w = v.writing;
+  const rounds = Object.keys(v.review_rounds || {}).map(Number).sort((a, b) => a - b);
+  return [
+    v.pdf ? block("Paper", "out-paper",
+      w ? h("div", {}, h("strong", { id: "paper-title" }, detex(w.draft.title)),
+        w.draft.abstract ? h("p", { class: "small muted abstract" }, detex(w.draft.abstract)) : null) : null,
+      paperPages(v.pdf),
+      fold("Open in the browser's PDF viewer", false, pdfViewer(v.pdf)),
+      h("div", { class: "row" }, h("button", { class: "btn primary small", id: "pdf-link", onclick: () => downloadArtifact(v.pdf) }, "Download PDF"),
+        fileLink("writing/paper.tex", "LaTeX source"))) :
+      (w ? block("Paper", "out-paper", h("p", { class: "muted small" }, "The paper did not compile; problems: ",
+        (w.draft.problems || []).join("; ") || "none recorded")) : null),
+    rounds.length ? renderReviewRounds(v.review_rounds, rounds, v.revision_history) : null,
+  ];
+}
+
+// LaTeX source text as a reader sees it (the abstract and title are stored as LaTeX)
+function detex(s) {
+  return String(s || "").replace(/\\pm/g, "±").replace(/\\times/g, "×").replace(/\\([_%&#$])/g, "$1")
+    .replace(/\\(?:emph|textbf|textit|texttt)\{([^}]*)\}/g, "$1").replace(/\$/g, "").replace(/~/g, " ");
+}
+
+function renderReviewRounds(byRound, rounds, history) {
+  const hist = new Map(((history && history.rounds) || []).map((r) => [r.round, r]));
+  const last = byRound[rounds[rounds.length - 1]] || [];
+  const meta = last.find((r) => r.is_meta) || last[last.length - 1];
+  return block("Reviews", "reviews",
+    meta ? h("div", { class: "review-summary" },
+      h("span", { class: "score big" }, String(meta.overall)),
+      h("span", { class: "muted" }, `final meta-review score out of 10 after ${rounds.length} round(s)`,
+        history && history.best_round ? ` · kept the draft of round ${history.best_round}` : "")) : null,
+    ...rounds.map((n, i) => fold(`Round ${n} · meta ${scoreOf(byRound[n])}/10 · reviewers ${avg(byRound[n].filter((r) => !r.is_meta).map((r) => r.overall)).toFixed(1)}`,
+      i === rounds.length - 1,
+      h("div", { class: "review-grid" }, ...byRound[n].map(renderReview)),
+      renderRevision(hist.get(n)))));
+}
+
+function scoreOf(reviews) {
+  const m = reviews.find((r) => r.is_meta);
+  return m ? m.overall : "–";
+}
+
+function renderRevision(entry) {
+  if (!entry) return null;
+  const changed = (entry.revised_sections || []).filter(Boolean);
+  return h("div", { class: "revision small" },
+    h("div", { class: "label" }, "What happened next"),
+    entry.stop ? h("div", {}, `Stopped: ${entry.stop}`) :
+      h("div", {}, changed.length ? `Revised: ${changed.join("; ")}` : "Revised the draft for the requests above."),
+    (entry.problems || []).length ? h("div", { class: "muted" }, `Open problems: ${entry.problems.join("; ")}`) : null);
 }
 
 function bullets(title, items, cls) {
@@ -39,9 +69,9 @@ function bullets(title, items, cls) {
 function renderReview(r) {
   const sub = [["soundness", r.soundness], ["presentation", r.presentation],
     ["contribution", r.contribution], ["confidence", `${r.confidence}/5`]];
-  return h("article", { class: "review" },
+  return h("article", { class: `review${r.is_meta ? " meta" : ""}` },
     h("div", { class: "review-head" },
-      h("strong", {}, `${r.is_meta ? "Meta-review" : "Reviewer"} ${r.reviewer_id}`),
+      h("strong", {}, r.is_meta ? "Meta-review" : `Reviewer ${r.reviewer_id}`),
       h("span", { class: "muted small" }, `round ${r.round}`),
       h("span", { class: `score ${r.overall >= 6 ? "good" : "weak"}` }, `${r.overall}/10`)),
     r.summary ? h("p", {}, r.summary) : null,
@@ -49,5 +79,5 @@ function renderReview(r) {
     bullets("Strengths", r.strengths, "pos"),
     bullets("Weaknesses", r.weaknesses, "neg"),
     bullets("Questions", r.questions, ""),
-    bullets("Revision requests", r.revision_requests, "req"));
+    bullets("Requested changes", r.revision_requests, "req"));
 }

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from nanoresearch.errors import UserError
-from nanoresearch.types import (AdapterVersion, Feedback, MemoryEntry, Phase, ProjectStatus,
+from nanoresearch.project_view import ProjectView, load_view
+from nanoresearch.types import (AdapterVersion, Feedback, KnowledgeView, MemoryEntry, Phase,
+                                ProjectStatus, ProjectStatusReport, ProjectSummary,
                                 ResearchTopic, Resources, Review, SkillEntry, SkillStage,
                                 StepStatus, UserProfile, new_id)
 from nanoresearch.workspace import Workspace
@@ -29,7 +31,7 @@ STEPS = {
     Phase.EXPERIMENT: [("code", "experiment/code/run.py"), ("run", "experiment/metrics.json"),
                        ("analysis", "experiment/figures/accuracy.png")],
     Phase.WRITING: [("draft", "writing/paper.tex"), ("compile", "writing/paper.pdf"),
-                    ("review", "writing/reviews.json")],
+                    ("review", "writing/reviews/round_1.json")],
 }
 QUESTIONS = [
     {"id": "name", "question": "Your name?", "type": "text"},
@@ -59,7 +61,7 @@ def _content(rel: str, topic: ResearchTopic) -> bytes:
         return PDF_BYTES
     if rel.endswith(".png"):
         return _png()
-    if rel == "writing/reviews.json":
+    if rel == "writing/reviews/round_1.json":  # the name the writing stage writes
         reviews = [Review(reviewer_id="r1", summary="Clear question, small study.", overall=6,
                           strengths=["real baselines"], weaknesses=["one dataset only"]),
                    Review(reviewer_id="r2", summary="Sound but narrow.", overall=5,
@@ -171,19 +173,26 @@ class FakeProjectService:
             p.status = ProjectStatus.RUNNING
             return True
 
-    def list_projects(self, user_id: str) -> list[dict]:
-        return [{"project_id": p.pid, "status": p.status.value, "title": p.topic.problem_statement,
-                 "created_at": p.created_at} for p in self.projects.values() if p.user == user_id]
+    def list_projects(self, user_id: str) -> list[ProjectSummary]:
+        return [ProjectSummary(project_id=p.pid, user_id=p.user, status=p.status,
+                               title=p.topic.problem_statement, created_at=p.created_at)
+                for p in self.projects.values() if p.user == user_id]
 
     def project_owner(self, project_id: str) -> str | None:
         p = self.projects.get(project_id)
         return p.user if p else None
 
-    def project_status(self, project_id: str) -> dict:
+    def project_status(self, project_id: str) -> ProjectStatusReport:
         p = self.projects[project_id]
-        return {"status": p.status, "phase": p.phase, "waiting_feedback_for": p.waiting,
-                "manifests": {ph: p.ws.manifest(ph) for ph in PHASES if p.ws.exists(f"{ph.value}/manifest.json")},
-                "topic": p.topic.model_dump(mode="json")}
+        mans = {ph: p.ws.manifest(ph) for ph in PHASES if p.ws.exists(f"{ph.value}/manifest.json")}
+        return ProjectStatusReport(
+            project_id=project_id, user_id=p.user, status=p.status, phase=p.phase,
+            waiting_feedback_for=p.waiting, manifests={ph: m.steps for ph, m in mans.items()},
+            phase_status={ph: m.status for ph, m in mans.items()}, topic=p.topic,
+            has_pdf=p.ws.exists("writing/paper.pdf"))
+
+    def project_view(self, project_id: str) -> ProjectView:
+        return load_view(self.projects[project_id].ws.root, project_id)
 
     def list_artifacts(self, project_id: str) -> list[str]:
         p = self.projects[project_id]
@@ -226,6 +235,24 @@ class FakeProjectService:
 
     def list_adapters(self, user_id: str) -> list[AdapterVersion]:
         return [a for a in self.adapters if a.user_id == user_id]
+
+    def knowledge(self, user_id: str) -> KnowledgeView:
+        mine = [m for m in self.memories if m.user_id == user_id]
+        return KnowledgeView(
+            requirements=[m for m in mine if m.category in ("preference", "resource_limit")],
+            memories=[m for m in mine if m.category not in ("preference", "resource_limit")],
+            skills=[s for s in self.skills if s.scope == user_id],
+            shared_skills=[s for s in self.skills if s.scope == "global"])
+
+    def delete_memory(self, user_id: str, memory_id: str) -> bool:
+        before = len(self.memories)
+        self.memories = [m for m in self.memories if not (m.id == memory_id and m.user_id == user_id)]
+        return len(self.memories) < before
+
+    def delete_skill(self, user_id: str, skill_id: str) -> bool:
+        before = len(self.skills)
+        self.skills = [s for s in self.skills if not (s.id == skill_id and s.scope == user_id)]
+        return len(self.skills) < before
 
     # ----------------------------------------------------------------- test helper
     def wait_for(self, project_id: str, pred, timeout: float = 10.0) -> dict:

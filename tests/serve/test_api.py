@@ -19,8 +19,8 @@ def _create(client, headers, topic=TOPIC) -> str:
 
 
 def _waiting(service, pid, phase):
-    return service.wait_for(pid, lambda s: s["waiting_feedback_for"] is not None
-                            and s["waiting_feedback_for"].value == phase)
+    return service.wait_for(pid, lambda s: s.waiting_feedback_for is not None
+                            and s.waiting_feedback_for.value == phase)
 
 
 def test_project_flow_feedback_moves_stages(client, service, make_user):
@@ -36,7 +36,7 @@ def test_project_flow_feedback_moves_stages(client, service, make_user):
                         json={"phase": phase, "text": f"more ablations in {phase}"})
         assert r.status_code == 201, r.text
         assert r.json()["phase"] == phase
-    st = service.wait_for(pid, lambda s: s["status"].value == "done")
+    st = service.wait_for(pid, lambda s: s.status.value == "done")
     assert [f.phase.value for f in service.feedback] == ["ideation", "experiment", "writing"]
     assert all(f.user_id == "alice" and f.source == "http" for f in service.feedback)
     body = client.get(f"/api/v1/projects/{pid}", headers=alice).json()
@@ -49,7 +49,7 @@ def test_project_flow_feedback_moves_stages(client, service, make_user):
 def test_artifacts_pdf_and_reviews(client, service, make_user):
     alice = make_user("alice")
     pid = _create(client, alice)
-    service.wait_for(pid, lambda s: s["waiting_feedback_for"] is not None)
+    service.wait_for(pid, lambda s: s.waiting_feedback_for is not None)
     for phase in ("ideation", "experiment"):
         client.post(f"/api/v1/projects/{pid}/feedback", headers=alice, json={"phase": phase, "text": "ok"})
     _waiting(service, pid, "writing")
@@ -92,7 +92,7 @@ def test_isolation_between_users(client, service, make_user):
                     json={"phase": "ideation", "text": "take over"})
     assert r.status_code == 404 and service.feedback == []
     assert client.get("/api/v1/projects", headers=bob).json() == []
-    assert service.project_status(pid)["status"].value == "waiting_feedback"  # bob's cancel did nothing
+    assert service.project_status(pid).status.value == "waiting_feedback"  # bob's cancel did nothing
     mems = client.get("/api/v1/memories", headers=bob).json()
     assert mems and all(m["user_id"] == "bob" for m in mems)
     skills = client.get("/api/v1/skills", headers=bob).json()
@@ -239,7 +239,7 @@ def test_cancel_and_resume_keep_finished_steps(client, service, make_user):
     r = client.post(f"/api/v1/projects/{pid}/resume", headers=alice)
     assert r.status_code == 202
     st = _waiting(service, pid, "ideation")
-    assert {s.name: s.started_at for s in st["manifests"][Phase.IDEATION].steps} == before
+    assert {s.name: s.started_at for s in st.manifests[Phase.IDEATION]} == before
 
 
 def test_profile_questionnaire(client, make_user):

@@ -1,38 +1,34 @@
-"""Status normalisation (the shapes a service may return) and the real task files."""
+"""The typed status contract (no shape repair) and the real task files."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from nanoresearch.types import Phase, ProjectStatus, StageManifest, StepRecord, StepStatus
+from types import SimpleNamespace
+
+from nanoresearch.types import Phase, ProjectStatus, ProjectStatusReport, StepRecord, StepStatus
 from serve.api_deps import ApiError
 from serve.api_projects import parse_task_file
-from serve.api_status import normalize_status, pick_pdf
+from serve.api_status import pick_pdf, typed_status
 
 TASKS = Path(__file__).resolve().parents[2] / "benchmarks" / "tasks"
 
 
-def test_manifest_objects_dicts_and_step_lists_all_normalise():
-    m = StageManifest(project_id="p", phase=Phase.IDEATION, status=StepStatus.DONE,
-                      steps=[StepRecord(name="search", status=StepStatus.DONE)])
-    raw = {"status": ProjectStatus.RUNNING, "phase": Phase.EXPERIMENT,
-           "manifests": {Phase.IDEATION: m,
-                         "experiment": {"steps": [{"name": "code", "status": "running"}], "status": "running"},
-                         "writing": [StepRecord(name="draft")]},
-           "waiting_feedback_for": None}
-    out = normalize_status("p", raw, has_pdf=False)
-    assert out.manifests[Phase.IDEATION][0].name == "search"
-    assert out.manifests[Phase.EXPERIMENT][0].status == StepStatus.RUNNING
-    assert out.manifests[Phase.WRITING][0].status == StepStatus.PENDING
-    assert out.phase_status == {Phase.IDEATION: StepStatus.DONE, Phase.EXPERIMENT: StepStatus.RUNNING}
-    assert out.status == ProjectStatus.RUNNING and out.phase == Phase.EXPERIMENT
+def test_typed_status_passes_the_services_model_through():
+    rep = ProjectStatusReport(project_id="p", status=ProjectStatus.RUNNING, phase=Phase.EXPERIMENT,
+                              manifests={Phase.IDEATION: [StepRecord(name="search", status=StepStatus.DONE)]},
+                              phase_status={Phase.IDEATION: StepStatus.DONE})
+    svc = SimpleNamespace(project_status=lambda pid: rep)
+    assert typed_status(svc, "p") is rep
 
 
-def test_malformed_status_is_a_clear_500():
+@pytest.mark.parametrize("got", [{"status": "running"}, None,
+                                 ProjectStatusReport(project_id="other", status="running")])
+def test_a_dict_or_a_foreign_status_is_a_clear_500(got):
     with pytest.raises(ApiError) as e:
-        normalize_status("p", {"status": "exploded"}, has_pdf=False)
-    assert e.value.status == 500 and "malformed status" in e.value.detail
+        typed_status(SimpleNamespace(project_status=lambda pid: got), "p")
+    assert e.value.status == 500 and "research service" in e.value.detail
 
 
 def test_malformed_status_over_http(client, service, make_user):
@@ -46,7 +42,7 @@ def test_malformed_status_over_http(client, service, make_user):
 def test_pick_pdf_prefers_the_paper():
     assert pick_pdf(["a.pdf", "writing/x.pdf", "writing/paper.pdf"]) == "writing/paper.pdf"
     assert pick_pdf(["experiment/fig.pdf", "writing/draft.pdf"]) == "writing/draft.pdf"
-    assert pick_pdf(["experiment/fig.pdf"]) == "experiment/fig.pdf"
+    assert pick_pdf(["experiment/figures/results_acc.pdf"]) is None  # a figure is not the paper
     assert pick_pdf(["writing/paper.tex"]) is None
 
 
@@ -67,5 +63,5 @@ def test_incomplete_service_is_refused_at_build_time(tmp_path):
         def create_user(self, user_id, name=""):
             return "x" * 20
 
-    with pytest.raises(TypeError, match="missing .*list_adapters"):
+    with pytest.raises(TypeError, match="missing .*project_view.*list_adapters.*knowledge"):
         create_app(Half(), TokenAuth(tmp_path / "t.json"))

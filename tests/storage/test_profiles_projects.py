@@ -81,4 +81,21 @@ def test_project_registry_ownership_and_listing(tmp_path):
         reg.get("../x")
     assert reg.set_status("p-tab", "running").status == ProjectStatus.RUNNING
     assert ProjectRegistry(tmp_path).get("p-tab").status == ProjectStatus.RUNNING  # durable
-    assert not list((tmp_path / "projects" / "index").glob(".*tmp"))
+    assert not list((tmp_path / "projects" / "p-tab").glob(".*tmp"))
+
+
+def test_project_registry_reads_project_json_and_allows_a_project_named_index(tmp_path):
+    """One store of truth: the registry lists what the orchestrator writes (project.json),
+    and `index` is an ordinary project id (the old registry folder collided with it)."""
+    from nanoresearch.types import ProjectState, ResearchTopic
+    from nanoresearch.workspace import Workspace
+    ws = Workspace(tmp_path / "projects" / "index")
+    ws.write_json("project.json", ProjectState(project_id="index", user_id="ana",
+                                               topic=ResearchTopic(problem_statement="Q?")))
+    reg = ProjectRegistry(tmp_path)
+    assert [r.project_id for r in reg.list("ana")] == ["index"]
+    reg.set_status("index", "cancelled")  # cancel writes the file the orchestrator reads
+    assert ws.read_model("project.json", ProjectState).status == ProjectStatus.CANCELLED
+    (tmp_path / "projects" / "broken").mkdir()
+    (tmp_path / "projects" / "broken" / "project.json").write_text("{not json")
+    assert [r.project_id for r in reg.list()] == ["index"]  # one corrupt file hides nothing
