@@ -15,10 +15,10 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nanoresearch.agents import model_roles
 from nanoresearch.errors import ConfigError
 
-AGENTS = ("orchestrator", "ideation", "planning", "coding", "debugging", "analysis",
-          "writing", "review", "reflection", "planner", "judge", "simulated_user")
+AGENTS = model_roles()  # every models.per_agent key, from the agent registry
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -128,6 +128,9 @@ class ServeSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     planner_engine: Literal["auto", "transformers", "vllm"] = "auto"
     train_in_background: bool = True
+    # Ray resources of the planner replica, e.g. {"GPU": 1, "planner": 1}; None: decided
+    # from what the cluster offers (a `planner` node, else a GPU, else one CPU)
+    planner_resources: dict[str, float] | None = None
 
 
 class TrainingSettings(BaseModel):
@@ -143,9 +146,24 @@ class TrainingSettings(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     loss: Literal["sampled_token", "full_kl", "topk_kl"] | None = None
     replay: Literal["all", "latest"] | None = None
+    # Ray resources per Train worker, e.g. {"GPU": 1, "trainer": 1}; None: decided from the
+    # cluster (a `trainer` node's GPUs, else any GPU, else one CPU worker)
+    resources: dict[str, float] | None = None
+    num_workers: int | None = Field(default=None, ge=1)
 
     def overrides(self) -> dict:
-        return {k: v for k, v in self.model_dump().items() if k != "profile" and v is not None}
+        placement = {"profile", "resources", "num_workers"}  # where it runs, not the recipe
+        return {k: v for k, v in self.model_dump().items() if k not in placement and v is not None}
+
+
+class ClusterSettings(BaseModel):
+    """How the agents are placed on Ray. `agent_resources` overrides an agent's declared
+    request (nanoresearch/agents.py), e.g. {"coding": {"CPU": 2, "experiment": 1}};
+    `local_cpus` is the logical CPU count of a Ray started here (agents mostly wait on
+    model calls, so the local node advertises more CPUs than the box has)."""
+    agent_resources: dict[str, dict[str, float]] = Field(default_factory=dict)
+    local_cpus: int | None = Field(default=None, ge=1)
+    namespace: str = "nanoresearch"
 
 
 class Settings(BaseSettings):
@@ -164,6 +182,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     feedback: Literal["interactive", "skip", "simulated", "http"] = "skip"
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -5,7 +5,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +96,7 @@ def _store_action(store, kind, action, arg, user, k, console) -> int:
 def serve_command(settings: Settings, planner: bool, block: bool, console: Console) -> int:
     import functools
 
-    from actors.ray_app import init_ray
+    from nanoresearch.ray_runtime import init_ray
     from nanoresearch_cli.service import SystemProjectService
     from serve.ray_api import run_api
 
@@ -119,19 +118,27 @@ def serve_command(settings: Settings, planner: bool, block: bool, console: Conso
     return 0
 
 
+def submit_request(rest: list[str], address: str, wait: bool) -> list[str]:
+    """The `ray job submit` command line: this checkout as the job's working_dir and a
+    portable entrypoint (`python -m nanoresearch_cli`, whatever python the cluster has).
+    No environment is shipped: settings and secrets come from the cluster's own config
+    (cluster.yaml writes ~/.nanoresearch.env on every node), never from this laptop."""
+    root = Path(__file__).resolve().parent.parent
+    runtime_env = {"working_dir": str(root),
+                   "excludes": [".git", "results", "*.pdf", "__pycache__", ".venv"]}
+    return ["ray", "job", "submit", "--address", address, "--runtime-env-json",
+            json.dumps(runtime_env)] + ([] if wait else ["--no-wait"]) + \
+        ["--", "python", "-m", "nanoresearch_cli"] + rest
+
+
 def submit_command(settings: Settings, rest: list[str], address: str | None, wait: bool,
                    console: Console) -> int:
-    """`ray job submit` of the same CLI entry point, shipping this project as working_dir."""
+    """`ray job submit` of the same CLI entry point; the project's orchestrator actor is
+    detached there, so it outlives the job's driver."""
     address = address or os.environ.get("RAY_ADDRESS")
     if not address:
         raise UserError("no Ray cluster address: pass --address http://HOST:8265 or set RAY_ADDRESS")
-    root = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if k.startswith("NANORESEARCH_")}
-    runtime_env = {"working_dir": str(root), "env_vars": env,
-                   "excludes": [".git", "results", "*.pdf", "__pycache__"]}
-    cmd = ["ray", "job", "submit", "--address", address, "--runtime-env-json",
-           json.dumps(runtime_env)] + ([] if wait else ["--no-wait"]) + \
-        ["--", sys.executable, "-m", "nanoresearch_cli"] + rest
+    cmd = submit_request(rest, address, wait)
     console.print("$ " + " ".join(shlex.quote(c) for c in cmd))
     from nanoresearch.execution.ray_jobs import find_auth_token
 

@@ -84,6 +84,11 @@ class SystemProjectService:
     def _start(self, state: ProjectState) -> None:
         from nanoresearch_cli.compose import run_project
 
+        if self.use_ray:  # the cycle runs in its detached orchestrator actor, not here
+            run_project(self.settings, state, use_ray=True, wait_training=False,
+                        detached=True, wait=False)
+            return
+
         def work() -> None:
             try:
                 run_project(self.settings, state, use_ray=self.use_ray, feedback=self.feedback,
@@ -144,10 +149,14 @@ class SystemProjectService:
         ws.write_json(f"{feedback.phase.value}/feedback_{feedback.feedback_id}.json", feedback)
         if st.status in (ProjectStatus.RUNNING, ProjectStatus.WAITING_FEEDBACK) \
                 and not ws.step_done(feedback.phase, "feedback"):
+            if self.use_ray:
+                from nanoresearch_cli.ray_launch import send_feedback
+                if send_feedback(self.settings, feedback.project_id, feedback):
+                    return
             self.feedback.submit(feedback)  # the orchestrator picks it up and trains
         else:
             from nanoresearch_cli.compose import apply_feedback
-            apply_feedback(self.settings, feedback, wait=False)
+            apply_feedback(self.settings, feedback, wait=False, use_ray=self.use_ray)
 
     def cancel(self, project_id: str) -> None:
         # a running step cannot be interrupted safely; the status tells the orchestrator's
