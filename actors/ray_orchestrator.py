@@ -102,7 +102,8 @@ class OrchestratorActor:
                 "result": self.result, "error": self.error}
 
     def submit_feedback(self, fb: Feedback | None) -> None:
-        self.feedback.submit(fb)
+        if fb is not None or isinstance(self.feedback, RelayFeedback):  # None: "no comment"
+            self.feedback.submit(fb)
 
     def ping(self) -> dict[str, Any]:
         return {"pid": _pid(), "node": ray.get_runtime_context().get_node_id(),
@@ -159,7 +160,7 @@ def follow(handle: Any, on_event: Callable[[str, dict], None], *, since: int = 0
     `feedback_wanted`. Returns (final state JSON, error). Ctrl-C detaches (the actor runs on
     when detached, and dies with this driver otherwise)."""
     while True:
-        out = ray.get(handle.poll.remote(since, wait_s=1.0))
+        out = _poll(handle, since)
         for ev in out["events"]:
             since = ev["seq"] + 1
             on_event(ev["kind"], ev["data"])
@@ -169,6 +170,18 @@ def follow(handle: Any, on_event: Callable[[str, dict], None], *, since: int = 0
             return out["result"], out["error"]
         if not out["events"]:
             time.sleep(POLL_S)
+
+
+def _poll(handle: Any, since: int, restart_wait_s: float = 120) -> dict[str, Any]:
+    """One poll; while Ray restarts the actor (its node died) the call fails: retry."""
+    end = time.time() + restart_wait_s
+    while True:
+        try:
+            return ray.get(handle.poll.remote(since, wait_s=1.0))
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            if time.time() > end:
+                raise
+            time.sleep(1.0)
 
 
 def submit_feedback(project_id: str, fb: Feedback) -> bool:

@@ -57,8 +57,16 @@ def model_roles() -> tuple[str, ...]:
     return (*roles, *OTHER_ROLES)
 
 
-def agent_resources(name: str, overrides: dict[str, dict[str, float]] | None = None) -> dict[str, float]:
-    """The agent's Ray resources: the settings' override, else its declaration."""
+def agent_resources(name: str, overrides: dict[str, dict[str, float]] | None = None,
+                    node_resource: str | None = None) -> dict[str, float]:
+    """The agent's Ray resources: the settings' override, else its declaration; plus a
+    sliver of `node_resource` (the marker CPU nodes advertise) when one is configured."""
     if name not in AGENTS:
         raise KeyError(f"unknown agent {name!r}; declared: {', '.join(AGENTS)}")
-    return dict((overrides or {}).get(name) or AGENTS[name].resources)
+    res = dict((overrides or {}).get(name) or AGENTS[name].resources)
+    if node_resource:
+        res.setdefault(node_resource, NODE_SLIVER)
+    return res
+
+
+NODE_SLIVER = 0.01  # a node advertising 1 unit hosts 100 actors

@@ -158,12 +158,11 @@ class TrainingSettings(BaseModel):
 
 class ClusterSettings(BaseModel):
     """How the agents are placed on Ray. `agent_resources` overrides an agent's declared
-    request (nanoresearch/agents.py), e.g. {"coding": {"CPU": 2, "experiment": 1}};
-    `local_cpus` is the logical CPU count of a Ray started here (agents mostly wait on
-    model calls, so the local node advertises more CPUs than the box has)."""
+    request (nanoresearch/agents.py), e.g. {"coding": {"CPU": 2, "experiment": 1}}."""
     agent_resources: dict[str, dict[str, float]] = Field(default_factory=dict)
-    local_cpus: int | None = Field(default=None, ge=1)
-    namespace: str = "nanoresearch"
+    # a custom resource the CPU nodes advertise (cluster.yaml: "agent"); every agent and
+    # orchestrator actor asks for a sliver of it, so none lands on a planner/trainer node
+    agent_node_resource: str | None = None
 
 
 class Settings(BaseSettings):

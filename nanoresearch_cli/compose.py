@@ -95,7 +95,15 @@ def agent_builders(settings: Settings, ledger_path: Path) -> dict[str, Callable[
 
 def agent_resources(settings: Settings) -> dict[str, dict[str, float]]:
     from nanoresearch.agents import AGENTS as SPECS, agent_resources as declared
-    return {a: declared(a, settings.cluster.agent_resources) for a in SPECS}
+    c = settings.cluster
+    return {a: declared(a, c.agent_resources, c.agent_node_resource) for a in SPECS}
+
+
+def orchestrator_resources(settings: Settings) -> dict[str, float]:
+    """Half a CPU (it mostly waits on its agents), on an agent node when marked."""
+    from nanoresearch.agents import NODE_SLIVER
+    marker = settings.cluster.agent_node_resource
+    return {"CPU": 0.5, **({marker: NODE_SLIVER} if marker else {})}
 
 
 def assemble_team(agents: dict[str, Any], store: Any, planner: Any, settings: Settings,

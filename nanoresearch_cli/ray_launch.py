@@ -32,8 +32,9 @@ def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, 
     if feedback is None and settings.feedback == "interactive":
         feedback = InteractiveFeedback()
     ws = Workspace(settings.projects_dir / state.project_id)
+    from nanoresearch_cli.compose import orchestrator_resources
     handle = ro.launch(state.project_id, ws.path(EVENTS_FILE), cycle, relay=feedback is not None,
-                       detached=detached)
+                       detached=detached, resources=orchestrator_resources(settings))
     if not wait:
         return ws.read_model("project.json", ProjectState)
     answer = None
