@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import ray
+
+from nanoresearch import local_head
 
 log = logging.getLogger(__name__)
 NAMESPACE = "nanoresearch"
@@ -36,10 +39,14 @@ def worker_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None,
-             namespace: str = NAMESPACE, env: dict[str, str] | None = None, **kw: Any) -> bool:
+             namespace: str = NAMESPACE, env: dict[str, str] | None = None,
+             share_dir: Path | None = None, **kw: Any) -> bool:
     """Join a cluster or start a local Ray; True when this call started or joined it.
     `env` adds job-level variables for every worker (set per job, not per task: a
-    per-task runtime_env makes Ray start dedicated worker processes, seconds each)."""
+    per-task runtime_env makes Ray start dedicated worker processes, seconds each).
+    `share_dir` (the data dir's ray/ folder): a local Ray is shared between the
+    nanoresearch processes of one data dir (local_head.py), so they share its store owner
+    and planner replica instead of fighting over the embedded store."""
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS")
@@ -47,10 +54,20 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None,
                                 runtime_env={"env_vars": {**worker_env(), **(env or {})}}, **kw)
     if address:
         ray.init(address=address, **opts)
-    else:
-        cpus = num_cpus or max(os.cpu_count() or 1, LOCAL_LOGICAL_CPUS)
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
+        return True
+    if share_dir is not None and local_head.join(share_dir, lambda a: ray.init(address=a, **opts)):
+        return True
+    cpus = num_cpus or max(os.cpu_count() or 1, LOCAL_LOGICAL_CPUS)
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
+    if share_dir is not None:
+        local_head.publish(share_dir, ray.get_runtime_context().gcs_address)
     return True
+
+
+def init_ray_for(settings: Any) -> bool:
+    """init_ray as every nanoresearch command calls it (a cluster when configured, else the
+    data dir's shared local Ray)."""
+    return init_ray(settings.execution.ray_address, share_dir=Path(settings.data_dir) / "ray")
 
 
 # ---------------------------------------------------------------------- placement

@@ -96,11 +96,11 @@ def _store_action(store, kind, action, arg, user, k, console) -> int:
 def serve_command(settings: Settings, planner: bool, block: bool, console: Console) -> int:
     import functools
 
-    from nanoresearch.ray_runtime import init_ray
+    from nanoresearch.ray_runtime import init_ray_for
     from nanoresearch_cli.service import SystemProjectService
     from serve.ray_api import run_api
 
-    init_ray(settings.execution.ray_address)
+    init_ray_for(settings)  # CLI runs with the same data dir join this Ray (store, planner)
     if planner:
         from serve.ray_planner import deploy_planner, planner_base_url
         deploy_planner(settings)

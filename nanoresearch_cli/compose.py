@@ -233,9 +233,10 @@ def _services(settings: Settings, state: ProjectState, ledger_path: Path, use_ra
     """(agents, store, planner, stop): Ray actors + the store owner + Serve, or in-process."""
     builders = agent_builders(settings, ledger_path)
     if use_ray:
-        from actors.ray_app import init_ray, start_agents, stop_agents
+        from actors.ray_app import start_agents, stop_agents
+        from nanoresearch.ray_runtime import init_ray_for
         from storage.ray_store import connect_store
-        init_ray(settings.execution.ray_address)
+        init_ray_for(settings)  # a no-op inside the orchestrator actor
         planner = serve_planner(settings)  # starts in the background: first
         agents = start_agents(builders, namespace=f"nr-{state.project_id}",
                               resources=agent_resources(settings))

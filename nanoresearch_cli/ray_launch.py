@@ -26,9 +26,9 @@ def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, 
                       on_event: Callable[[str, dict], None] | None, feedback: FeedbackSource | None,
                       detached: bool, wait: bool) -> ProjectState:
     from actors import ray_orchestrator as ro
-    from nanoresearch.ray_runtime import init_ray
+    from nanoresearch.ray_runtime import init_ray_for
 
-    init_ray(settings.execution.ray_address)
+    init_ray_for(settings)
     if feedback is None and settings.feedback == "interactive":
         feedback = InteractiveFeedback()
     ws = Workspace(settings.projects_dir / state.project_id)
@@ -51,9 +51,9 @@ def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, 
 def attach(settings: Settings, project_id: str, on_event: Callable[[str, dict], None]) -> ProjectState:
     """Follow a running project's orchestrator from its first event of this run."""
     from actors import ray_orchestrator as ro
-    from nanoresearch.ray_runtime import init_ray
+    from nanoresearch.ray_runtime import init_ray_for
 
-    init_ray(settings.execution.ray_address)
+    init_ray_for(settings)
     handle = ro.find(project_id)
     ws = Workspace(settings.projects_dir / project_id)
     if handle is None:
@@ -71,7 +71,7 @@ def attach(settings: Settings, project_id: str, on_event: Callable[[str, dict], 
 def send_feedback(settings: Settings, project_id: str, fb: Any) -> bool:
     """Queue feedback in the project's running orchestrator; False when none runs."""
     from actors import ray_orchestrator as ro
-    from nanoresearch.ray_runtime import init_ray
+    from nanoresearch.ray_runtime import init_ray_for
 
-    init_ray(settings.execution.ray_address)
+    init_ray_for(settings)
     return ro.submit_feedback(project_id, fb)

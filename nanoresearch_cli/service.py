@@ -41,8 +41,10 @@ class SystemProjectService:
     def store(self) -> Any:
         if self._store is None:
             if self.use_ray:
+                from nanoresearch.ray_runtime import init_ray_for
                 from storage.ray_store import connect_store
-                self._store = connect_store(self.settings)
+                init_ray_for(self.settings)  # join the data dir's Ray, not a fresh one
+                self._store = connect_store(self.settings, detached=True)
             else:
                 from storage.service import open_store
                 self._store = open_store(self.settings)

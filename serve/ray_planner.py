@@ -27,7 +27,7 @@ from ray import serve
 
 from nanoresearch.config import Settings
 from nanoresearch.errors import UserError
-from nanoresearch.ray_runtime import actor_options, cluster_offers, init_ray, planner_resources
+from nanoresearch.ray_runtime import actor_options, cluster_offers, init_ray_for, planner_resources
 from serve.planner_engine import PlannerEngine
 from serve.planner_log import PlannerLog
 from serve.planner_openai import create_planner_api
@@ -114,7 +114,7 @@ def build_planner_app(settings: Settings, *, model_dir: str | None = None,
 def start_serve(settings: Settings) -> None:
     """Serve's HTTP proxy on serve.host:port on every node (so an actor anywhere reaches
     the planner on its own node's loopback); idempotent."""
-    init_ray(settings.execution.ray_address)
+    init_ray_for(settings)
     serve.start(proxy_location="EveryNode",
                 http_options={"host": settings.serve.host, "port": settings.serve.port})
 

@@ -29,7 +29,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from nanoresearch.config import Settings
 from nanoresearch.errors import RunFailure, UserError
-from nanoresearch.ray_runtime import cluster_offers, init_ray, trainer_resources
+from nanoresearch.ray_runtime import cluster_offers, init_ray_for, trainer_resources
 from nanoresearch.types import AdapterVersion
 from storage.adapters import AdapterRegistry
 from training.history import PlannerHistory
@@ -126,7 +126,7 @@ def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config:
     init = str(registry.resolve(user_id, parent)) if parent is not None and cfg.warm_start else None
     staging = Path(settings.adapters_dir) / ".staging" / f"{user_id}-{uuid.uuid4().hex[:8]}"
     staging.parent.mkdir(parents=True, exist_ok=True)
-    init_ray(settings.execution.ray_address)
+    init_ray_for(settings)
     scaling, torch_config = sdpo_scaling(settings, num_workers)
     log.info("SDPO job for %s: %s", user_id, scaling)
     trainer = TorchTrainer(
