@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Any, Callable
 
 import ray
@@ -22,6 +24,15 @@ from nanoresearch.ray_runtime import NAMESPACE, actor_options, init_ray  # noqa:
 
 log = logging.getLogger(__name__)
 Builder = Callable[[], Any]
+# this process's proxy calls: count and wall seconds (the Ray overhead benchmark)
+_HOPS = {"calls": 0, "wall_s": 0.0}
+_HOPS_LOCK = threading.Lock()
+
+
+def _count_hop(t0: float) -> None:
+    with _HOPS_LOCK:
+        _HOPS["calls"] += 1
+        _HOPS["wall_s"] += time.perf_counter() - t0
 
 
 @ray.remote(max_restarts=2, max_task_retries=2)
@@ -31,10 +42,20 @@ class AgentHost:
     def __init__(self, name: str, builder: Builder):
         self.name = name
         self.obj = builder()
+        self.busy_s, self.calls = 0.0, 0
         log.info("agent %s ready in pid %d", name, os.getpid())
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.obj, method)(*args, **kwargs)
+        t0 = time.perf_counter()
+        try:
+            return getattr(self.obj, method)(*args, **kwargs)
+        finally:
+            self.busy_s += time.perf_counter() - t0
+            self.calls += 1
+
+    def stats(self) -> dict[str, float]:
+        """Seconds spent inside the agent's methods (the rest of a call's wall is Ray's)."""
+        return {"calls": self.calls, "busy_s": self.busy_s}
 
     def resolve(self, name: str) -> tuple[str, Any]:
         """("method", None) for a callable attribute, else ("data", its value): the proxy
@@ -58,13 +79,19 @@ class RayProxy:
         if name.startswith("_"):
             raise AttributeError(name)
         if name not in self._methods:
+            t0 = time.perf_counter()
             kind, value = ray.get(self._handle.resolve.remote(name))
+            _count_hop(t0)
             if kind == "data":
                 return value
             self._methods.add(name)  # methods stay methods; data is re-read on each access
 
         def remote_call(*args: Any, **kwargs: Any) -> Any:
-            return ray.get(self._handle.call.remote(name, *args, **kwargs))
+            t0 = time.perf_counter()
+            try:
+                return ray.get(self._handle.call.remote(name, *args, **kwargs))
+            finally:
+                _count_hop(t0)
 
         remote_call.__name__ = name
         return remote_call
@@ -96,6 +123,16 @@ def start_agents(builders: dict[str, Builder], namespace: str,
 def agent_nodes(proxies: dict[str, RayProxy]) -> dict[str, str]:
     """Which node each agent runs on (tests, `status`)."""
     return {n: ray.get(p.handle.ping.remote())["node"] for n, p in proxies.items()}
+
+
+def hop_overhead(proxies: dict[str, RayProxy]) -> dict[str, float]:
+    """Ray's share of this process's agent calls: proxy wall minus time inside the agents
+    (serialisation, scheduling, object transfer, attribute look-ups)."""
+    busy = sum(ray.get(p.handle.stats.remote())["busy_s"] for p in proxies.values())
+    with _HOPS_LOCK:
+        calls, wall = _HOPS["calls"], _HOPS["wall_s"]
+    return {"calls": calls, "wall_s": round(wall, 3), "busy_s": round(busy, 3),
+            "overhead_s": round(max(0.0, wall - busy), 3)}
 
 
 def stop_agents(proxies: dict[str, RayProxy]) -> None:

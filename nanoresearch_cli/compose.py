@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -215,6 +216,7 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     ledger = Ledger(settings.prices, settings.budgets, ledger_path)
     pending: list = []
     agents, store, planner, stop = _services(settings, state, ledger_path, use_ray)
+    t0 = time.perf_counter()
     if _new_in_registry(store, state):
         store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id)
     on_fb = feedback_trainer(settings, use_ray, variant, pending)
@@ -222,6 +224,10 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     try:
         final = Orchestrator(team, ws, settings.budgets, on_event).run(phases or _all_phases())
         store.set_project_status(state.project_id, final.status)
+        if use_ray:  # what Ray cost this cycle (benchmarks/orchestration_overhead.py --ray)
+            from actors.ray_app import hop_overhead
+            (on_event or _ignore)("ray_overhead", {**hop_overhead(agents),
+                                                   "cycle_s": round(time.perf_counter() - t0, 3)})
     finally:
         stop()
     if wait_training:
