@@ -96,6 +96,10 @@ def _print_event(kind: str, data: dict) -> None:
         console.print(f"  [dim]skip {data['step']} (finished earlier)[/]")
     elif kind == "feedback":
         console.print(f"  [magenta]feedback[/] {data['text']}")
+    elif kind == "llm_call" and (data.get("seconds") or 0) >= 2:  # quick calls would flood
+        rate = f", {data['tokens_per_s']} tok/s" if data.get("tokens_per_s") else ""
+        console.print(f"    [dim]{data['agent']}: {data['completion_tokens']} tokens in "
+                      f"{data['seconds']:.1f} s{rate}[/]")
     elif kind == "orchestrator_restarted":
         console.print("  [yellow]orchestrator restarted by Ray; resuming from the last finished step[/]")
 

@@ -217,6 +217,8 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     pending: list = []
     agents, store, planner, stop = _services(settings, state, ledger_path, use_ray)
     t0 = time.perf_counter()
+    from actors.progress import LedgerTail
+    tail = LedgerTail(ledger_path, on_event).start()  # each model call as a progress event
     if _new_in_registry(store, state):
         store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id)
     on_fb = feedback_trainer(settings, use_ray, variant, pending)
@@ -229,6 +231,7 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
             (on_event or _ignore)("ray_overhead", {**hop_overhead(agents),
                                                    "cycle_s": round(time.perf_counter() - t0, 3)})
     finally:
+        tail.stop()
         stop()
     if wait_training:
         _wait_rounds(pending)
