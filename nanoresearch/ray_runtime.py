@@ -27,9 +27,10 @@ NAMESPACE = "nanoresearch"
 ENV_PREFIXES = ("NANORESEARCH_", "HF_", "TRANSFORMERS_", "OMP_NUM_THREADS", "TOKENIZERS_")
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 # agents mostly wait on model calls: a local node advertises at least this many logical
-# CPUs so the team (8 actors asking 1 CPU each) fits on a laptop; a cluster's nodes
-# advertise their real counts
-LOCAL_LOGICAL_CPUS = 12
+# CPUs so several projects' teams (about 9 CPUs each with the planner replica) run side
+# by side on a laptop instead of queueing; a cluster's nodes advertise their real counts.
+# Logical only: Ray does not start a worker per CPU.
+LOCAL_LOGICAL_CPUS = 32
 
 
 def worker_env(environ: dict[str, str] | None = None) -> dict[str, str]:

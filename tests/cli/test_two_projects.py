@@ -27,9 +27,13 @@ def test_two_cli_projects_at_once_share_one_ray_and_store(tmp_path):
     for p, out in zip(procs, outs):
         assert p.returncode == 0, out[-4000:]
         assert "is open in another process" not in out and "Traceback" not in out
+    spans = []
     for pid in ("p-one", "p-two"):
         proj = tmp_path / "home" / "projects" / pid
         assert json.loads((proj / "project.json").read_text())["status"] == "done"
-        kinds = [json.loads(line)["kind"] for line in (proj / "events.jsonl").read_text().splitlines()]
-        assert kinds[-1] == "cycle_done"
+        events = [json.loads(line) for line in (proj / "events.jsonl").read_text().splitlines()]
+        assert events[-1]["kind"] == "cycle_done"
+        spans.append((events[0]["time"], events[-1]["time"]))
+    (a0, a1), (b0, b1) = spans
+    assert a0 < b1 and b0 < a1  # the two cycles overlapped: neither waited for the other
     assert not (tmp_path / "home" / "ray" / "head.json").exists()  # the owner cleaned up
