@@ -53,8 +53,8 @@ class PlanBundle(BaseModel):
 
 @dataclass
 class Team:
-    """Everything the orchestrator drives; built by actors/team.py (in-process) or
-    actors/ray_app.py (Ray actors behind proxies)."""
+    """Everything the orchestrator drives; built by the composition root
+    (nanoresearch_cli/compose.py: plain agents, or Ray actors behind proxies)."""
 
     ideation: Any
     planning: Any

@@ -1,99 +1,138 @@
-"""Composition root for Ray: every agent as a Ray actor, the orchestrator driving them.
+"""Agents as Ray actors: one generic `AgentHost` per agent, a proxy that looks like it.
 
-Agents stay plain classes. `AgentHost` is one generic actor that builds its agent inside
-the actor process from a builder function (engines and clients are not picklable, so they
-are never shipped), and `RayProxy` makes an actor handle look like the plain object, so
-the orchestrator cannot tell the difference. Actors restart on failure (`max_restarts`)
-and their calls are retried (`max_task_retries`): a killed agent is rebuilt and the call
-it was serving runs again; steps are idempotent because the orchestrator writes artifacts
-only after a step returns.
+Agents stay plain classes. `AgentHost` builds its agent inside the actor process from a
+builder function (engines and clients are not picklable, so they are never shipped), and
+`RayProxy` makes an actor handle look like the plain object, so the orchestrator cannot
+tell the difference. Each actor asks for the resources its agent declares
+(nanoresearch/agents.py, overridable by `cluster.agent_resources`), so a cluster spreads
+the team over its CPU nodes. Actors restart on failure (`max_restarts`) and their calls
+are retried (`max_task_retries`): a killed agent is rebuilt and the call it was serving
+runs again; steps are idempotent because the orchestrator writes artifacts only after a
+step returns.
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Any, Callable
 
 import ray
 
+from nanoresearch.ray_runtime import NAMESPACE, actor_options, init_ray  # noqa: F401 - re-export
+
 log = logging.getLogger(__name__)
 Builder = Callable[[], Any]
+# this process's proxy calls: count and wall seconds (the Ray overhead benchmark)
+_HOPS = {"calls": 0, "wall_s": 0.0}
+_HOPS_LOCK = threading.Lock()
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join RAY_ADDRESS / `address` when given (a cluster, `ray job submit`), else start a
-    local Ray on loopback (the embedded default)."""
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    env = {"env_vars": {k: v for k, v in os.environ.items()
-                        if k.startswith(("NANORESEARCH_", "HF_", "OMP_NUM_THREADS"))}}
-    if address:
-        ray.init(address=address, runtime_env=env, log_to_driver=False)
-    else:
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=num_cpus,
-                 runtime_env=env, log_to_driver=False)
+def _count_hop(t0: float) -> None:
+    with _HOPS_LOCK:
+        _HOPS["calls"] += 1
+        _HOPS["wall_s"] += time.perf_counter() - t0
 
 
-@ray.remote(max_restarts=2, max_task_retries=2, num_cpus=0)
+@ray.remote(max_restarts=2, max_task_retries=2)
 class AgentHost:
     """Holds one agent (or service) built in this actor's process."""
 
     def __init__(self, name: str, builder: Builder):
         self.name = name
         self.obj = builder()
+        self.busy_s, self.calls = 0.0, 0
         log.info("agent %s ready in pid %d", name, os.getpid())
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.obj, method)(*args, **kwargs)
+        t0 = time.perf_counter()
+        try:
+            return getattr(self.obj, method)(*args, **kwargs)
+        finally:
+            self.busy_s += time.perf_counter() - t0
+            self.calls += 1
 
-    def attr(self, name: str) -> Any:
-        return getattr(self.obj, name)
+    def stats(self) -> dict[str, float]:
+        """Seconds spent inside the agent's methods (the rest of a call's wall is Ray's)."""
+        return {"calls": self.calls, "busy_s": self.busy_s}
 
-    def ping(self) -> int:
-        return os.getpid()
+    def resolve(self, name: str) -> tuple[str, Any]:
+        """("method", None) for a callable attribute, else ("data", its value): the proxy
+        learns which names are data from the object itself, not from a list."""
+        value = getattr(self.obj, name)
+        return ("method", None) if callable(value) else ("data", value)
 
-
-# Agents expose a few data attributes (records of their last call); a proxy reads these
-# back instead of treating them as methods.
-DATA_ATTRS = frozenset({"history", "trace", "last_notes", "events", "paths", "compile_history",
-                        "last_report"})
+    def ping(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
 
 class RayProxy:
-    """`proxy.run(x)` == `ray.get(host.call.remote("run", x))`; `proxy.history` reads the
-    attribute from the actor."""
+    """`proxy.run(x)` == `ray.get(host.call.remote("run", x))`; a data attribute
+    (`proxy.history`) is read from the actor each time, so it is never stale."""
 
     def __init__(self, handle: Any, name: str):
         self._handle, self._name = handle, name
+        self._methods: set[str] = set()
 
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        if method.startswith("_"):
-            raise AttributeError(method)
-        if method in DATA_ATTRS:
-            return ray.get(self._handle.attr.remote(method))
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._methods:
+            t0 = time.perf_counter()
+            kind, value = ray.get(self._handle.resolve.remote(name))
+            _count_hop(t0)
+            if kind == "data":
+                return value
+            self._methods.add(name)  # methods stay methods; data is re-read on each access
 
         def remote_call(*args: Any, **kwargs: Any) -> Any:
-            return ray.get(self._handle.call.remote(method, *args, **kwargs))
+            t0 = time.perf_counter()
+            try:
+                return ray.get(self._handle.call.remote(name, *args, **kwargs))
+            finally:
+                _count_hop(t0)
 
+        remote_call.__name__ = name
         return remote_call
+
+    def __reduce__(self):  # a proxy handed to another actor keeps pointing at the agent
+        return (RayProxy, (self._handle, self._name))
 
     @property
     def handle(self) -> Any:
         return self._handle
 
 
-def start_agents(builders: dict[str, Builder], namespace: str) -> dict[str, RayProxy]:
-    """One named actor per agent (`<namespace>.<agent>`), reused if already alive."""
+def start_agents(builders: dict[str, Builder], namespace: str,
+                 resources: dict[str, dict[str, float]] | None = None,
+                 detached: bool = False) -> dict[str, RayProxy]:
+    """One named actor per agent (`<namespace>.<agent>`), reused if already alive, each
+    asking for `resources[name]` (default: no reservation, for helpers in tests)."""
     proxies = {}
     for name, builder in builders.items():
-        actor_name = f"{namespace}.{name}"
-        handle = AgentHost.options(name=actor_name, get_if_exists=True,
-                                   lifetime="detached" if namespace == "shared" else None
-                                   ).remote(name, builder)
+        opts = actor_options((resources or {}).get(name, {"CPU": 0}))
+        handle = AgentHost.options(name=f"{namespace}.{name}", namespace=NAMESPACE,
+                                   get_if_exists=True, lifetime="detached" if detached else None,
+                                   **opts).remote(name, builder)
         proxies[name] = RayProxy(handle, name)
     ray.get([p.handle.ping.remote() for p in proxies.values()])
     return proxies
+
+
+def agent_nodes(proxies: dict[str, RayProxy]) -> dict[str, str]:
+    """Which node each agent runs on (tests, `status`)."""
+    return {n: ray.get(p.handle.ping.remote())["node"] for n, p in proxies.items()}
+
+
+def hop_overhead(proxies: dict[str, RayProxy]) -> dict[str, float]:
+    """Ray's share of this process's agent calls: proxy wall minus time inside the agents
+    (serialisation, scheduling, object transfer, attribute look-ups)."""
+    busy = sum(ray.get(p.handle.stats.remote())["busy_s"] for p in proxies.values())
+    with _HOPS_LOCK:
+        calls, wall = _HOPS["calls"], _HOPS["wall_s"]
+    return {"calls": calls, "wall_s": round(wall, 3), "busy_s": round(busy, 3),
+            "overhead_s": round(max(0.0, wall - busy), 3)}
 
 
 def stop_agents(proxies: dict[str, RayProxy]) -> None:
@@ -102,16 +141,3 @@ def stop_agents(proxies: dict[str, RayProxy]) -> None:
             ray.kill(p.handle, no_restart=True)
         except Exception as e:  # already gone
             log.debug("kill %s: %s", p._name, e)
-
-
-@ray.remote(max_restarts=0, num_cpus=0)
-class OrchestratorHost:
-    """Runs one project's orchestrator inside the cluster (so `ray job submit` and the
-    HTTP API drive cycles the same way the CLI does)."""
-
-    def run(self, run_fn: Callable[[], Any]) -> Any:
-        return run_fn()
-
-
-def run_remote(run_fn: Callable[[], Any]) -> Any:
-    return ray.get(OrchestratorHost.remote().run.remote(run_fn))

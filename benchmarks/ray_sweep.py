@@ -15,6 +15,7 @@ from typing import Any, Callable
 import ray
 
 from benchmarks.sweep_cells import Cell, ChainScheduler, SweepLayout
+from nanoresearch.ray_runtime import init_ray
 
 log = logging.getLogger(__name__)
 TASK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -24,16 +25,7 @@ TASK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLEL
 def ensure_ray(workers: int) -> bool:
     """Connect to RAY_ADDRESS, or start a loopback-only local Ray with `workers` CPUs;
     True when this call started it (so the caller shuts it down)."""
-    if ray.is_initialized():
-        return False
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(log_to_driver=False)
-    else:
-        # env at the job level: a per-task runtime_env would make Ray start dedicated
-        # worker processes for it (seconds each), not reuse the pool
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=workers,
-                 log_to_driver=False, runtime_env={"env_vars": TASK_ENV})
-    return True
+    return init_ray(num_cpus=workers, env=TASK_ENV)
 
 
 def _limit_threads() -> None:

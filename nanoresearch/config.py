@@ -15,10 +15,10 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nanoresearch.agents import model_roles
 from nanoresearch.errors import ConfigError
 
-AGENTS = ("orchestrator", "ideation", "planning", "coding", "debugging", "analysis",
-          "writing", "review", "reflection", "planner", "judge", "simulated_user")
+AGENTS = model_roles()  # every models.per_agent key, from the agent registry
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -147,6 +147,9 @@ class ServeSettings(BaseModel):
     planner_engine: Literal["auto", "transformers", "vllm"] = "auto"
     train_in_background: bool = True
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    # Ray resources of the planner replica, e.g. {"GPU": 1, "planner": 1}; None: decided
+    # from what the cluster offers (a `planner` node, else a GPU, else one CPU)
+    planner_resources: dict[str, float] | None = None
 
 
 class TrainingSettings(BaseModel):
@@ -163,9 +166,23 @@ class TrainingSettings(BaseModel):
     loss: Literal["sampled_token", "full_kl", "topk_kl"] | None = None
     replay: Literal["all", "latest"] | None = None
     on_policy: bool | None = None  # re-sample y from the current planner each step
+    # Ray resources per Train worker, e.g. {"GPU": 1, "trainer": 1}; None: decided from the
+    # cluster (a `trainer` node's GPUs, else any GPU, else one CPU worker)
+    resources: dict[str, float] | None = None
+    num_workers: int | None = Field(default=None, ge=1)
 
     def overrides(self) -> dict:
-        return {k: v for k, v in self.model_dump().items() if k != "profile" and v is not None}
+        placement = {"profile", "resources", "num_workers"}  # where it runs, not the recipe
+        return {k: v for k, v in self.model_dump().items() if k not in placement and v is not None}
+
+
+class ClusterSettings(BaseModel):
+    """How the agents are placed on Ray. `agent_resources` overrides an agent's declared
+    request (nanoresearch/agents.py), e.g. {"coding": {"CPU": 2, "experiment": 1}}."""
+    agent_resources: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # a custom resource the CPU nodes advertise (cluster.yaml: "agent"); every agent and
+    # orchestrator actor asks for a sliver of it, so none lands on a planner/trainer node
+    agent_node_resource: str | None = None
 
 
 class CodeSearchSettings(BaseModel):
@@ -205,6 +222,7 @@ class Settings(BaseSettings):
     coding: CodingSettings = Field(default_factory=CodingSettings)
     # how long a stage gate waits for feedback with `feedback: http` (then goes on)
     feedback_wait_s: float = Field(default=900.0, ge=0)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -166,6 +166,9 @@ class Plan(Artifact):
     steps: list[str] = Field(default_factory=list)
     rationale: str = ""
     adapter_version: str | None = None
+    # who answered: "serve" (the Serve replica), "local" (the in-process engine while the
+    # replica starts), "" for a direct client (tests, --no-ray)
+    made_by: str = ""
 
 
 class PlannerCall(Artifact):

@@ -5,7 +5,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -111,7 +110,7 @@ def _store_action(store, kind, action, arg, user, k, console) -> int:
 def serve_command(settings: Settings, planner: bool, block: bool, console: Console) -> int:
     import functools
 
-    from actors.ray_app import init_ray
+    from nanoresearch.ray_runtime import init_ray_for
     from nanoresearch_cli.service import SystemProjectService
     from serve.ray_api import run_api
 
@@ -121,7 +120,7 @@ def serve_command(settings: Settings, planner: bool, block: bool, console: Conso
     if recovered:
         console.print(f"marked {len(recovered)} interrupted project(s) failed (resume them): "
                       + ", ".join(recovered))
-    init_ray(settings.execution.ray_address)
+    init_ray_for(settings)  # CLI runs with the same data dir join this Ray (store, planner)
     if planner:
         from serve.ray_planner import deploy_planner, planner_base_url
         deploy_planner(settings)
@@ -137,22 +136,6 @@ def serve_command(settings: Settings, planner: bool, block: bool, console: Conso
         except KeyboardInterrupt:
             return 0
     return 0
-
-
-SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "CREDENTIAL")
-
-
-def shipped_env(environ: Any) -> tuple[dict[str, str], list[str]]:
-    """The NANORESEARCH_* settings a submitted job gets, minus secrets: a job's
-    runtime_env is stored by Ray and shown in its dashboard."""
-    env, withheld = {}, []
-    for k, v in environ.items():
-        if k.startswith("NANORESEARCH_"):
-            if any(w in k.upper() for w in SECRET_WORDS):
-                withheld.append(k)
-            else:
-                env[k] = v
-    return env, sorted(withheld)
 
 
 def admin_command(settings: Settings, action: str, user: str | None, token_id: str | None,
@@ -190,21 +173,27 @@ def admin_command(settings: Settings, action: str, user: str | None, token_id: s
     return 0
 
 
+def submit_request(rest: list[str], address: str, wait: bool) -> list[str]:
+    """The `ray job submit` command line: this checkout as the job's working_dir and a
+    portable entrypoint (`python -m nanoresearch_cli`, whatever python the cluster has).
+    No environment is shipped: settings and secrets come from the cluster's own config
+    (cluster.yaml writes ~/.nanoresearch.env on every node), never from this laptop."""
+    root = Path(__file__).resolve().parent.parent
+    runtime_env = {"working_dir": str(root),
+                   "excludes": [".git", "results", "*.pdf", "__pycache__", ".venv"]}
+    return ["ray", "job", "submit", "--address", address, "--runtime-env-json",
+            json.dumps(runtime_env)] + ([] if wait else ["--no-wait"]) + \
+        ["--", "python", "-m", "nanoresearch_cli"] + rest
+
+
 def submit_command(settings: Settings, rest: list[str], address: str | None, wait: bool,
                    console: Console) -> int:
-    """`ray job submit` of the same CLI entry point, shipping this project as working_dir."""
+    """`ray job submit` of the same CLI entry point; the project's orchestrator actor is
+    detached there, so it outlives the job's driver."""
     address = address or os.environ.get("RAY_ADDRESS")
     if not address:
         raise UserError("no Ray cluster address: pass --address http://HOST:8265 or set RAY_ADDRESS")
-    root = Path(__file__).resolve().parent.parent
-    env, withheld = shipped_env(os.environ)
-    if withheld:
-        console.print(f"not shipped to the job (secrets; set them on the cluster): {', '.join(withheld)}")
-    runtime_env = {"working_dir": str(root), "env_vars": env,
-                   "excludes": [".git", "results", "*.pdf", "__pycache__"]}
-    cmd = ["ray", "job", "submit", "--address", address, "--runtime-env-json",
-           json.dumps(runtime_env)] + ([] if wait else ["--no-wait"]) + \
-        ["--", sys.executable, "-m", "nanoresearch_cli"] + rest
+    cmd = submit_request(rest, address, wait)
     console.print("$ " + " ".join(shlex.quote(c) for c in cmd))
     from nanoresearch.execution.ray_jobs import find_auth_token
 

@@ -101,11 +101,15 @@ def _print_event(kind: str, data: dict) -> None:
         console.print(f"  [magenta]feedback[/] {escape(str(data['text']))}")
     elif kind == "coding_mode":
         console.print(f"  [cyan]coding mode[/] {escape(data['mode'])}: {escape(data['why'])}")
+    elif kind == "llm_call" and (data.get("seconds") or 0) >= 2:  # quick calls would flood
+        rate = f", {data['tokens_per_s']} tok/s" if data.get("tokens_per_s") else ""
+        console.print(f"    [dim]{data['agent']}: {data['completion_tokens']} tokens in "
+                      f"{data['seconds']:.1f} s{rate}[/]")
+    elif kind == "orchestrator_restarted":
+        console.print("  [yellow]orchestrator restarted by Ray; resuming from the last finished step[/]")
 
 
 def cmd_run(args: Any, phases: tuple[Phase, ...] | None = None) -> int:
-    from nanoresearch_cli import compose
-
     settings = settings_from(args)
     if args.feedback:
         settings.feedback = args.feedback
@@ -114,10 +118,40 @@ def cmd_run(args: Any, phases: tuple[Phase, ...] | None = None) -> int:
     state = ProjectState(project_id=project_id, user_id=args.user, topic=topic)
     console.print(f"project [bold]{escape(project_id)}[/] ({escape(topic.domain)}): "
                   f"{escape(topic.problem_statement[:120])}")
+    return _launch(settings, state, args, phases)
+
+
+def _launch(settings: Settings, state: ProjectState, args: Any,
+            phases: tuple[Phase, ...] | None = None) -> int:
+    """Run in the orchestrator actor (or in-process with --no-ray) and stream its events;
+    --detach (or a `ray job submit` job) leaves the actor running on its own."""
+    from nanoresearch_cli import compose
+
+    detach = getattr(args, "detach", False)
+    if detach and args.no_ray:
+        raise UserError("--detach needs Ray (the orchestrator actor); drop --no-ray")
     t0 = time.time()
     final = compose.run_project(settings, state, phases=phases, use_ray=not args.no_ray,
-                                on_event=_print_event)
+                                on_event=_print_event, detached=detach or _in_ray_job(),
+                                wait=not detach)
+    if detach:
+        console.print(f"started; follow with: nanoresearch attach {state.project_id}")
+        return 0
     return _report(settings, final, time.time() - t0)
+
+
+def _in_ray_job() -> bool:
+    # a `ray job submit` driver: the orchestrator must outlive the job's driver process
+    import os
+    return bool(os.environ.get("RAY_JOB_SUBMISSION_ID") or os.environ.get("RAY_JOB_ID"))
+
+
+def cmd_attach(args: Any) -> int:
+    from nanoresearch_cli.ray_launch import attach
+
+    settings = settings_from(args)
+    t0 = time.time()
+    return _report(settings, attach(settings, args.project, _print_event), time.time() - t0)
 
 
 def cmd_ideate(args: Any) -> int:
@@ -125,16 +159,12 @@ def cmd_ideate(args: Any) -> int:
 
 
 def cmd_resume(args: Any) -> int:
-    from nanoresearch_cli import compose
-
     settings = settings_from(args)
     if args.feedback:
         settings.feedback = args.feedback
     ws = _workspace(settings, args.project)
     state = ws.read_model("project.json", ProjectState)
-    t0 = time.time()
-    final = compose.run_project(settings, state, use_ray=not args.no_ray, on_event=_print_event)
-    return _report(settings, final, time.time() - t0)
+    return _launch(settings, state, args)
 
 
 def _report(settings: Settings, st: ProjectState, seconds: float) -> int:
@@ -193,7 +223,7 @@ def cmd_feedback(args: Any) -> int:
     fb = Feedback(user_id=st.user_id, project_id=st.project_id, phase=Phase(args.phase),
                   text=args.text, source="cli")
     ws.write_json(f"{fb.phase.value}/feedback_{fb.feedback_id}.json", fb)
-    result = compose.apply_feedback(settings, fb, wait=args.wait)
+    result = compose.apply_feedback(settings, fb, wait=args.wait, use_ray=not args.no_ray)
     console.print(json.dumps(result, indent=2, default=str))
     return 0
 
@@ -236,6 +266,7 @@ def cmd_admin(args: Any) -> int:
 
 def dispatch(args: Any) -> int:
     table = {"doctor": cmd_doctor, "run": cmd_run, "ideate": cmd_ideate, "resume": cmd_resume,
+             "attach": cmd_attach,
              "status": cmd_status, "feedback": cmd_feedback, "profile": cmd_profile,
              "skills": cmd_store, "memories": cmd_store, "serve": cmd_serve, "submit": cmd_submit,
              "admin": cmd_admin}

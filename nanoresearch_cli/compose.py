@@ -3,15 +3,19 @@
 Two shapes with the same orchestrator:
 - in-process (`use_ray=False`): plain agents, the store opened here, the planner engine
   loaded here;
-- Ray (default): each agent is a Ray actor (actors/ray_app.py), the store has one owner
-  actor (embedded Qdrant allows one process per path), the planner is the Ray Serve
-  deployment reached over its OpenAI-compatible route, and SDPO runs as a Ray Train job.
+- Ray (default): the cycle runs in the project's orchestrator actor
+  (actors/ray_orchestrator.py, launched by ray_launch.py), each agent is a Ray actor with
+  its declared resources (actors/ray_app.py, nanoresearch/agents.py), the store has one
+  owner actor (embedded Qdrant allows one process per path), the planner is the Ray Serve
+  deployment reached over its OpenAI-compatible route (local plans while it starts), and
+  every SDPO round is a Ray Train job.
 `Variant` switches the personalization layers off for ablations (benchmarks/).
 """
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -69,61 +73,44 @@ class VariantStore:
 
 # ---------------------------------------------------------------------- agents
 def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
-    """Builds one agent in the calling process (module-level so Ray can pickle it)."""
-    from nanoresearch.llm.registry import llm_for_agent
+    """Builds one declared agent in the calling process (module-level so Ray pickles it)."""
+    import importlib
 
+    from nanoresearch.agents import AGENTS as SPECS
+    from nanoresearch.llm.registry import llm_for_agent
+    from nanoresearch_cli.agent_builders import BuildContext
+
+    if name not in SPECS:
+        raise ValueError(f"unknown agent {name!r}; declared in nanoresearch/agents.py: {', '.join(SPECS)}")
     s = Settings.model_validate_json(settings_json)
     ledger = Ledger(s.prices, s.budgets, ledger_path)
-
-    def llm(agent: str):
-        return llm_for_agent(agent, s, ledger)
-
-    if name == "ideation":
-        from actors.ideation import IdeationAgent
-        from nanoresearch.embeddings import make_embedder
-        from nanoresearch.literature.search import make_literature
-        emb = make_embedder(s.storage.embedder)
-        return IdeationAgent(llm("ideation"), make_literature(s, emb, base_urls=s.literature.base_urls or None), s.budgets, emb)
-    if name == "planning":
-        from actors.planning import PlanningAgent
-        from nanoresearch.datasets import get_catalog
-        return PlanningAgent(llm("planning"), llm("review"), get_catalog(), s.budgets)
-    if name == "coding":
-        from actors.coding import CodingAgent
-        choice = coding_mode(s)
-        return CodingAgent(llm("coding"), None, s.budgets, mode=choice.mode,
-                           partition=s.execution.slurm_partition, choice=choice.notes())
-    if name == "debugging":
-        from actors.debugging import DebuggingAgent
-        return DebuggingAgent(llm("debugging"), s.budgets)
-    if name == "analysis":
-        from actors.analysis import AnalysisAgent
-        return AnalysisAgent(llm("analysis"))
-    if name == "writing":
-        from actors.writing import WritingAgent
-        return WritingAgent(llm("writing"), s.budgets)
-    if name == "review":
-        from actors.review import ReviewAgent
-        return ReviewAgent(llm("review"), s.budgets.reviewers)
-    if name == "reflection":
-        from storage.reflection import Reflector
-        return Reflector(llm("reflection"))
-    raise ValueError(f"unknown agent {name!r}")
+    module, fn = SPECS[name].builder.split(":")
+    return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger)))
 
 
 def coding_mode(s: Settings):
     """The coding mode for the configured coding model (capability -> mode, with why)."""
-    from nanoresearch.coding.capability import choose_mode
-    return choose_mode(s.coding.mode, s.models.for_agent("coding"), s.models.capabilities)
-
-
-AGENTS = ("ideation", "planning", "coding", "debugging", "analysis", "writing", "review",
-          "reflection")
+    from nanoresearch_cli.agent_builders import coding_mode as choose
+    return choose(s)
 
 
 def agent_builders(settings: Settings, ledger_path: Path) -> dict[str, Callable[[], Any]]:
+    from nanoresearch.agents import AGENTS as SPECS
     js = settings.model_dump_json()
-    return {a: functools.partial(build_agent, a, js, str(ledger_path)) for a in AGENTS}
+    return {a: functools.partial(build_agent, a, js, str(ledger_path)) for a in SPECS}
+
+
+def agent_resources(settings: Settings) -> dict[str, dict[str, float]]:
+    from nanoresearch.agents import AGENTS as SPECS, agent_resources as declared
+    c = settings.cluster
+    return {a: declared(a, c.agent_resources, c.agent_node_resource) for a in SPECS}
+
+
+def orchestrator_resources(settings: Settings) -> dict[str, float]:
+    """Half a CPU (it mostly waits on its agents), on an agent node when marked."""
+    from nanoresearch.agents import NODE_SLIVER
+    marker = settings.cluster.agent_node_resource
+    return {"CPU": 0.5, **({marker: NODE_SLIVER} if marker else {})}
 
 
 def assemble_team(agents: dict[str, Any], store: Any, planner: Any, settings: Settings,
@@ -159,30 +146,43 @@ def local_planner(settings: Settings):
 
 
 def serve_planner(settings: Settings):
-    """Deploy (or reuse) the Serve planner and talk to it over its OpenAI route."""
+    """The planner on Ray Serve, started in the background (a second project reuses the
+    running replica): until it answers, plans come from the in-process engine, and each
+    plan records which made it (serve/planner_handoff.py)."""
     from serve.planner_client import PlannerClient, http_chat
-    from serve.ray_planner import deploy_planner, planner_base_url
+    from serve.planner_handoff import BackgroundStart, HandoffPlanner
+    from serve.ray_planner import deploy_planner, planner_base_url, planner_running
 
-    from serve.auth import service_token
-
-    deploy_planner(settings)
-    return PlannerClient(http_chat(planner_base_url(settings), service_token(settings.data_dir),
-                                   settings.providers.timeout_s * 5))
+    spec = settings.models.per_agent.get("planner")
+    if spec and not spec.startswith("embedded:"):
+        return local_planner(settings)  # a hosted planner: no replica to wait for
+    started = BackgroundStart(lambda: planner_running() or deploy_planner(settings))
+    url = planner_base_url(settings)
+    return HandoffPlanner(started, lambda: PlannerClient(http_chat(url, service_token(settings.data_dir),
+                                                                      settings.providers.timeout_s * 5)),
+                          lambda: local_planner(settings))
 
 
 # ---------------------------------------------------------------------- feedback -> SDPO
+def train_round(settings: Settings, user_id: str, use_ray: bool):
+    """One SDPO round in the background: the Ray Train job whenever Ray is on."""
+    from training.hf_model import ensure_base_model
+
+    if use_ray:
+        from training.ray_job import train_in_background
+        return train_in_background(settings, user_id, ensure_base_model(settings))
+    from training.background import train_in_background as in_process
+    return in_process(settings, user_id, ensure_base_model(settings))
+
+
 def feedback_trainer(settings: Settings, use_ray: bool, variant: Variant,
                      pending: list) -> Callable[[Feedback], None]:
     from serve.planner_log import PlannerLog
 
     def on_feedback(fb: Feedback) -> None:
         PlannerLog(settings.data_dir).log_feedback(fb)
-        if not variant.sdpo:
-            return
-        from training.hf_model import ensure_base_model
-        from training.ray_job import train_in_background
-        pending.append(train_in_background(settings, fb.user_id, ensure_base_model(settings),
-                                           use_ray=use_ray))
+        if variant.sdpo:
+            pending.append(train_round(settings, fb.user_id, use_ray))
 
     return on_feedback
 
@@ -209,49 +209,97 @@ def feedback_source(settings: Settings) -> FeedbackSource:
 def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase, ...] | None = None,
                 use_ray: bool = True, on_event: Callable[[str, dict], None] | None = None,
                 feedback: FeedbackSource | None = None, variant: Variant = VARIANTS["full"],
-                wait_training: bool = True, store: Any = None) -> ProjectState:
-    """`store`: an open in-process store to use (and leave open), e.g. the HTTP service's
+                wait_training: bool = True, detached: bool = False, wait: bool = True,
+                store: Any = None) -> ProjectState:
+    """Run (or resume) a project. With Ray the cycle runs in the project's orchestrator
+    actor (detached: it outlives this process) and its events stream to `on_event`;
+    `wait=False` returns once it started (`nanoresearch attach` follows it later).
+    `store`: an open in-process store to use (and leave open), e.g. the HTTP service's
     own: embedded Qdrant lets one holder per path, so the service lends its store."""
+    new_project(settings.projects_dir, state)
+    cycle = functools.partial(run_cycle, settings.model_dump_json(), state.model_dump_json(),
+                              phases, variant, wait_training, use_ray)
+    if not use_ray:
+        return ProjectState.model_validate_json(cycle(on_event or _ignore, feedback or feedback_source(settings),
+                                                      lent_store=store))
+    from nanoresearch_cli.ray_launch import launch_and_follow
+    return launch_and_follow(settings, state, cycle, on_event=on_event, feedback=feedback,
+                             detached=detached, wait=wait)
+
+
+def _ignore(kind: str, data: dict) -> None:
+    pass
+
+
+def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | None,
+              variant: Variant, wait_training: bool, use_ray: bool,
+              on_event: Callable[[str, dict], None], feedback: FeedbackSource,
+              lent_store: Any = None) -> str:
+    """The cycle itself, in the orchestrator actor (Ray) or this process; returns the
+    final ProjectState as JSON (picklable everywhere)."""
+    settings, state = Settings.model_validate_json(settings_json), ProjectState.model_validate_json(state_json)
     ws = new_project(settings.projects_dir, state)
     if on_event is not None:  # the CLI's step line shows the coding mode and why
         choice = coding_mode(settings)
         on_event("coding_mode", {"mode": choice.mode, "why": choice.why})
-    lent = store
     ledger_path = ws.path("ledger.jsonl")
     ledger = Ledger(settings.prices, settings.budgets, ledger_path)
     pending: list = []
+    agents, store, planner, stop = _services(settings, state, ledger_path, use_ray, lent_store)
+    t0 = time.perf_counter()
+    from actors.progress import LedgerTail
+    tail = LedgerTail(ledger_path, on_event).start()  # each model call as a progress event
+    if _new_in_registry(store, state):
+        store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id)
     on_fb = feedback_trainer(settings, use_ray, variant, pending)
-    fb = feedback or feedback_source(settings)
-    builders = agent_builders(settings, ledger_path)
-    if use_ray:
-        from actors.ray_app import init_ray, start_agents, stop_agents
-        from storage.ray_store import connect_store
-        init_ray(settings.execution.ray_address)
-        agents = start_agents(builders, namespace=f"nr-{state.project_id}")
-        store, planner = connect_store(settings), serve_planner(settings)
-    else:
-        from storage.service import open_store
-        agents = {k: b() for k, b in builders.items()}
-        store, planner = lent or open_store(settings), local_planner(settings)
-    store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id) \
-        if _new_in_registry(store, state) else None
-    team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, fb, on_fb)
+    team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb)
     try:
         final = Orchestrator(team, ws, settings.budgets, on_event).run(phases or _all_phases())
         store.set_project_status(state.project_id, final.status)
+        if use_ray:  # what Ray cost this cycle (benchmarks/orchestration_overhead.py --ray)
+            from actors.ray_app import hop_overhead
+            (on_event or _ignore)("ray_overhead", {**hop_overhead(agents),
+                                                   "cycle_s": round(time.perf_counter() - t0, 3)})
     finally:
-        if use_ray:
-            stop_agents(agents)
-        elif hasattr(store, "close") and lent is None:
-            store.close()
+        tail.stop()
+        stop()
     if wait_training:
-        for h in pending:
-            try:
-                rec = h.wait()
-                log.info("planner adapter v%s published for %s", rec.version, rec.user_id)
-            except Exception as e:  # training failure must not fail the finished project
-                log.error("planner update failed: %s", e)
-    return final
+        _wait_rounds(pending)
+    return final.model_dump_json()
+
+
+def _services(settings: Settings, state: ProjectState, ledger_path: Path, use_ray: bool,
+              lent_store: Any = None):
+    """(agents, store, planner, stop): Ray actors + the store owner + Serve, or in-process."""
+    builders = agent_builders(settings, ledger_path)
+    if use_ray:
+        from actors.ray_app import start_agents, stop_agents
+        from nanoresearch.ray_runtime import init_ray_for
+        from storage.ray_store import connect_store
+        init_ray_for(settings)  # a no-op inside the orchestrator actor
+        planner = serve_planner(settings)  # starts in the background: first
+        agents = start_agents(builders, namespace=f"nr-{state.project_id}",
+                              resources=agent_resources(settings))
+        return agents, connect_store(settings, detached=True), planner, lambda: stop_agents(agents)
+    from storage.service import open_store
+    if lent_store is not None:  # the caller's store: used, left open
+        return {k: b() for k, b in builders.items()}, lent_store, local_planner(settings), _noop
+    store = open_store(settings)
+    return {k: b() for k, b in builders.items()}, store, local_planner(settings), \
+        (store.close if hasattr(store, "close") else _noop)
+
+
+def _noop() -> None:
+    pass
+
+
+def _wait_rounds(pending: list) -> None:
+    for h in pending:
+        try:
+            rec = h.wait()
+            log.info("planner adapter v%s published for %s", rec.version, rec.user_id)
+        except Exception as e:  # training failure must not fail the finished project
+            log.error("planner update failed: %s", e)
 
 
 def _all_phases() -> tuple[Phase, ...]:
@@ -267,18 +315,18 @@ def _new_in_registry(store: Any, state: ProjectState) -> bool:
 
 
 def apply_feedback(settings: Settings, fb: Feedback, wait: bool = False,
-                   use_ray: bool = False) -> dict:
+                   use_ray: bool = True) -> dict:
     """Feedback given after a stage finished: log it beside the planner calls it judges,
-    then train the user's next adapter (SDPO), in the background unless `wait`."""
+    then train the user's next adapter (SDPO; the Ray Train job unless `use_ray=False`),
+    in the background unless `wait`. The published version is what the live Serve
+    replica answers with from its next request (it follows the registry's pointer)."""
     from serve.planner_log import PlannerLog
-    from training.hf_model import ensure_base_model
-    from training.ray_job import train_in_background
 
     PlannerLog(settings.data_dir).log_feedback(fb)
     s = settings.model_copy(deep=True)
     if wait:
         s.serve.train_in_background = False
-    handle = train_in_background(s, fb.user_id, ensure_base_model(s), use_ray=use_ray)
+    handle = train_round(s, fb.user_id, use_ray)
     if not wait:
         return {"feedback": fb.feedback_id, "training": "started in the background"}
     rec = handle.wait()

@@ -7,6 +7,7 @@
     nanoresearch ideate --topic "..."                 # Stage I only
     nanoresearch status [PROJECT]                     # project(s) and their steps
     nanoresearch resume PROJECT                       # continue after a crash / kill -9
+    nanoresearch run --detach ...; nanoresearch attach PROJECT   # leave it running, follow later
     nanoresearch feedback PROJECT --phase ideation --text "prefer simpler baselines"
     nanoresearch skills list|search|show|delete ...   # the skill bank
     nanoresearch memories list|search|delete ...      # the memory module
@@ -60,12 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ask for feedback after each stage (default from config: skip)")
         p.add_argument("--no-ray", action="store_true",
                        help="run the agents in this process instead of as Ray actors")
+        p.add_argument("--detach", action="store_true",
+                       help="start the project's orchestrator actor and return; "
+                            "`nanoresearch attach PROJECT` follows it")
 
     p = sub.add_parser("resume", help="continue a project from its last finished step")
     _common(p)
     p.add_argument("project")
     p.add_argument("--feedback", choices=["skip", "interactive"], default=None)
     p.add_argument("--no-ray", action="store_true")
+    p.add_argument("--detach", action="store_true")
+
+    p = sub.add_parser("attach", help="follow a running project's orchestrator (Ctrl-C detaches)")
+    _common(p)
+    p.add_argument("project")
 
     p = sub.add_parser("status", help="show projects, or one project's steps")
     _common(p)
@@ -78,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phase", required=True, choices=["ideation", "experiment", "writing"])
     p.add_argument("--text", required=True)
     p.add_argument("--wait", action="store_true", help="wait for the planner update to finish")
+    p.add_argument("--no-ray", action="store_true", help="train in this process, not as a Ray Train job")
 
     p = sub.add_parser("profile", help="create or show a user profile")
     _common(p)

@@ -49,8 +49,10 @@ class SystemProjectService:
     def store(self) -> Any:
         if self._store is None:
             if self.use_ray:
+                from nanoresearch.ray_runtime import init_ray_for
                 from storage.ray_store import connect_store
-                self._store = connect_store(self.settings)
+                init_ray_for(self.settings)  # join the data dir's Ray, not a fresh one
+                self._store = connect_store(self.settings, detached=True)
             else:
                 from storage.service import open_store
                 self._store = open_store(self.settings)
@@ -93,6 +95,11 @@ class SystemProjectService:
 
     def _start(self, state: ProjectState) -> None:
         from nanoresearch_cli.compose import run_project
+
+        if self.use_ray:  # the cycle runs in its detached orchestrator actor, not here
+            run_project(self.settings, state, use_ray=True, wait_training=False,
+                        detached=True, wait=False)
+            return
 
         events = EventLog(self._ws(state.project_id).path(A.EVENTS.path))
 
@@ -173,10 +180,14 @@ class SystemProjectService:
         ws.write_json(f"{feedback.phase.value}/feedback_{feedback.feedback_id}.json", feedback)
         if st.status in (ProjectStatus.RUNNING, ProjectStatus.WAITING_FEEDBACK) \
                 and not ws.step_done(feedback.phase, "feedback"):
+            if self.use_ray:
+                from nanoresearch_cli.ray_launch import send_feedback
+                if send_feedback(self.settings, feedback.project_id, feedback):
+                    return
             self.feedback.submit(feedback)  # the orchestrator picks it up and trains
         else:
             from nanoresearch_cli.compose import apply_feedback
-            apply_feedback(self.settings, feedback, wait=False)
+            apply_feedback(self.settings, feedback, wait=False, use_ray=self.use_ray)
 
     def cancel(self, project_id: str) -> None:
         # the orchestrator checks the request before every step and stops there (state

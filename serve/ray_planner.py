@@ -3,15 +3,18 @@
 `build_planner_app(settings)` returns the bound application: one `PlannerDeployment`
 replica holding a PlannerEngine (transformers + peft; per-user adapters switched by the
 engine itself, see serve/planner_engine.py) behind the OpenAI-compatible FastAPI app of
-serve/planner_openai.py. `deploy_planner(settings)` runs it on 127.0.0.1 at route
-prefix /v1, which is `settings.providers.planner_base_url` by default:
+serve/planner_openai.py. The replica asks for `serve.planner_resources`, or, unset, for
+what the cluster offers (a `planner` node and its GPU, else a GPU, else a CPU): the
+driver's own CUDA plays no part. `deploy_planner(settings)` runs it on `serve.host`
+(127.0.0.1 by default) at route prefix /v1:
 
     from openai import OpenAI
     OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="-").chat.completions.create(
         model="planner:alice", messages=[{"role": "user", "content": "..."}])
 
 Engine choice (`settings.serve.planner_engine`): "transformers", "vllm", or "auto"
-(vLLM when it is importable *and* a GPU is present, else transformers). vLLM is
+(vLLM when it is importable *and* the replica sees a GPU, else transformers): decided
+inside the replica, on the node it was placed on. vLLM is
 imported lazily and only on that path; it is never required.
 """
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ray import serve
 
 from nanoresearch.config import Settings
 from nanoresearch.errors import UserError
+from nanoresearch.ray_runtime import actor_options, cluster_offers, init_ray_for, planner_resources
 from serve.planner_engine import PlannerEngine
 from serve.planner_log import PlannerLog
 from serve.auth import ApiOptions, TokenAuth, hash_token, service_token, tokens_path
@@ -88,35 +92,51 @@ class PlannerDeployment:
         return create_planner_api(self.engine, auth=self.auth)
 
 
+def planner_deployment(settings: Settings, resources: dict[str, float] | None = None,
+                       max_ongoing_requests: int = 64):
+    """The Serve deployment; its replica asks for `resources`, by default what
+    `serve.planner_resources` says or, unset, what the cluster offers (ray_runtime)."""
+    res = resources or planner_resources(settings.serve.planner_resources, cluster_offers())
+    log.info("planner replica asks for %s", res)
+    return serve.deployment(PlannerDeployment, name="PlannerDeployment", num_replicas=1,
+                            max_ongoing_requests=max_ongoing_requests,
+                            ray_actor_options=actor_options(res))
+
+
 def build_planner_app(settings: Settings, *, model_dir: str | None = None,
-                      admin_token: str | None = None, num_cpus: float = 1,
+                      admin_token: str | None = None, resources: dict[str, float] | None = None,
                       max_ongoing_requests: int = 64):
     """The bound Serve application (pass it to serve.run)."""
-    import torch
-    gpus = 1 if torch.cuda.is_available() else 0
-    dep = serve.deployment(PlannerDeployment, name="PlannerDeployment", num_replicas=1,
-                           max_ongoing_requests=max_ongoing_requests,
-                           ray_actor_options={"num_cpus": num_cpus, "num_gpus": gpus})
     # only the hash travels: Serve keeps a deployment's arguments and shows its config
     token = admin_token or ApiOptions.from_env().admin_token
+    dep = planner_deployment(settings, resources, max_ongoing_requests)
     return dep.bind(settings.model_dump_json(), model_dir, hash_token(token) if token else None)
+
+
+def start_serve(settings: Settings) -> None:
+    """Serve's HTTP proxy on serve.host:port on every node (so an actor anywhere reaches
+    the planner on its own node's loopback); idempotent."""
+    init_ray_for(settings)
+    serve.start(proxy_location="EveryNode",
+                http_options={"host": settings.serve.host, "port": settings.serve.port})
 
 
 def deploy_planner(settings: Settings, *, model_dir: str | None = None, admin_token: str | None = None,
                    route_prefix: str = ROUTE_PREFIX, **kw: Any):
-    """Start (or join) Ray and Serve on 127.0.0.1 and run the planner app. Returns the
-    deployment handle; the HTTP base URL is http://127.0.0.1:<port><route_prefix>."""
-    import ray
-
-    if not ray.is_initialized():
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init()
-        else:
-            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False)
-    serve.start(http_options={"host": settings.serve.host if settings.serve.host in ("127.0.0.1", "localhost")
-                              else "127.0.0.1", "port": settings.serve.port})
+    """Start (or join) Ray and Serve and run the planner app. Returns the deployment
+    handle; the HTTP base URL is http://127.0.0.1:<port><route_prefix>."""
+    start_serve(settings)
     app = build_planner_app(settings, model_dir=model_dir, admin_token=admin_token, **kw)
     return serve.run(app, name=APP_NAME, route_prefix=route_prefix)
+
+
+def planner_running() -> bool:
+    """The planner app is deployed and RUNNING (a second project reuses it)."""
+    try:
+        st = serve.status().applications.get(APP_NAME)
+    except Exception:  # noqa: BLE001 - Serve not started
+        return False
+    return st is not None and str(st.status).endswith("RUNNING")
 
 
 def planner_base_url(settings: Settings, route_prefix: str = ROUTE_PREFIX) -> str:

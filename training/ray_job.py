@@ -1,28 +1,26 @@
-"""SDPO as a Ray Train job, and the background runner the research cycle uses.
+"""SDPO as a Ray Train job.
 
-`run_sdpo_job(settings, user_id)` trains the user's next adapter in a TorchTrainer
-(gloo and one CPU worker here; NCCL + a DeepSpeed ZeRO-2 config per GPU worker when
-GPUs are present, the user's triples sharded by rank) and publishes it through the
-AdapterRegistry from the driver, so only a finished, checksummed adapter ever becomes
-`current`. Workers write into a staging dir under `settings.adapters_dir`, which must be
-shared storage on a multi-node cluster (cluster.yaml mounts it).
+`run_sdpo_job(settings, user_id)` trains the user's next adapter in a TorchTrainer and
+publishes it through the AdapterRegistry from the driver, so only a finished,
+checksummed adapter ever becomes `current` (the live Serve replica follows that pointer
+from its next request). Where the workers run is decided by the cluster (`sdpo_scaling`:
+`training.resources`, else the `trainer` node's GPUs, else one CPU worker with gloo);
+each worker picks DeepSpeed ZeRO-2 itself when *it* sees a GPU and has deepspeed, the
+user's triples sharded by rank. Workers write into a staging dir under
+`settings.adapters_dir`, which must be shared storage on a multi-node cluster
+(cluster.yaml mounts it).
 
-`train_in_background(...)` runs that job in a daemon *thread* of the caller: Ray
-Train's `fit()` blocks its caller while the work happens in Ray worker processes, so a
-thread is enough to keep the next stage going, it needs no extra Ray resources, and the
-caller gets a handle (`wait()`, `done()`). One round per user at a time (a lock per
-user), so two rounds never race for the same parent version.
+`train_in_background(...)` runs that job in a thread (training/background.py, which
+`--no-ray` uses without importing Ray).
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ray
 import torch
@@ -31,10 +29,12 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from nanoresearch.config import Settings
 from nanoresearch.errors import RunFailure, UserError
+from nanoresearch.ray_runtime import cluster_offers, init_ray_for, trainer_resources
 from nanoresearch.types import AdapterVersion
 from storage.adapters import AdapterRegistry
 from training.history import PlannerHistory
-from training.rounds import numeric_metrics, run_round_from_paths
+from training.background import BackgroundTraining, train_in_background as _train_in_background
+from training.rounds import numeric_metrics
 from training.sdpo_config import SDPOConfig
 from training.trainer import SDPOTrainer
 
@@ -102,12 +102,17 @@ def train_loop_per_worker(loop: dict[str, Any]) -> None:
     ray.train.report(metrics)
 
 
-def _ensure_ray() -> None:
-    if not ray.is_initialized():
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init()
-        else:
-            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False)
+def sdpo_scaling(settings: Settings, num_workers: int | None = None) -> tuple[ScalingConfig, TorchConfig]:
+    """Workers and their resources from `training.resources`, or from what the cluster
+    offers (a `trainer` node's GPUs, else a GPU, else one CPU worker); never from this
+    driver's CUDA. NCCL between GPU workers, gloo otherwise."""
+    res, workers = trainer_resources(settings.training.resources,
+                                     num_workers or settings.training.num_workers, cluster_offers())
+    use_gpu = res.get("GPU", 0) > 0
+    # ScalingConfig takes the GPU through use_gpu; CPU and custom resources (trainer) here
+    per_worker = {k: v for k, v in res.items() if k != "GPU"}
+    return (ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=per_worker),
+            TorchConfig(backend="nccl" if use_gpu else "gloo"))
 
 
 def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config: SDPOConfig | None = None,
@@ -121,15 +126,15 @@ def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config:
     init = str(registry.resolve(user_id, parent)) if parent is not None and cfg.warm_start else None
     staging = Path(settings.adapters_dir) / ".staging" / f"{user_id}-{uuid.uuid4().hex[:8]}"
     staging.parent.mkdir(parents=True, exist_ok=True)
-    gpus = torch.cuda.device_count()
-    _ensure_ray()
+    init_ray_for(settings)
+    scaling, torch_config = sdpo_scaling(settings, num_workers)
+    log.info("SDPO job for %s: %s", user_id, scaling)
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"base_dir": str(base_dir), "config": cfg.to_dict(), "user_id": user_id,
                            "data_dir": str(settings.data_dir), "staging": str(staging),
                            "init_adapter": init, "threads": settings.providers.embedded_threads},
-        torch_config=TorchConfig(backend="nccl" if gpus else "gloo"),
-        scaling_config=ScalingConfig(num_workers=num_workers or max(1, gpus), use_gpu=gpus > 0),
+        torch_config=torch_config, scaling_config=scaling,
         run_config=RunConfig(name=staging.name, storage_path=str(Path(settings.data_dir) / "ray_results")))
     try:
         trainer.fit()
@@ -146,61 +151,10 @@ def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
-class BackgroundTraining:
-    """Handle of a round running in a thread."""
-
-    def __init__(self, user_id: str):
-        self.user_id = user_id
-        self.result: AdapterVersion | None = None
-        self.error: BaseException | None = None
-        self._done = threading.Event()
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> AdapterVersion:
-        if not self._done.wait(timeout):
-            raise TimeoutError(f"SDPO round for {self.user_id!r} still running after {timeout} s")
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-_USER_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def _user_lock(user_id: str) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _USER_LOCKS.setdefault(user_id, threading.Lock())
-
-
 def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
                         config: SDPOConfig | None = None, *, use_ray: bool = True,
-                        on_done: Callable[[BackgroundTraining], None] | None = None) -> BackgroundTraining:
-    """Start a feedback round; returns at once when `settings.serve.train_in_background`
-    (else after the round). `use_ray=False` trains in-process (no Ray Train)."""
-    handle = BackgroundTraining(user_id)
-
-    def work() -> None:
-        try:
-            with _user_lock(user_id):
-                if use_ray:
-                    handle.result = run_sdpo_job(settings, user_id, base_dir, config)
-                else:
-                    rec = run_round_from_paths(str(base_dir), str(settings.adapters_dir), str(settings.data_dir),
-                                               user_id, (config or SDPOConfig.from_settings(settings.training)).to_dict())
-                    handle.result = AdapterVersion.model_validate(rec)
-        except BaseException as e:  # noqa: BLE001 - handed to the caller via wait()
-            log.error("SDPO round for %s failed: %s", user_id, e)
-            handle.error = e
-        finally:
-            handle._done.set()
-            if on_done is not None:
-                on_done(handle)
-
-    if settings.serve.train_in_background:
-        threading.Thread(target=work, name=f"sdpo-{user_id}", daemon=True).start()
-    else:
-        work()
-    return handle
+                        on_done=None) -> BackgroundTraining:
+    """A feedback round as a Ray Train job (`use_ray`, the default) or in-process; see
+    training/background.py, which `--no-ray` imports without importing Ray."""
+    job = (lambda: run_sdpo_job(settings, user_id, base_dir, config)) if use_ray else None
+    return _train_in_background(settings, user_id, base_dir, config, job=job, on_done=on_done)

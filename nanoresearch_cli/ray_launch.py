@@ -1,0 +1,77 @@
+"""Start a project's orchestrator actor from the CLI or the HTTP service, and follow it.
+
+`launch_and_follow` starts (or joins) Ray, launches the project's `OrchestratorActor`
+(detached when the server or `ray job submit` launched it, so it outlives its driver),
+then streams its events until the cycle ends. When this process has someone to ask
+(the CLI's interactive mode, a simulated user), feedback is relayed: the actor emits
+`feedback_wanted`, this process asks and sends the answer back. `attach` follows a
+project started elsewhere (`nanoresearch run --detach`, the web page, another shell).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from actors.feedback import FeedbackSource, InteractiveFeedback
+from nanoresearch.config import Settings
+from nanoresearch.errors import RunFailure, UserError
+from nanoresearch.types import Phase, ProjectState
+from nanoresearch.workspace import Workspace
+
+log = logging.getLogger(__name__)
+EVENTS_FILE = "events.jsonl"
+
+
+def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, *,
+                      on_event: Callable[[str, dict], None] | None, feedback: FeedbackSource | None,
+                      detached: bool, wait: bool) -> ProjectState:
+    from actors import ray_orchestrator as ro
+    from nanoresearch.ray_runtime import init_ray_for
+
+    init_ray_for(settings)
+    if feedback is None and settings.feedback == "interactive":
+        feedback = InteractiveFeedback()
+    ws = Workspace(settings.projects_dir / state.project_id)
+    from nanoresearch_cli.compose import orchestrator_resources
+    handle = ro.launch(state.project_id, ws.path(EVENTS_FILE), cycle, relay=feedback is not None,
+                       detached=detached, resources=orchestrator_resources(settings))
+    if not wait:
+        return ws.read_model("project.json", ProjectState)
+    answer = None
+    if feedback is not None:
+        def answer(data: dict) -> Any:
+            return feedback.ask(state.user_id, state.project_id, Phase(data["phase"]), data["summary"])
+    result, error = ro.follow(handle, on_event or (lambda k, d: None), answer=answer)
+    if error:
+        raise RunFailure(f"project {state.project_id}: {error} (`nanoresearch resume "
+                         f"{state.project_id}` continues from the last finished step)")
+    return ProjectState.model_validate_json(result)
+
+
+def attach(settings: Settings, project_id: str, on_event: Callable[[str, dict], None]) -> ProjectState:
+    """Follow a running project's orchestrator from its first event of this run."""
+    from actors import ray_orchestrator as ro
+    from nanoresearch.ray_runtime import init_ray_for
+
+    init_ray_for(settings)
+    handle = ro.find(project_id)
+    ws = Workspace(settings.projects_dir / project_id)
+    if handle is None:
+        if not ws.exists("project.json"):
+            raise UserError(f"no project {project_id!r}; `nanoresearch status` lists projects")
+        st = ws.read_model("project.json", ProjectState)
+        raise UserError(f"project {project_id} has no running orchestrator (status "
+                        f"{st.status.value}); `nanoresearch resume {project_id}` continues it")
+    result, error = ro.follow(handle, on_event)
+    if error:
+        raise RunFailure(f"project {project_id}: {error}")
+    return ProjectState.model_validate_json(result)
+
+
+def send_feedback(settings: Settings, project_id: str, fb: Any) -> bool:
+    """Queue feedback in the project's running orchestrator; False when none runs."""
+    from actors import ray_orchestrator as ro
+    from nanoresearch.ray_runtime import init_ray_for
+
+    init_ray_for(settings)
+    return ro.submit_feedback(project_id, fb)

@@ -1,0 +1,48 @@
+"""The orchestrator actor: launched detached, followed by a later `attach` that replays
+its events from the start; feedback posted while it runs is used by the stage; once it
+is done, attach says how to continue instead of hanging."""
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from actors import ray_orchestrator as ro  # noqa: E402
+from nanoresearch.errors import UserError  # noqa: E402
+from nanoresearch.types import Feedback, Phase, ProjectState, ResearchTopic  # noqa: E402
+from nanoresearch_cli.ray_launch import attach, send_feedback  # noqa: E402
+from tests.cluster.cycles import scripted_cycle  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture()
+def local_ray():
+    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2,
+             log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_detached_orchestrator_is_reattached_and_takes_posted_feedback(local_ray, settings, tmp_path):
+    state = ProjectState(project_id="p-att", user_id="u1",
+                         topic=ResearchTopic(problem_statement="does scaling help?", domain="tabular"))
+    root, gate = settings.projects_dir, tmp_path / "gate"
+    cycle = functools.partial(scripted_cycle, str(root), state.model_dump_json(), str(gate))
+    ro.launch("p-att", root / "p-att" / "events.jsonl", cycle, detached=True)
+    assert ro.find("p-att") is not None  # waiting on the gate, in the experiment phase
+    fb = Feedback(user_id="u1", project_id="p-att", phase=Phase.EXPERIMENT, text="fewer seeds", source="http")
+    assert send_feedback(settings, "p-att", fb)
+    gate.touch()
+    seen: list[str] = []
+    final = attach(settings, "p-att", lambda kind, data: seen.append(kind))
+    assert final.status.value == "done"
+    assert seen[0] == "phase_start" and seen[-1] == "cycle_done"  # replayed from the start
+    rec = json.loads((root / "p-att" / "experiment" / "feedback.json").read_text())
+    assert rec["feedback"]["text"] == "fewer seeds"
+    assert ro.find("p-att") is None
+    with pytest.raises(UserError, match="resume p-att"):
+        attach(settings, "p-att", lambda k, d: None)
