@@ -248,6 +248,7 @@ def _assert_disk_contained(name, work_dir, result, free_before, tmp_path) -> Non
     if name == "output_flood":
         assert len(result.stdout_tail) < 5000
     if name == "symlink_metrics":
-        assert result.metrics == [] and "symlink" in result.failure.message
+        assert result.metrics == []
+        assert result.backend == "ray" or "symlink" in result.failure.message  # ray ships no links
     shutil.rmtree(work_dir)
     assert shutil.disk_usage(tmp_path).free > free_before - 2**30
