@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +86,40 @@ def test_rewriting_code_never_writes_or_chmods_through_planted_links(tmp_path):
     assert os.access(wd / "run.sh", os.X_OK) and (wd / "data").is_dir() and not (wd / "data").is_symlink()
     with pytest.raises(UserError, match="relative path"):
         write_files(wd, {"../escape.py": "x"})
+
+
+def _job_dir(tmp_path, program: str) -> tuple[Path, str]:
+    from nanoresearch.execution.base import Limits
+    from nanoresearch.execution.remote import new_nonce, write_job_dir
+    nonce = new_nonce()
+    job = write_job_dir(tmp_path / "job", "work", "run.py", Limits(timeout_s=20), nonce)
+    (job / "work").mkdir()
+    (job / "work" / "run.py").write_text(program)
+    return job, nonce
+
+
+def test_job_entry_refuses_to_run_uncontained_when_bwrap_is_missing(tmp_path):
+    """C1: a Ray/SLURM node without bubblewrap reports an error; it never falls back to
+    running the program on the node."""
+    from nanoresearch.execution.remote import parse_job_output
+    marker = tmp_path / "ran"
+    job, nonce = _job_dir(tmp_path, f"open({str(marker)!r}, 'w').write('x')\n")
+    proc = subprocess.run([sys.executable, "-I", "job_entry.py"], cwd=job, capture_output=True,
+                          text=True, timeout=60, env={"PATH": str(tmp_path / "nothing-here")})
+    raw = parse_job_output(proc.stdout, nonce)
+    assert proc.returncode == 2 and not marker.exists()
+    assert "cannot contain the run on this node" in raw.backend_error and "bubblewrap" in raw.backend_error
+
+
+def test_a_missing_cgroup_is_refused_or_reported_never_silent(tmp_path, monkeypatch):
+    from nanoresearch.execution import bubble, cgroups
+    monkeypatch.setattr(cgroups, "ROOT", str(tmp_path / "no-cgroupfs"))
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (wd / "run.py").write_text("print('ran')\n")
+    out = bubble.Bubble({"timeout_s": 20}, require_cgroup=True).run(wd, "run.py")
+    assert "refusing to run without a cgroup" in out["backend_error"] and out["returncode"] is None
+    if bubble.sandbox_problem() is None:
+        out, stdout, _ = bubble.Bubble({"timeout_s": 20}).run_captured(wd, "run.py")
+        assert out["returncode"] == 0 and stdout.strip() == "ran"
+        assert any(n.startswith("no cgroup here") for n in out["notes"])
