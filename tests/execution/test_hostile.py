@@ -228,7 +228,10 @@ def test_hostile_program_is_contained(backend, name, host, tmp_path, monkeypatch
     result = executor.run(work_dir, f"{name}.py")
 
     output = result.stdout_tail + result.stderr_tail
-    assert result.status in EXPECTED[name], (result.status, result.failure, output[-1500:])
+    expected = set(EXPECTED[name])
+    if backend != "sandbox" and name == "memory_bomb":  # a loaded node may hit the clock first
+        expected.add(S.TIMEOUT)
+    assert result.status in expected, (result.status, result.failure, output[-1500:])
     assert "ESCAPED" not in output, output
     assert host["token"] not in output and host["token"] not in _files_text(work_dir)
     assert "sk-fake" not in output
