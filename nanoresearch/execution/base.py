@@ -113,6 +113,8 @@ class Executor(ABC):
                             "the code artifact must contain it")
 
     def _result(self, work_dir: Path, raw: RawRun, before: dict[str, int]) -> RunResult:
+        for note in raw.notes:  # a weaker containment on this node is never silent
+            (log.warning if note.startswith("no ") else log.info)("%s run: %s", self.backend, note)
         metrics, metrics_error = read_metrics(work_dir, raw.extra_metrics_text)
         status, failure = classify(raw, work_dir, metrics, metrics_error)
         artifacts = sorted(p for p, m in snapshot(work_dir).items() if before.get(p) != m)

@@ -46,6 +46,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "TORCH_NUM_THREADS")
 POLL_S, DISK_EVERY_S = 0.1, 0.5
 HEAD_BYTES, TAIL_BYTES = 8_000, 64_000
+CGROUP_SLACK_MB = 64
 DEFAULT_SPEC = {"timeout_s": 600.0, "memory_mb": 2048, "cpus": 1, "max_procs": 128,
                 "disk_mb": 1024, "tmp_mb": 256, "max_files": 20_000, "cpu_s": 605}
 
@@ -242,8 +243,10 @@ class Bubble:
         duration_s, notes and backend_error (the containment itself failed)."""
         work_dir = Path(work_dir)
         notes: list[str] = []
-        cg, why = cgroups.Cgroup.create(int(self.spec["memory_mb"]), int(self.spec["max_procs"]),
-                                        int(self.spec["cpus"]))
+        # the tree's cap sits a little above the per-process RLIMIT_AS, so one greedy
+        # process gets a clean MemoryError instead of thrashing at the cgroup's edge
+        cg, why = cgroups.Cgroup.create(int(self.spec["memory_mb"]) + CGROUP_SLACK_MB,
+                                        int(self.spec["max_procs"]), int(self.spec["cpus"]))
         if cg is None:
             if self.require_cgroup:
                 return _outcome(backend_error=f"refusing to run without a cgroup: {why}")

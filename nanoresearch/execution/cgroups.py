@@ -93,6 +93,8 @@ class Cgroup:
         dirs: dict[str, str] = {}
         try:
             for c in V1_CONTROLLERS:
+                if not os.path.exists(f"{ROOT}/{c}/cgroup.procs"):  # not a mounted hierarchy
+                    raise OSError(f"{ROOT}/{c} is not a cgroup v1 hierarchy")
                 d = f"{ROOT}/{c}{_own_path(c).rstrip('/')}/nanoresearch/{name}"
                 os.makedirs(d)
                 dirs[c] = d

@@ -57,8 +57,6 @@ class SandboxExecutor(Executor):
             o, out, err = self.bubble(limits).run_captured(work_dir, entrypoint)
         except (ValueError, RuntimeError) as e:
             raise UserError(str(e)) from None
-        for note in o["notes"]:
-            log.warning("sandbox run in %s: %s", work_dir, note)
         raw = RawRun(exit_code=o["returncode"], stdout=out, stderr=err,
                      duration_s=o["duration_s"], timed_out=o["timed_out"], signal=o["signal"],
                      limit_hit=o["limit_hit"], backend_error=o["backend_error"], notes=o["notes"])

@@ -54,12 +54,13 @@ EXPECTED: dict[str, set[S]] = {
     "inode_bomb": {S.KILLED}, "setsid_sleeper": DENIED, "write_api_tokens": DENIED,
     "read_store": DENIED, "read_planted_link": DENIED, "cgroup_escape": DENIED,
     "proc_sys_write": DENIED, "dev_devices": DENIED, "net_ray_gcs": DENIED,
+    "memory_fanout": {S.NO_METRICS, S.OOM, S.KILLED, S.FAILED, S.TIMEOUT},
 }
 REMOTE = ["net_host_loopback", "net_ray_gcs", "net_external", "env_secrets", "proc_environ",
           "read_host_canary", "read_planted_link", "read_store", "read_ssh_keys",
           "write_api_tokens", "write_parent", "daemon_survives", "setsid_sleeper",
           "userns_nested", "ptrace_any", "kernel_surface", "privilege", "fork_bomb",
-          "memory_bomb", "inode_bomb", "symlink_metrics"]
+          "memory_bomb", "memory_fanout", "inode_bomb", "symlink_metrics"]
 CASES = ([("sandbox", n) for n in sorted(EXPECTED)]
          + [pytest.param("ray", n, marks=pytest.mark.ray, id=f"ray-{n}") for n in REMOTE]
          + [pytest.param("slurm", n, marks=pytest.mark.slurm, id=f"slurm-{n}") for n in REMOTE])
@@ -175,6 +176,15 @@ def hostile_ray(host):
         yield url, ports
 
 
+def _no_cgroup() -> str | None:
+    """Why no per-run cgroup can be made here (memory_fanout needs one), else None."""
+    from nanoresearch.execution.cgroups import Cgroup
+    cg, why = Cgroup.create(64, 8, 1)
+    if cg is not None:
+        cg.remove()
+    return why or None
+
+
 def _executor(backend: str, host, request, monkeypatch):
     """(executor, loopback ports of the cluster's own services)."""
     if backend == "ray":
@@ -203,6 +213,8 @@ def test_hostile_program_is_contained(backend, name, host, tmp_path, monkeypatch
     monkeypatch.setenv("OPENAI_API_KEY", f"sk-fake-{host['token']}")
     monkeypatch.setenv("HF_TOKEN", host["token"])
     monkeypatch.setenv("NANORESEARCH_ADMIN_TOKEN", host["token"])
+    if name == "memory_fanout" and _no_cgroup():
+        pytest.skip(f"memory across processes needs a cgroup: {_no_cgroup()}")
     executor, cluster_ports = _executor(backend, host, request, monkeypatch)
     marker = f"nr-escape-{uuid.uuid4().hex[:8]}"
     tokens_before = host["tokens"].read_text()
@@ -216,7 +228,10 @@ def test_hostile_program_is_contained(backend, name, host, tmp_path, monkeypatch
     result = executor.run(work_dir, f"{name}.py")
 
     output = result.stdout_tail + result.stderr_tail
-    assert result.status in EXPECTED[name], (result.status, result.failure, output[-1500:])
+    expected = set(EXPECTED[name])
+    if backend != "sandbox" and name == "memory_bomb":  # a loaded node may hit the clock first
+        expected.add(S.TIMEOUT)
+    assert result.status in expected, (result.status, result.failure, output[-1500:])
     assert "ESCAPED" not in output, output
     assert host["token"] not in output and host["token"] not in _files_text(work_dir)
     assert "sk-fake" not in output
@@ -248,6 +263,7 @@ def _assert_disk_contained(name, work_dir, result, free_before, tmp_path) -> Non
     if name == "output_flood":
         assert len(result.stdout_tail) < 5000
     if name == "symlink_metrics":
-        assert result.metrics == [] and "symlink" in result.failure.message
+        assert result.metrics == []
+        assert result.backend == "ray" or "symlink" in result.failure.message  # ray ships no links
     shutil.rmtree(work_dir)
     assert shutil.disk_usage(tmp_path).free > free_before - 2**30
