@@ -253,6 +253,7 @@ class Orchestrator:
                     log.warning("skill usage not recorded: %s", e)
             if traj is None:
                 return DistillReport(used=[u for u, _ in uses])
+            traj.conditions = self.conditions()  # the blueprint's, once the phase wrote it
             skills, mems = self.team.reflector.distill(traj)
             stored_s = store.add_skills(skills)
             stored_m = store.add_memories(mems)

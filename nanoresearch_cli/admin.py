@@ -84,7 +84,7 @@ def _store_action(store, kind, action, arg, user, k, console) -> int:
         console.print_json(row.model_dump_json())
         return 0
     elif action == "delete":
-        ok = store.delete_skill(arg, user) if skills else store.delete_memory(arg, user)
+        ok = store.delete_skill(arg, user, admin=True) if skills else store.delete_memory(arg, user)
         console.print("deleted" if ok else f"no {kind[:-1]} {arg!r} owned by {user!r}")
         return 0 if ok else 1
     elif action == "export":

@@ -194,6 +194,11 @@ def cmd_status(args: Any) -> int:
         st = ws.read_model("project.json", ProjectState)
         console.print(f"[bold]{escape(st.project_id)}[/] {st.status.value} user={escape(st.user_id)} "
                       f"phase={st.phase.value if st.phase else '-'}")
+        if st.waiting_feedback_for is not None:  # the stage gate of `feedback: http`
+            left = f", {st.feedback_deadline - time.time():.0f} s left" if st.feedback_deadline else ""
+            console.print(f"  waiting for feedback on {st.waiting_feedback_for.value}{left}: "
+                          f"nanoresearch feedback {st.project_id} --phase "
+                          f"{st.waiting_feedback_for.value} --text '...'", markup=False)
         for ph in Phase:
             m = ws.manifest(ph)
             console.print(f"  {ph.value}: {m.status.value}")

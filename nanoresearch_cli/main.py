@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--domain", default=None, help="domain for --topic (nlp, cv, multimodal, "
                        "tabular, timeseries, graph, audio); guessed when omitted")
         p.add_argument("--project", default=None, help="project id (default: new)")
-        p.add_argument("--feedback", choices=["skip", "interactive"], default=None,
+        p.add_argument("--feedback", choices=["skip", "interactive", "http"], default=None,
                        help="ask for feedback after each stage (default from config: skip)")
         p.add_argument("--no-ray", action="store_true",
                        help="run the agents in this process instead of as Ray actors")
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resume", help="continue a project from its last finished step")
     _common(p)
     p.add_argument("project")
-    p.add_argument("--feedback", choices=["skip", "interactive"], default=None)
+    p.add_argument("--feedback", choices=["skip", "interactive", "http"], default=None)
     p.add_argument("--no-ray", action="store_true")
     p.add_argument("--detach", action="store_true")
 

@@ -85,11 +85,15 @@ class StoreService:
         return self.skills.list_for(user_id, stage)
 
     @_locked
-    def delete_skill(self, skill_id: str, user_id: str | None = None) -> bool:
-        """Delete a skill; with `user_id`, only a global one or that user's own."""
+    def delete_skill(self, skill_id: str, user_id: str | None = None, admin: bool = False) -> bool:
+        """Delete a skill; with `user_id`, only that user's own: a global (curated) skill
+        is shared by every user, so only the operator (`admin`, or no user) removes it."""
         s = self.skills.get(skill_id)
         if s is not None and user_id is not None and s.scope not in ("global", user_id):
             raise UserError(f"skill {skill_id!r} belongs to another user")
+        if s is not None and user_id is not None and s.scope == "global" and not admin:
+            raise UserError(f"skill {skill_id!r} is a global curated skill shared by every user; "
+                            "the operator removes it (`nanoresearch skills delete ID` on the server)")
         return self.skills.delete(skill_id)
 
     @_locked

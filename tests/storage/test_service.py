@@ -42,6 +42,9 @@ def test_open_store_persists_across_restart(tmp_path, backend):
         assert svc.get_memory("m1", "bob") is None and not svc.delete_memory("m1", "bob")
         with pytest.raises(UserError, match="another user"):
             svc.delete_skill("s2", user_id="bob")
+        with pytest.raises(UserError, match="global curated"):  # M1: shared by every user
+            svc.delete_skill("s1", user_id="bob")
+        assert svc.get_skill("s1") is not None
     finally:
         svc.close()
 
