@@ -1,4 +1,4 @@
-"""Compile a paper directory to PDF without ever losing a good PDF.
+r"""Compile a paper directory to PDF without ever losing a good PDF.
 
 latexmk runs in a scratch copy of the paper directory; only a run that exits 0 *and*
 produces a PDF replaces `paper.pdf` (atomically), so a failed retry leaves the last good
