@@ -168,11 +168,8 @@ def cmd_status(args: Any) -> int:
     t = Table(title="projects")
     for col in ("project", "user", "status", "phase", "topic"):
         t.add_column(col)
-    root = settings.projects_dir
-    for pj in sorted(root.glob("*/project.json"), key=lambda p: p.stat().st_mtime) if root.exists() else []:
-        st = ProjectState.model_validate_json(pj.read_text())
-        if args.user and st.user_id != args.user:
-            continue
+    from storage.projects import ProjectRegistry  # the one listing (API and page use it too)
+    for st in reversed(ProjectRegistry(settings.data_dir).states(args.user or None)):
         t.add_row(st.project_id, st.user_id, st.status.value, st.phase.value if st.phase else "-",
                   st.topic.problem_statement[:60])
     console.print(t)
