@@ -280,7 +280,17 @@ function renderStage(p) {
       steps.length ? fold(`Steps (${steps.length})`, s === "running" || !outs.length, renderSteps(steps))
         : h("p", { class: "muted small" }, "Not started yet."),
       allFiles(arts, p.id),
+      givenFeedback(p.id),
       s === "pending" || s === "waiting" ? null : renderFeedback(p.id, false)));
+}
+
+// what the user already told this stage (their feedback files, oldest first)
+function givenFeedback(phase) {
+  const items = ((state.view && state.view.feedback) || {})[phase] || [];
+  if (!items.length) return null;
+  return h("div", { class: "out given-feedback" }, h("div", { class: "label" }, `Your feedback (${items.length})`),
+    h("ul", { class: "small" }, ...items.map((f) => h("li", {}, f.text,
+      h("span", { class: "muted" }, ` · ${f.source} · ${fmtDate(f.created_at)}`)))));
 }
 
 function renderSteps(steps) {

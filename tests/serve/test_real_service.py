@@ -247,3 +247,5 @@ def test_page_waits_at_a_stage_gate_and_its_feedback_box_moves_the_project_on(re
         service.feedback.wait_s = 0
     record = json.loads((service.settings.projects_dir / pid / "ideation" / "feedback.json").read_text())
     assert record["feedback"]["text"] == "Add a k-NN baseline without scaling." and record["feedback"]["source"] == "web"
+    given = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()["feedback"]["ideation"]
+    assert [f["text"] for f in given] == ["Add a k-NN baseline without scaling."]  # shown on the stage card
