@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from nanoresearch.types import (
-    AnalysisReport, CodeArtifact, IdeationResult, Phase, PlanningResult, ProjectState, Review,
+    AnalysisReport, CodeArtifact, IdeationResult, LedgerEntry, Phase, PlanningResult, ProjectState, Review,
     RunsRecord, StageManifest, Trajectory, WritingResult,
 )
 
@@ -36,14 +36,16 @@ class ArtifactSpec:
     model: Any = None
     phase: Phase | None = None
     title: str = ""
+    form: str = "json"  # json | jsonl | text | bytes
 
     def rel(self, **fmt: Any) -> str:
         return self.path.format(**{k: getattr(v, "value", v) for k, v in fmt.items()})
 
 
 PROJECT = ArtifactSpec("project", "project.json", ProjectState, None, "project state")
-EVENTS = ArtifactSpec("events", "events.jsonl", None, None, "progress events")
-LEDGER = ArtifactSpec("ledger", "ledger.jsonl", None, None, "model calls and cost")
+# typed ProgressEvent lines, or the orchestrator actor's {kind, time, data} envelopes
+EVENTS = ArtifactSpec("events", "events.jsonl", None, None, "progress events", "jsonl")
+LEDGER = ArtifactSpec("ledger", "ledger.jsonl", LedgerEntry, None, "model calls and cost", "jsonl")
 MANIFEST = ArtifactSpec("manifest", "{phase}/manifest.json", StageManifest, None, "stage steps")
 TRAJECTORY = ArtifactSpec("trajectory", "{phase}/trajectory.json", Trajectory, None, "what happened")
 IDEATION = ArtifactSpec("ideation", "ideation/ideation.json", IdeationResult, Phase.IDEATION,
@@ -57,8 +59,8 @@ ANALYSIS = ArtifactSpec("analysis", "experiment/analysis.json", AnalysisReport,
                         Phase.EXPERIMENT, "comparisons, figures, verdict")
 WRITING = ArtifactSpec("writing", "writing/result.json", WritingResult, Phase.WRITING,
                        "paper draft and every review")
-PAPER_PDF = ArtifactSpec("paper_pdf", "writing/paper.pdf", None, Phase.WRITING, "the paper")
-PAPER_TEX = ArtifactSpec("paper_tex", "writing/paper.tex", None, Phase.WRITING, "LaTeX source")
+PAPER_PDF = ArtifactSpec("paper_pdf", "writing/paper.pdf", None, Phase.WRITING, "the paper", "bytes")
+PAPER_TEX = ArtifactSpec("paper_tex", "writing/paper.tex", None, Phase.WRITING, "LaTeX source", "text")
 # written by actors/writing_revise.py: the reviews of one round (reviewers, then the meta-review)
 REVIEW_ROUND = ArtifactSpec("review_round", "writing/reviews/round_{round}.json", list[Review],
                             Phase.WRITING, "reviews of one round")
@@ -81,18 +83,35 @@ _ROUND = re.compile(r"round_(\d+)\.json$")
 def read(root: Path, spec: ArtifactSpec, **fmt: Any) -> Any:
     """The artifact validated against its model; None when it does not exist yet or does
     not validate (logged: a half-written or older file must not break a page)."""
-    path = Path(root) / spec.rel(**fmt)
+    return read_path(Path(root) / spec.rel(**fmt), spec)
+
+
+def matches(root: Path, spec: ArtifactSpec) -> list[str]:
+    """Every workspace path this spec names (its placeholders as wildcards)."""
+    pattern = re.sub(r"\{[a-z_]+\}", "*", spec.path)
+    return sorted(str(p.relative_to(root)) for p in Path(root).glob(pattern) if p.is_file())
+
+
+def read_path(path: Path, spec: ArtifactSpec) -> Any:
+    """`read` for a path already resolved (e.g. one of `matches`)."""
     if not path.is_file():
         return None
     try:
         raw = path.read_bytes()
+        if spec.form == "bytes":
+            return raw
+        if spec.form == "text":
+            return raw.decode("utf-8")
+        if spec.form == "jsonl":  # one record a line; `model` validates each
+            rows = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+            return rows if spec.model is None else [spec.model.model_validate(r) for r in rows]
         if spec.model is None:
             return json.loads(raw)
         if isinstance(spec.model, type) and issubclass(spec.model, BaseModel):
             return spec.model.model_validate_json(raw)
         return TypeAdapter(spec.model).validate_json(raw)
-    except (ValidationError, ValueError, OSError) as e:
-        log.warning("artifact %s in %s does not read as %s: %s", spec.key, root, spec.model, e)
+    except (ValidationError, ValueError, OSError) as e:  # UnicodeDecodeError is a ValueError
+        log.warning("artifact %s at %s does not read as %s: %s", spec.key, path, spec.model, e)
         return None
 
 

@@ -210,9 +210,8 @@ def cmd_status(args: Any) -> int:
     for col in ("project", "user", "status", "phase", "topic"):
         t.add_column(col)
     # topics and ids are user text: printed literally (a "[/]" in a topic crashed rich)
-    for st in sorted(read_project_states(settings.projects_dir), key=lambda s: s.updated_at):
-        if args.user and st.user_id != args.user:
-            continue
+    from storage.projects import ProjectRegistry  # the one listing (API and page use it too)
+    for st in reversed(ProjectRegistry(settings.data_dir).states(args.user or None)):
         t.add_row(escape(st.project_id), escape(st.user_id), st.status.value,
                   st.phase.value if st.phase else "-", escape(st.topic.problem_statement[:60]))
     console.print(t)

@@ -89,6 +89,21 @@ def test_status_is_typed_from_the_one_store(real):
     assert not (service.settings.projects_dir / "index").exists()
 
 
+def test_every_artifact_of_a_finished_project_reads_through_the_registry(real):
+    """Walk the workspace: each file a spec names validates against the spec's model."""
+    _, service, _, pid, _, _ = real
+    root = service.settings.projects_dir / pid
+    checked = []
+    for spec in A.ALL:
+        for rel in A.matches(root, spec):
+            assert A.read_path(root / rel, spec) is not None, f"{rel} does not read as {spec.model}"
+            checked.append(rel)
+    must = {A.PROJECT.path, A.IDEATION.path, A.PLANNING.path, A.CODE.path, A.RUNS.path,
+            A.ANALYSIS.path, A.WRITING.path, A.REVISION_HISTORY.path, "writing/reviews/round_1.json",
+            "ideation/manifest.json", "experiment/trajectory.json"}
+    assert must <= set(checked), must - set(checked)
+
+
 def test_view_shows_each_stage_as_the_workspace_holds_it(real):
     client, service, headers, pid, _, _ = real
     root = service.settings.projects_dir / pid
@@ -232,3 +247,5 @@ def test_page_waits_at_a_stage_gate_and_its_feedback_box_moves_the_project_on(re
         service.feedback.wait_s = 0
     record = json.loads((service.settings.projects_dir / pid / "ideation" / "feedback.json").read_text())
     assert record["feedback"]["text"] == "Add a k-NN baseline without scaling." and record["feedback"]["source"] == "web"
+    given = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()["feedback"]["ideation"]
+    assert [f["text"] for f in given] == ["Add a k-NN baseline without scaling."]  # shown on the stage card
