@@ -16,7 +16,7 @@ from rich.table import Table
 from nanoresearch.config import Settings, load_settings, parse_overrides
 from nanoresearch.errors import UserError
 from nanoresearch.types import Feedback, Phase, ProjectState, ResearchTopic, new_id
-from nanoresearch.workspace import Workspace, read_project_states
+from nanoresearch.workspace import Workspace
 
 console = Console(stderr=False)
 log = logging.getLogger("nanoresearch.cli")
