@@ -27,7 +27,7 @@ from nanoresearch.datasets import get_catalog, resolve_name, stage
 from nanoresearch.errors import ModelError, StructuredOutputError, UserError
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import extract_json, generate_structured
-from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, MethodFill, check_code,
+from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, METHOD_IMPORTS, MethodFill, check_code,
                                     default_config, match_baseline, scaffold_files,
                                     scaffold_skills, validate_fill)
 from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, choose_baselines, dumps,
@@ -161,7 +161,28 @@ class CodingAgent:
         files["config.json"] = dumps(cfg)
         return files, source
 
+    def _ask_method(self, bp, plan, skills, cfg, notes) -> MethodFill | None:
+        """Method mode: a strong model writes method.py (build_model) for the fixed harness."""
+        domain, task = cfg["domain"], cfg["task"]
+        prompt = _ENV.from_string(PROMPTS["method"]).render(
+            title=bp.title, task=task, datasets=", ".join(cfg["datasets"]), domain=domain,
+            method_name=bp.proposed_method.name, method_description=bp.proposed_method.description,
+            plan_steps=(plan.steps if plan else [])[:6], skills=_skill_lines(skills, domain),
+            minutes=bp.compute_budget.minutes, imports=", ".join(sorted(METHOD_IMPORTS)),
+            families=DOMAIN_SPECS[domain]["tasks"][task]["families"])
+        msgs = [{"role": "system", "content": PROMPTS["system_method"].strip()},
+                {"role": "user", "content": prompt}]
+        try:
+            fill, _ = generate_structured(self.llm, msgs, MethodFill, retries=self.retries,
+                                          max_tokens=4000, add_schema_instruction=False)
+            return fill
+        except ModelError as e:
+            notes.append(f"method module: model output unusable ({e})")
+            return None
+
     def _ask_fill(self, bp, plan, skills, cfg, notes) -> MethodFill | None:
+        if self.mode == "method":
+            return self._ask_method(bp, plan, skills, cfg, notes)
         domain, task = cfg["domain"], cfg["task"]
         fams = {f: list(FAMILIES.get(f, {}).get("params", {})) for f in DOMAIN_SPECS[domain]["tasks"][task]["families"]}
         default = DOMAIN_SPECS[domain]["tasks"][task]["method"]
