@@ -657,3 +657,4 @@ class SearchTree(Artifact):
     parallel: int = 1
     executor: str = "in-process"
     wall_s: float = 0.0
+    stopped: str = ""  # why the search ended early (time budget), empty when the budget of nodes ran
