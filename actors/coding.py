@@ -93,7 +93,8 @@ class CodingAgent:
         self.last_notes = CodingNotes(
             mode=mode, requested_mode=self.choice.get("requested", chosen),
             capability=self.choice.get("capability", "small"), model=self.choice.get("model", ""),
-            why=self.choice.get("why", ""), fallback=fallback, method_source=source, domain=domain,
+            why=self.choice.get("why", ""), fallback=fallback, method_source=source,
+            method_family="" if mode == "free" else str(cfg.get("method", {}).get("family", "")), domain=domain,
             task=task, datasets=datasets, files=sorted(files), notes=notes).model_dump(mode="json")
         files["coding_notes.json"] = dumps(self.last_notes)
         for rel, content in files.items():

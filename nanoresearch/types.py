@@ -624,6 +624,7 @@ class CodingNotes(Artifact):
     why: str = ""
     fallback: str = ""  # non-empty when the mode actually run differs from the chosen one
     method_source: str = ""
+    method_family: str = ""  # the scaffold family that ran (seeded / method modes)
     domain: str = ""
     task: str = ""
     datasets: list[str] = Field(default_factory=list)
