@@ -94,11 +94,20 @@ def run_code_search(code: CodeArtifact, code_dir: Path, coding: Any, debugging: 
     cfg = json.loads(code.files["config.json"])
     contract = ContractExecutor(executor, cfg["primary_metric"], cfg["method"]["name"])
     policy = SearchPolicy(drafts=search.drafts, depth=search.depth, parallel=search.parallel,
-                          debug_attempts=debug_attempts)
+                          debug_attempts=debug_attempts,
+                          max_wall_s=60 * m if (m := getattr(search, "max_minutes", None)) else None)
+
+    classes: dict[int, str] = {}
 
     def on_node(node: SearchNode, result: RunResult) -> None:
         emit("run", {"node": node.node_id, "operator": node.operator, **_brief(result),
                      "val_score": node.val_score})
+        classes[node.node_id] = node.failure_class
+        if node.operator == "debug":  # what the failure was, what was tried, whether it worked
+            emit("outcome", {"node": node.node_id, "parent": node.parent, "summary": node.summary,
+                             "failure_class": classes.get(node.parent, ""), "diff": node.diff[:1200],
+                             "resolved": node.status == "good", "status_after": result.status.value,
+                             "duration_s": node.duration_s})
         if node.status == "buggy":
             emit("failure", {"node": node.node_id, "class": failure_class(result),
                              **parse_failure(result, code_dir / "nodes" / f"{node.node_id:03d}").model_dump()})

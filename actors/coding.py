@@ -25,9 +25,10 @@ from pydantic import ValidationError
 from actors.coding_free import FreeFormFiles, FreeformWriter
 from nanoresearch.datasets import get_catalog, resolve_name, stage
 from nanoresearch.errors import ModelError, StructuredOutputError, UserError
+from nanoresearch.execution.workdir import write_files
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import extract_json, generate_structured
-from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, MethodFill, check_code,
+from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, METHOD_IMPORTS, MethodFill, check_code,
                                     default_config, match_baseline, scaffold_files,
                                     scaffold_skills, validate_fill)
 from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, choose_baselines, dumps,
@@ -93,14 +94,12 @@ class CodingAgent:
         self.last_notes = CodingNotes(
             mode=mode, requested_mode=self.choice.get("requested", chosen),
             capability=self.choice.get("capability", "small"), model=self.choice.get("model", ""),
-            why=self.choice.get("why", ""), fallback=fallback, method_source=source, domain=domain,
+            why=self.choice.get("why", ""), fallback=fallback, method_source=source,
+            method_family="" if mode == "free" else str(cfg.get("method", {}).get("family", "")), domain=domain,
             task=task, datasets=datasets, files=sorted(files), notes=notes).model_dump(mode="json")
         files["coding_notes.json"] = dumps(self.last_notes)
-        for rel, content in files.items():
-            path = workspace_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-        (workspace_dir / "run.sh").chmod(0o755)
+        # a reused work dir may hold links planted by an earlier run: never write through them
+        write_files(workspace_dir, files, executable=("run.sh",))
         log.info("coding agent wrote %d files (%s mode, method from %s) to %s", len(files), mode,
                  source, workspace_dir)
         return CodeArtifact(files=files, entrypoint="run.py", mode=mode)
@@ -161,7 +160,28 @@ class CodingAgent:
         files["config.json"] = dumps(cfg)
         return files, source
 
+    def _ask_method(self, bp, plan, skills, cfg, notes) -> MethodFill | None:
+        """Method mode: a strong model writes method.py (build_model) for the fixed harness."""
+        domain, task = cfg["domain"], cfg["task"]
+        prompt = _ENV.from_string(PROMPTS["method"]).render(
+            title=bp.title, task=task, datasets=", ".join(cfg["datasets"]), domain=domain,
+            method_name=bp.proposed_method.name, method_description=bp.proposed_method.description,
+            plan_steps=(plan.steps if plan else [])[:6], skills=_skill_lines(skills, domain),
+            minutes=bp.compute_budget.minutes, imports=", ".join(sorted(METHOD_IMPORTS)),
+            families=DOMAIN_SPECS[domain]["tasks"][task]["families"])
+        msgs = [{"role": "system", "content": PROMPTS["system_method"].strip()},
+                {"role": "user", "content": prompt}]
+        try:
+            fill, _ = generate_structured(self.llm, msgs, MethodFill, retries=self.retries,
+                                          max_tokens=4000, add_schema_instruction=False)
+            return fill
+        except ModelError as e:
+            notes.append(f"method module: model output unusable ({e})")
+            return None
+
     def _ask_fill(self, bp, plan, skills, cfg, notes) -> MethodFill | None:
+        if self.mode == "method":
+            return self._ask_method(bp, plan, skills, cfg, notes)
         domain, task = cfg["domain"], cfg["task"]
         fams = {f: list(FAMILIES.get(f, {}).get("params", {})) for f in DOMAIN_SPECS[domain]["tasks"][task]["families"]}
         default = DOMAIN_SPECS[domain]["tasks"][task]["method"]

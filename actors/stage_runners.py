@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from actors.debugging import debug_loop
 from actors.writing_revise import revise_loop
-from nanoresearch.config import Budgets
+from nanoresearch.config import Budgets, CodeSearchSettings
 from nanoresearch.types import (
     AnalysisReport, Blueprint, CodeArtifact, Plan, RunResult, SkillEntry, WritingResult,
 )
@@ -40,7 +40,9 @@ class ExperimentRunner:
                  search: Any = None, ray_address: str | None = None):
         self.coding, self.debugging, self.analysis = coding, debugging, analysis
         self.executor, self.budgets = executor, budgets
-        self.search, self.ray_address = search, ray_address  # coding.search (freeform mode)
+        # coding.search: model-written (freeform) code always runs through the contract-checked
+        # search; the default (1 draft, no improvements, in-process) is a plain debug chain
+        self.search, self.ray_address = search or CodeSearchSettings(), ray_address
         self._skills: list[SkillEntry] = []
         self._plan_steps: list[str] = []
 
@@ -56,7 +58,7 @@ class ExperimentRunner:
         them beside the coding plan's skills (a resumed run has only these)."""
         have = {s.id for s in skills}
         both = [*skills, *(s for s in self._skills if s.id not in have)]
-        if code.mode == "free" and self.search is not None:  # model-written code: tree search
+        if code.mode == "free":  # model-written code: contract checks + tree search
             from actors.code_search import run_code_search
             return run_code_search(code, Path(code_dir), self.coding, _Debugger(self.debugging),
                                    self.executor, self.budgets.debug_attempts, self.search,

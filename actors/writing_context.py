@@ -150,6 +150,8 @@ class PaperInputs:
                "llm": "a scaffold model family chosen by the coding model",
                "default": "the scaffold's default model family"}.get(n.get("method_source", ""),
                                                                       "the scaffold's default model family")
+        if n.get("method_family") and n.get("method_source") in ("llm", "default"):
+            who += f" ({n['method_family'].replace('_', ' ')})"
         out = [f"The experiment code ran in {n.get('mode', 'seeded')} mode: {who}."]
         if n.get("fallback"):
             out.append(f"Fallback: {n['fallback']}.")

@@ -28,7 +28,6 @@ from types import SimpleNamespace
 from actors.code_search import run_code_search
 from actors.coding import CodingAgent
 from actors.debugging import DebuggingAgent
-from nanoresearch.execution.base import Limits
 from nanoresearch.llm.scripted import FunctionModel
 from nanoresearch.types import Blueprint, DatasetSpec, MethodSpec, SearchTree
 

@@ -192,6 +192,7 @@ class CodeSearchSettings(BaseModel):
     drafts: int = Field(default=1, ge=1, le=32)
     depth: int = Field(default=0, ge=0, le=32)
     parallel: int = Field(default=1, ge=1, le=64)
+    max_minutes: float | None = Field(default=None, gt=0)  # no new nodes start after this
 
 
 class CodingSettings(BaseModel):

@@ -648,6 +648,7 @@ class CodingNotes(Artifact):
     why: str = ""
     fallback: str = ""  # non-empty when the mode actually run differs from the chosen one
     method_source: str = ""
+    method_family: str = ""  # the scaffold family that ran (seeded / method modes)
     domain: str = ""
     task: str = ""
     datasets: list[str] = Field(default_factory=list)
@@ -681,6 +682,7 @@ class SearchTree(Artifact):
     parallel: int = 1
     executor: str = "in-process"
     wall_s: float = 0.0
+    stopped: str = ""  # why the search ended early (time budget), empty when the budget of nodes ran
 
 
 # --------------------------------------------------------------------------- project status

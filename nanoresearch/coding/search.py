@@ -30,6 +30,7 @@ class SearchPolicy:
     depth: int = 0  # improvement nodes in all
     parallel: int = 1
     debug_attempts: int = 3  # debug children per chain
+    max_wall_s: float | None = None  # after the first batch, none starts past this search time
 
 
 @dataclass
@@ -64,7 +65,7 @@ class TreeSearch:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> SearchTree:
-        t0 = time.monotonic()
+        t0 = self._t0 = time.monotonic()
         while True:
             batch = self._next_batch()
             if not batch:
@@ -81,6 +82,10 @@ class TreeSearch:
 
     def _next_batch(self) -> list[SearchNode]:
         batch: list[SearchNode] = []
+        if self.tree.nodes and self.policy.max_wall_s is not None and time.monotonic() - self._t0 > self.policy.max_wall_s:
+            self.tree.stopped = f"time budget of {self.policy.max_wall_s:.0f} s spent"
+            log.warning("code search: %s; %d nodes run", self.tree.stopped, len(self.tree.nodes))
+            return batch
         while len(batch) < self.policy.parallel:
             node = self._next_action()
             if node is None:

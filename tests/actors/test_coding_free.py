@@ -82,6 +82,8 @@ def test_planted_failure_is_fixed_through_the_debug_loop(tmp_path, name):
     assert [r.status for r in runs] == [runs[0].status, RunStatus.SUCCEEDED] and len(runs) == 2
     assert debugger.history[0].source == "llm" and debugger.history[0].llm_valid
     assert any(k == "fix" and d["failure_class"] == cls for k, d in events)
+    outcome = next(d for k, d in events if k == "outcome")  # every attempt: diff, outcome, duration
+    assert outcome["resolved"] and outcome["failure_class"] == cls and outcome["diff"] and outcome["duration_s"] > 0
     metrics = json.loads((code_dir / "metrics.json").read_text())  # the selected node's own output
     assert metrics["runs"] and {m["split"] for m in metrics["metrics"]} == {"validation", "test"}
     assert final.files == fix.files and (tmp_path / "experiment" / "figures" / "code_search_tree.png").exists()

@@ -81,3 +81,10 @@ def test_success_without_validation_record_is_buggy():
                           metrics=[MetricRecord(method="M", dataset="d", metric="accuracy", value=0.9)])}
     tree = TreeSearch(Ops(["t"]), runner(out, []), SearchPolicy(debug_attempts=0), "accuracy", "M").run()
     assert tree.nodes[0].status == "buggy" and "validation" in tree.nodes[0].message
+
+
+def test_time_budget_stops_new_batches_and_says_so():
+    ops = Ops(["a", "b", "bug"], fixes={"bug": "fixed"})
+    ts = TreeSearch(ops, runner(OUT, []), SearchPolicy(drafts=3, parallel=1, max_wall_s=0.0), "accuracy", "M")
+    tree = ts.run()
+    assert len(tree.nodes) == 1 and "time budget" in tree.stopped  # the first batch always runs
