@@ -33,6 +33,10 @@ def _default_library() -> str:
         cand = base / "shared" / "literature" / "arxiv_ml.jsonl.gz"
         if cand.exists():
             return str(cand)
+    # the copy shipped in the package (split in parts, see nanoresearch/literature/shipped.py)
+    shipped = Path(__file__).parent / "literature" / "data" / "arxiv_ml.jsonl.gz"
+    if shipped.with_name(shipped.name + ".part1").exists():
+        return str(shipped)
     return ""
 
 
