@@ -118,7 +118,10 @@ class ExecutionSettings(BaseModel):
 
 
 class LiteratureSettings(BaseModel):
-    sources: list[Literal["local", "openalex", "arxiv", "semantic_scholar"]] = ["local"]
+    # online first when reachable (probed once per process; unreachable ones are dropped
+    # with one log line), then the shipped offline library
+    sources: list[Literal["local", "openalex", "arxiv", "semantic_scholar"]] = [
+        "openalex", "arxiv", "semantic_scholar", "local"]
     library_path: str = Field(default_factory=_default_library)
     user_library: str | None = None  # BibTeX or JSONL of the user's own papers
     semantic_scholar_api_key: str | None = None
