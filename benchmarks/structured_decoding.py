@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from typing import Any, Literal
 
@@ -74,6 +75,11 @@ def _legacy_planner(engine, messages, schema, max_tokens) -> tuple[str, int]:
     return guided_json(schema, complete, max_tokens)
 
 
+def _progress(what: str, runs: list[tuple[float, int, bool]]) -> None:
+    s, n, ok = runs[-1]
+    print(f"  {what}: {s:.1f}s {n} tokens valid={ok}", file=sys.stderr, flush=True)
+
+
 def _row(name: str, impl: str, runs: list[tuple[float, int, bool]]) -> dict[str, Any]:
     secs = [s for s, _, _ in runs]
     return dict(schema=name, impl=impl, calls=len(runs), p50_s=round(statistics.median(secs), 2),
@@ -97,9 +103,11 @@ def bench_plans(hf_dir, n: int, max_tokens: int) -> list[dict[str, Any]]:
         t = time.perf_counter()
         text, used = _legacy_planner(engine, msgs, schema, max_tokens)
         before.append((time.perf_counter() - t, used, _valid(PlannerOutput, text)))
+        _progress("plan before", before)
         t = time.perf_counter()
         res = engine.generate(msgs, None, max_tokens, schema=schema)
         after.append((time.perf_counter() - t, res.completion_tokens, _valid(PlannerOutput, res.text)))
+        _progress("plan after", after)
     return [_row("plan", "before:json_guide", before), _row("plan", "after:xgrammar", after)]
 
 
@@ -125,9 +133,11 @@ def bench_nested(hf_dir, n: int, max_tokens: int, threads: int) -> list[dict[str
         t = time.perf_counter()  # before: free generation primed with "{"
         (text, used, _, _), = llm._run([llm._prompt(msgs) + "{"], max_tokens, 0.0, None)
         before.append((time.perf_counter() - t, used, _valid(ExperimentPlan, "{" + text)))
+        _progress("nested before", before)
         t = time.perf_counter()
         c = llm.generate(msgs, schema=schema, max_tokens=max_tokens)
         after.append((time.perf_counter() - t, c.usage.completion_tokens, _valid(ExperimentPlan, c.text)))
+        _progress("nested after", after)
     return [_row("nested", "before:free+{", before), _row("nested", "after:xgrammar", after)]
 
 
