@@ -122,7 +122,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
     """Masks every token the grammar forbids, row by row of the batch, and switches a
     row to closing mode when the tokens left are about what closing it needs."""
 
-    WINDOW = 96  # closing costs are simulated only this near the end of the budget
+    WINDOW = 64  # closing costs are simulated only this near the end of the budget
+    EVERY = 4
     MARGIN = 4
 
     def __init__(self, grammar: JsonGrammar, compiled: Any, max_tokens: int):
@@ -150,8 +151,10 @@ class GrammarLogitsProcessor(LogitsProcessor):
         for i, m in enumerate(self.matchers):
             if m.is_terminated():
                 continue
-            if not self.closing[i] and left <= self.WINDOW:
-                self.closing[i] = self.g.closing_cost(m, left) + self.MARGIN >= left
+            # the simulation costs a mask per simulated token: run it every EVERY steps
+            # near the end, with a margin for what EVERY steps can open
+            if not self.closing[i] and left <= self.WINDOW and self.step % self.EVERY == 0:
+                self.closing[i] = self.g.closing_cost(m, left) + self.MARGIN + self.EVERY >= left
             m.fill_next_token_bitmask(self.bitmask, i)
         work = scores if scores.device.type == "cpu" and scores.dtype == self.g._torch.float32 \
             else scores.float().cpu()
