@@ -4,6 +4,7 @@ of going through the provider layer (make_llm + MeteredLLM ledger) vs the raw en
     python -m benchmarks.llm_engines                       # every importable engine
     python -m benchmarks.llm_engines --engines llama_cpp --max-tokens 64 --batch 8
     OMP_NUM_THREADS=2 python -m benchmarks.llm_engines --threads 2
+    python -m benchmarks.llm_engines --structured          # before/after XGrammar, one run
 
 Greedy decoding on SmolLM2-135M-Instruct (or providers.embedded_model_path). Numbers
 depend on how busy the CPU is, so the load average is printed beside them, and each rate
@@ -140,7 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="engine threads (default: config)")
+    ap.add_argument("--structured", action="store_true",
+                    help="structured calls before (hand-written guide) and after (XGrammar): "
+                         "benchmarks/structured_decoding.py")
     args = ap.parse_args(argv)
+    if args.structured:
+        from benchmarks.structured_decoding import run
+        print(json.dumps(run(plans=4, nested=3, max_tokens=160, threads=args.threads or 2)))
+        return 0
     settings = load_settings()
     if args.threads:
         settings.providers.embedded_threads = args.threads

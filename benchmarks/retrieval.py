@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python -m benchmarks.retrieval                       # 1k, 10k, 100k edge; 1k, 10k local
     python -m benchmarks.retrieval --sizes 1000 10000 --backends edge --queries 100
+    python -m benchmarks.retrieval --part literature   # literature BM25: hand-written vs bm25s at 100k
 
 Entries are memory-shaped payloads (1 of 100 users, a category, a dataset condition,
 timestamps) with RANDOM unit vectors of MiniLM's 384 dims: the engine's cost does not
@@ -121,7 +122,13 @@ def main() -> None:
     ap.add_argument("--optimize-max", type=int, default=10000,
                     help="largest edge size also measured after optimize() (HNSW build: ~25 s at 10k on 2 cores)")
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--part", choices=["memory", "literature"], default="memory",
+                    help="literature: the literature index before/after (benchmarks/retrieval_literature.py)")
     args = ap.parse_args()
+    if args.part == "literature":
+        from benchmarks.retrieval_literature import run
+        print(json.dumps(run(100_000, args.queries)))
+        return
     logging.basicConfig(level=logging.WARNING)
     rows = []
     for backend in args.backends:

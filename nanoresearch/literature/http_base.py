@@ -11,7 +11,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -212,3 +214,43 @@ def _retry_after(resp: httpx.Response) -> float:
         return float(resp.headers.get("Retry-After", 0))
     except ValueError:
         return 0.0
+
+
+_PROBES: dict[str, tuple[float, str | None]] = {}  # host -> (when, reason or None if live)
+
+
+def probe(base_url: str, timeout_s: float = 1.5, ttl_s: float = 300.0) -> str | None:
+    """None when a TCP connection to the API's host opens within `timeout_s`, else why
+    not (DNS, refused, timeout). Remembered per host for `ttl_s`, so an offline machine
+    pays the probe once per process, not once per search."""
+    u = httpx.URL(base_url)
+    host, port = u.host, u.port or (443 if u.scheme == "https" else 80)
+    cached = _PROBES.get(host)
+    if cached and time.monotonic() - cached[0] < ttl_s:
+        return cached[1]
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+        reason = None
+    except OSError as e:
+        reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    _PROBES[host] = (time.monotonic(), reason)
+    return reason
+
+
+def drop_unreachable(sources: list[Any], timeout_s: float = 1.5) -> list[Any]:
+    """Keep the web sources whose public API answers a TCP connect (probed in parallel);
+    say in ONE line which were dropped, so an offline run falls to the local library at
+    once instead of paying retries on every search. Sources pointed at a configured
+    mirror or test server are kept: their failures belong to whoever configured them."""
+    web = [s for s in sources if isinstance(s, HttpSource) and s.base_url == s.default_base_url.rstrip("/")]
+    if not web:
+        return sources
+    with ThreadPoolExecutor(max_workers=len(web)) as pool:
+        reasons = dict(zip([s.name for s in web], pool.map(lambda s: probe(s.base_url, timeout_s), web)))
+    down = {n: r for n, r in reasons.items() if r}
+    if down:
+        rest = [s.name for s in sources if s.name not in down]
+        log.warning("literature: online sources unreachable (%s); searching %s",
+                    "; ".join(f"{n}: {r}" for n, r in down.items()),
+                    ", ".join(rest) if rest else "nothing else")
+    return [s for s in sources if s.name not in down]

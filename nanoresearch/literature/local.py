@@ -1,5 +1,6 @@
-"""Offline literature: the bundled arXiv ML corpus (100k records) behind a BM25 index
-built once under the cache dir, with an optional embedding rerank of the candidates.
+"""Offline literature: the arXiv ML corpus (100k records, shipped in `data/`, see
+`shipped.py`) behind a BM25 index (bm25s) built once under the cache dir and loaded
+memory-mapped, with an optional embedding rerank of the candidates.
 
 Hybrid = BM25 recall, then dense precision: a dense index over 100k abstracts would take
 tens of minutes to embed on 2 CPU cores, while reranking ~50 BM25 candidates costs a
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -21,12 +23,13 @@ from typing import Any, Iterator, Protocol
 import numpy as np
 
 from nanoresearch.errors import UserError
+from nanoresearch.literature import shipped
 from nanoresearch.literature.bm25 import BM25Index
 from nanoresearch.literature.text import collapse, local_id, tokenize
 from nanoresearch.types import LiteratureRecord
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: bm25s index files, library read from a file or shipped parts
 
 
 class Embedder(Protocol):
@@ -77,7 +80,7 @@ class LocalLibrary:
     def __init__(self, library_path: str | Path, cache_dir: str | Path,
                  embedder: Embedder | None = None, candidates: int = 50):
         self.path = Path(library_path).expanduser()
-        if not self.path.is_file():
+        if not shipped.available(self.path):
             raise UserError(f"literature library {self.path} not found; set "
                             "literature.library_path to the arxiv_ml.jsonl.gz file or drop "
                             "'local' from literature.sources")
@@ -97,13 +100,13 @@ class LocalLibrary:
                  len(self.ids), time.perf_counter() - t)
 
     def _key(self) -> str:
-        st = self.path.stat()
-        raw = f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{INDEX_VERSION}"
+        raw = f"{shipped.fingerprint(self.path)}|{INDEX_VERSION}"
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
     def _iter_raw(self) -> Iterator[dict[str, Any]]:
-        opener = gzip.open if self.path.suffix == ".gz" else open
-        with opener(self.path, "rt", encoding="utf-8") as f:
+        raw = shipped.open_bytes(self.path)
+        stream = gzip.open(raw) if self.path.suffix == ".gz" else raw
+        with raw, io.TextIOWrapper(stream, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
                     yield json.loads(line)
@@ -112,6 +115,7 @@ class LocalLibrary:
         """Build into a temp folder and rename: concurrent builders (several agents on
         one machine) never see a half-written index; the loser's copy is discarded."""
         t = time.perf_counter()
+        shipped.verify(self.path)  # a damaged shipped part fails here, clearly, not mid-parse
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=".build-"))
         ids, offsets = [], []

@@ -13,6 +13,7 @@ import logging
 from typing import Any, Awaitable, TypeVar
 
 from nanoresearch.errors import NanoResearchError, UserError
+from nanoresearch.literature.http_base import drop_unreachable
 from nanoresearch.literature.http_sources import ArxivSource, OpenAlexSource, SemanticScholarSource
 from nanoresearch.literature.local import LocalLibrary
 from nanoresearch.literature.userlib import UserLibrary
@@ -118,4 +119,4 @@ def make_literature(settings: Any, embedder: Any = None, *, cache_dir: Any = Non
                                                      cache_dir=cache, timeout_s=timeout))
         except UserError as e:
             log.warning("literature source %s unavailable: %s", name, e)
-    return LiteratureSearch(sources)
+    return LiteratureSearch(drop_unreachable(sources))

@@ -62,11 +62,10 @@ def test_plain_text_becomes_steps():
 
 
 def test_plan_schema_restricts_ids_to_this_requests_candidates():
-    from nanoresearch.llm.engines.json_guide import guidable
     from serve.planner_prompt import Candidate, PlannerInput, plan_schema
 
     inp = PlannerInput(stage="ideation", task="t", skills=[Candidate(id="sk-1", text="a"), Candidate(id="sk-2", text="b")])
     schema = plan_schema(inp)
-    assert guidable(schema) and list(schema["properties"])[0] == "steps"
+    assert list(schema["properties"])[0] == "steps"
     assert schema["properties"]["selected_skill_ids"]["items"]["enum"] == ["sk-1", "sk-2"]
     assert "selected_memory_ids" not in schema["properties"]  # no candidates, no key

@@ -1,10 +1,10 @@
 """transformers engine: the planner's engine and the LoRA base (peft adapters load on it).
 
 Greedy by default (temperature 0), the tokenizer's chat template, real token counts.
-`generate_batch` left-pads so one forward pass serves many prompts. With a schema of a
-flat object the engine writes keys and punctuation and the model only the values
-(`json_guide.py`, a cheap stand-in for grammar decoding); other schemas prime the reply
-with "{". `llm/structured.py` validates and re-asks either way.
+`generate_batch` left-pads so one forward pass serves many prompts. With a schema, the
+reply is decoded under the schema's grammar (`grammar.py`, XGrammar) in the same single
+generate() call: any JSON Schema, nested or not, and the reply parses unless the token
+budget ran out (finish_reason "length"). `llm/structured.py` still validates.
 """
 from __future__ import annotations
 
@@ -13,18 +13,16 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from nanoresearch.errors import ModelError
 from nanoresearch.llm.base import LLM, Messages, to_messages
-from nanoresearch.llm.engines.json_guide import guidable, guided_json
 from nanoresearch.types import Completion, Usage
 
+if TYPE_CHECKING:
+    from nanoresearch.llm.engines.grammar import JsonGrammar
+
 log = logging.getLogger(__name__)
-
-
-def _prefix_for(schema: dict[str, Any] | None) -> str:
-    return "{" if schema and schema.get("type", "object") == "object" else ""
 
 
 class TransformersLLM(LLM):
@@ -51,6 +49,7 @@ class TransformersLLM(LLM):
         self._lock = threading.Lock()  # one generate at a time per engine instance
         eos = self.hf_model.generation_config.eos_token_id
         self._eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        self._grammar = None  # compiled on the first structured call
         self.load_s = time.perf_counter() - t0
         log.info("transformers engine loaded %s in %.1fs", self.model_dir, self.load_s)
 
@@ -75,35 +74,30 @@ class TransformersLLM(LLM):
         return self.generate_batch([messages], schema=schema, max_tokens=max_tokens,
                                    temperature=temperature, stop=stop)[0]
 
+    def grammar(self) -> "JsonGrammar":
+        if self._grammar is None:
+            from nanoresearch.llm.engines.grammar import JsonGrammar  # imports transformers
+            self._grammar = JsonGrammar(self.tokenizer, self.hf_model.config.vocab_size,
+                                        sorted(i for i in self._eos_ids if i is not None))
+        return self._grammar
+
     def generate_batch(self, batch: Sequence[Messages], *, schema: dict[str, Any] | None = None,
                        max_tokens: int = 512, temperature: float = 0.0,
                        stop: list[str] | None = None) -> list[Completion]:
-        if guidable(schema):
-            return [self._guided(m, schema, max_tokens, temperature) for m in batch]
-        prefix = _prefix_for(schema)
+        proc = self.grammar().processor(schema, max_tokens) if schema else None
         t0 = time.perf_counter()
-        rows = self._run([self._prompt(m) + prefix for m in batch], max_tokens, temperature, stop)
+        # stop strings could cut a JSON value short: under a grammar the grammar ends it
+        rows = self._run([self._prompt(m) for m in batch], max_tokens, temperature,
+                         None if proc else stop, proc)
         latency = time.perf_counter() - t0
-        return [Completion(text=prefix + text, model=self.model, finish_reason=finish,
+        # under a grammar the stop token is allowed only after a complete value, so
+        # finish_reason "stop" also means the JSON is whole
+        return [Completion(text=text, model=self.model, finish_reason=finish,
                            latency_s=latency, usage=Usage(prompt_tokens=p, completion_tokens=n))
                 for text, n, p, finish in rows]
 
-    def _guided(self, messages: Messages, schema: dict[str, Any], max_tokens: int,
-                temperature: float) -> Completion:
-        prompt = self._prompt(messages)
-
-        def complete(prefix: str, stop: list[str], n: int) -> tuple[str, int]:
-            text, used, _, _ = self._run([prompt + prefix], n, temperature, stop)[0]
-            return text, used
-
-        t0 = time.perf_counter()
-        text, used = guided_json(schema, complete, max_tokens)
-        n_prompt = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        return Completion(text=text, model=self.model, latency_s=time.perf_counter() - t0,
-                          usage=Usage(prompt_tokens=n_prompt, completion_tokens=used))
-
     def _run(self, prompts: list[str], max_tokens: int, temperature: float,
-             stop: list[str] | None) -> list[tuple[str, int, int, str]]:
+             stop: list[str] | None, processor=None) -> list[tuple[str, int, int, str]]:
         """Generate for left-padded prompts: (text, generated tokens, prompt tokens, finish)."""
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         width = enc["input_ids"].shape[1]
@@ -111,7 +105,11 @@ class TransformersLLM(LLM):
             raise ModelError(f"prompt of {width} tokens + max_tokens {max_tokens} exceeds the "
                              f"embedded model's context of {self.max_context}; shorten the input")
         with self._lock, self._torch.inference_mode():
-            out = self.hf_model.generate(**enc, **self._gen_kwargs(max_tokens, temperature, stop))
+            kw = self._gen_kwargs(max_tokens, temperature, stop)
+            if processor is not None:
+                from transformers import LogitsProcessorList
+                kw["logits_processor"] = LogitsProcessorList([processor])
+            out = self.hf_model.generate(**enc, **kw)
         return [self._decode(out[i, width:].tolist(), int(enc["attention_mask"][i].sum()),
                              max_tokens, stop) for i in range(len(prompts))]
 

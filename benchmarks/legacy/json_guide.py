@@ -1,4 +1,4 @@
-"""Cheap schema-guided JSON for engines without grammar support (transformers).
+"""LEGACY (benchmark baseline only; the product uses XGrammar). Cheap schema-guided JSON for engines without grammar support (transformers).
 
 A 135M model shown a JSON schema tends to echo the schema back. Here the engine writes
 the keys and punctuation itself and lets the model produce only the *values*, one
