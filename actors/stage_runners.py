@@ -77,9 +77,10 @@ class PaperWriter:
     def write(self, *, topic, profile, hypothesis, blueprint, papers, analysis, metrics,
               paper_dir: Path, plan=None, skills=(), workspace_root: Path | None = None) -> WritingResult:
         paper_dir = Path(paper_dir)
-        draft = self.writing.write(topic, profile, hypothesis, blueprint, papers, analysis,
-                                   [m.model_dump() for m in metrics], paper_dir, plan, list(skills),
-                                   workspace_root=workspace_root)
+        draft = self.writing.write(topic=topic, profile=profile, hypothesis=hypothesis, blueprint=blueprint,
+                                   papers=papers, analysis=analysis,
+                                   runs_metrics=[m.model_dump() for m in metrics], paper_dir=paper_dir,
+                                   plan=plan, skills=list(skills), workspace_root=workspace_root)
         res = revise_loop(self.writing, self.review, draft, paper_dir, self.budgets,
                           venue=profile.paper_format)
         pdf = paper_dir / "paper.pdf"

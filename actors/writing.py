@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +19,7 @@ from jinja2 import Template
 from pydantic import BaseModel, Field
 
 from nanoresearch.config import Budgets
-from nanoresearch.errors import StructuredOutputError
+from nanoresearch.errors import StructuredOutputError, UserError
 from nanoresearch.latex import (bib_key, check_numbers, check_section, check_tex_installation, cited_keys,
                                 escape_latex, results_table)
 from nanoresearch.llm.base import LLM
@@ -54,6 +55,21 @@ def _render(name: str, **kw: Any) -> str:
     return Template(PROMPTS[name]).render(**kw).strip()
 
 
+@dataclass
+class WritingState:
+    """What write() learns that revise() and the LaTeX fix loop need, in one typed object:
+    the bundled inputs, where the paper lives, the outline, and per section the prose
+    before assembly (model or artifact-built), the sentences already used, the figures."""
+    inputs: PaperInputs
+    paper_dir: Path
+    outline: dict[str, str] = field(default_factory=dict)
+    key_message: str = ""
+    title: str = ""
+    prose: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    figures: list[tuple[str, str]] = field(default_factory=list)
+
+
 class WritingAgent:
     def __init__(self, llm: LLM, budgets: Budgets | None = None, *, compile_timeout_s: float = 180.0,
                  max_tokens: int = 320, max_sections_per_revision: int = 3):
@@ -64,53 +80,54 @@ class WritingAgent:
         self.max_sections_per_revision = max_sections_per_revision
         self.events: list[TrajectoryEvent] = []
         self.compile_history: list[dict] = []
-        self.inputs: PaperInputs | None = None
-        self.paper_dir: Path | None = None
-        self.outline: dict[str, str] = {}
-        self.key_message = ""
-        self.title = ""
+        self.state: WritingState | None = None  # set by write(); pass it to revise() explicitly
+
+    @property
+    def inputs(self) -> PaperInputs | None:
+        return self.state.inputs if self.state else None
 
     # ------------------------------------------------------------------ public
-    def write(self, topic: ResearchTopic, profile: UserProfile, hypothesis: Hypothesis,
+    def write(self, *, topic: ResearchTopic, profile: UserProfile, hypothesis: Hypothesis,
               blueprint: Blueprint, papers: Sequence[LiteratureRecord], analysis: AnalysisReport,
               runs_metrics: Any, paper_dir: Path, plan: Plan | None = None,
-              skills: Sequence[SkillEntry] = (), *, cards: Sequence[DatasetCard] = (),
+              skills: Sequence[SkillEntry] = (), cards: Sequence[DatasetCard] = (),
               workspace_root: Path | None = None) -> PaperDraft:
         """Draft, check and compile the paper in `paper_dir`; returns the draft (its
         `compiled`/`pdf_path` say whether a PDF exists, `problems` what went wrong)."""
         check_tex_installation()  # fail before any model call, naming the Debian packages
-        self.paper_dir = Path(paper_dir)
-        self.paper_dir.mkdir(parents=True, exist_ok=True)
-        self.inputs = PaperInputs(topic, profile, hypothesis, blueprint, list(papers), analysis,
-                                  load_metrics(runs_metrics), list(cards), plan, skills, workspace_root)
+        paper_dir = Path(paper_dir)
+        paper_dir.mkdir(parents=True, exist_ok=True)
+        st = self.state = WritingState(PaperInputs(
+            topic, profile, hypothesis, blueprint, list(papers), analysis, load_metrics(runs_metrics),
+            list(cards), plan, skills, workspace_root), paper_dir)
         title = self._make_outline()
-        draft = PaperDraft(title=title, bib_keys=self.inputs.keys)
-        self._figures = build.figure_blocks(self.inputs, self.paper_dir, draft.problems)
-        self._prose: dict[str, str] = {}
-        self._seen: set[str] = set()
+        draft = PaperDraft(title=title, bib_keys=st.inputs.keys)
+        st.figures = build.figure_blocks(st.inputs, paper_dir, draft.problems)
         for name, _ in SECTIONS:
-            self._prose[name] = self._write_section(name, self._section_prompt(name))
+            st.prose[name] = self._write_section(name, self._section_prompt(name))
             draft.sections.append(Section(name=name, latex=self._assemble(name)))
         draft.abstract = self._write_section("abstract", _render(
-            "abstract", title=title, words=120, facts=self.inputs.facts("abstract")))
+            "abstract", title=title, words=120, facts=st.inputs.facts("abstract")))
         return self.finalize(draft)
 
-    def revise(self, draft: PaperDraft, requests: Sequence[str], round: int) -> PaperDraft:
-        """Rewrite the sections the requests name (others stay), then check and compile."""
-        assert self.inputs is not None, "write() first"
+    def revise(self, draft: PaperDraft, requests: Sequence[str], round: int,
+               state: WritingState | None = None) -> PaperDraft:
+        """Rewrite the sections the requests name (others stay), then check and compile.
+        `state` is the WritingState of the write() that made `draft` (default: the last)."""
+        self.state = state or self._need_state()
         # a few sections per round keeps a revision as cheap as the requests are focused
         targets = dict(list(route_requests(requests).items())[:self.max_sections_per_revision])
         for name, asks in targets.items():
-            current = re.sub(r"\\[a-zA-Z]+\*?(\{[^{}]*\})?|[{}$]", " ", self._prose.get(name, draft.abstract))
+            current = re.sub(r"\\[a-zA-Z]+\*?(\{[^{}]*\})?|[{}$]", " ", self.state.prose.get(name, draft.abstract))
             prompt = _render("revise", title=draft.title, section_title=SECTION_TITLES.get(name, "Abstract"),
                              current=" ".join(current.split())[:1200], request=" ".join(asks)[:600],
                              facts=self.inputs.facts(name), sources=self.inputs.sources_prompt()
                              if name in ("introduction", "related_work") else "", paragraphs=2)
-            text = self._write_section(name, prompt, keep=self._prose.get(name, draft.abstract))
+            text = self._write_section(name, prompt, keep=self.state.prose.get(name, draft.abstract))
             if name == "abstract":
                 draft.abstract = text
             else:
-                self._prose[name] = text
+                self.state.prose[name] = text
                 next(s for s in draft.sections if s.name == name).latex = self._assemble(name)
         draft.round = round
         self.events.append(TrajectoryEvent(step="revise", action=f"round {round}",
@@ -118,9 +135,18 @@ class WritingAgent:
                                            detail={"requests": list(requests)}))
         return self.finalize(draft)
 
+    def _need_state(self) -> WritingState:
+        if self.state is None:
+            raise UserError("the writing agent has no draft state: call write() before revise()/finalize()")
+        return self.state
+
+    @property
+    def paper_dir(self) -> Path:
+        return self._need_state().paper_dir
+
     def finalize(self, draft: PaperDraft) -> PaperDraft:
         """Write files, audit, compile with the fix loop, save draft.json."""
-        assert self.inputs is not None and self.paper_dir is not None, "write() first"
+        self._need_state()
         draft.problems = [p for p in draft.problems if p.startswith("figure")]
         build.set_provenance_section(draft, self.events, self.inputs)
         tex = build.write_paper(draft, self.inputs, self.paper_dir)
@@ -181,7 +207,7 @@ class WritingAgent:
                                          retries=self.budgets.structured_retries, max_tokens=300)
         except StructuredOutputError as e:
             out, why = None, str(e)
-        self.outline = dict(DEFAULT_POINTS)
+        self.state.outline = dict(DEFAULT_POINTS)
         # the title may name only what ran; a factorial design's title is its question
         title = escape_latex(inp.blueprint.title)
         if inp.design.kind == "factorial" or not inp.title_ok(inp.blueprint.title):
@@ -189,16 +215,16 @@ class WritingAgent:
         if out is not None:
             for (name, _), point in zip(SECTIONS, out.points):
                 if 3 <= len(point.split()) <= 40:
-                    self.outline[name] = point
+                    self.state.outline[name] = point
             cand, why = out.title.strip().strip('"'), "model"
             if 3 <= len(cand.split()) <= 20 and "\n" not in cand and not re.search(r"\d", cand) \
                     and inp.title_ok(cand) and inp.design.kind != "factorial":
                 title = escape_latex(cand)
             else:
                 why = "fallback: model title unusable"
-            self.key_message = out.key_message[:300]
-        self.key_message = self.key_message or inp.hypothesis.statement
-        self.title = title
+            self.state.key_message = out.key_message[:300]
+        self.state.key_message = self.state.key_message or inp.hypothesis.statement
+        self.state.title = title
         self.events.append(TrajectoryEvent(step="outline", action="generate_structured", outcome=why,
                                            ok=why == "model", detail={"title": title}))
         return title
@@ -210,11 +236,11 @@ class WritingAgent:
 
     def _section_prompt(self, name: str) -> str:
         inp, fmt = self.inputs, self.inputs.profile.paper_format
-        done = [f"{SECTION_TITLES[n]}: {self.outline[n]}" for n in self._prose]
+        done = [f"{SECTION_TITLES[n]}: {self.state.outline[n]}" for n in self.state.prose]
         skills = "; ".join(i for s in list(inp.skills)[:3] for i in s.instructions[:3])
-        return _render("section", title=self.title,
-                       key_message=self.key_message, previous=" | ".join(done[-3:]),
-                       section_title=SECTION_TITLES[name], point=self.outline[name],
+        return _render("section", title=self.state.title,
+                       key_message=self.state.key_message, previous=" | ".join(done[-3:]),
+                       section_title=SECTION_TITLES[name], point=self.state.outline[name],
                        facts=inp.facts(name), sources=inp.sources_prompt()
                        if name in ("introduction", "related_work") else "",
                        style=inp.profile.writing_style, skills=skills,
@@ -228,7 +254,7 @@ class WritingAgent:
         latex, how = clean_model_text(comp.text, inp.keys, SECTION_TITLES.get(name, name.title()),
                                       prompt_echo=prompt.splitlines())
         if latex is not None and keep is None:
-            latex = drop_seen(latex, self._seen)
+            latex = drop_seen(latex, self.state.seen)
         findings: list[str] = []
         if latex is not None:
             latex, findings = self._checked(name, latex)
@@ -254,7 +280,7 @@ class WritingAgent:
 
     def _assemble(self, name: str) -> str:
         """Model prose plus the parts that must be there whatever the model wrote."""
-        inp, prose = self.inputs, self._prose[name]
+        inp, prose = self.inputs, self.state.prose[name]
         if name == "related_work":  # themed paragraph unless the model cited the work itself
             missing = [p for p in inp.papers if bib_key(p.id) not in cited_keys(prose)]
             if missing or not inp.papers:
@@ -266,18 +292,18 @@ class WritingAgent:
         wide = inp.profile.paper_format == "conference" and len({(m.dataset, m.metric) for m in inp.metrics}) > 2
         table = results_table(inp.metrics, method_order=[inp.method, *inp.baselines], wide=wide)
         refs = (" Table~\\ref{tab:results} reports every method." if table else "") + "".join(
-            f" Figure~\\ref{{{label}}} shows the analysis figure." for label, _ in self._figures)
+            f" Figure~\\ref{{{label}}} shows the analysis figure." for label, _ in self.state.figures)
         det = " ".join(inp.ranking_sentences() or inp.comparison_sentences()) + " " + inp.verdict_sentence() + refs
         seen: set[str] = set()
         drop_seen(det, seen)
         prose = drop_seen(prose, seen)  # a small model echoes the facts it was given
-        return "\n\n".join(x for x in [det.strip(), prose, table, *[b for _, b in self._figures]] if x)
+        return "\n\n".join(x for x in [det.strip(), prose, table, *[b for _, b in self.state.figures]] if x)
 
     # ------------------------------------------------------------------ LaTeX fixes
     def _fix_section(self, name: str, err, attempt: int) -> str | None:
         """1st try: the model with the error; 2nd: deterministic sanitising; then the
         artifact-built fallback text. The fixed prose is re-checked like new text."""
-        current = self._prose[name]
+        current = self.state.prose[name]
         if attempt == 1:
             prompt = _render("fix_latex", error=str(err), source=current[:3000])
             text = self.llm.generate(self._messages(prompt), max_tokens=self.max_tokens * 2).text
@@ -293,7 +319,7 @@ class WritingAgent:
         if not fixed or len(fixed.split()) < 5:
             fixed, how = sanitize_latex(current), "sanitized (model fix unusable)"
         self.events.append(TrajectoryEvent(step=f"latex_fix:{name}", action=how, outcome=str(err)[:200]))
-        self._prose[name] = fixed
+        self.state.prose[name] = fixed
         return self._assemble(name)
 
 

@@ -58,6 +58,13 @@ def _question(problem: str) -> str:
     return f"the question: {p}" if p.endswith("?") else _lc_first(p) + "."
 
 
+def _title_case(t: str) -> str:
+    small = {"a", "an", "and", "of", "on", "the", "in", "for", "with", "to", "or", "by"}
+    words = t.split(" ")
+    return " ".join(w if (i and w.lower() in small) or not w[:1].islower() or "-" in w[:3]
+                    else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -178,7 +185,7 @@ class PaperInputs:
         per = {
             "introduction": [f"Motivation: {hy.motivation}" if hy.motivation else "",
                              f"We compare {self.method} with {human_list(self.baselines)} on "
-                             f"{human_list(self.datasets)}.", f"Outcome: the hypothesis is {self.analysis.verdict}."],
+                             f"{human_list(self.datasets)}.", self._outcome_fact()],
             "related_work": [f"Background: {self.topic.background}" if self.topic.background else ""],
             "method": [f"Proposed method {self.method}: {bp.proposed_method.description}",
                        *[f"Baseline {b.name}: {b.description}" for b in bp.baselines],
@@ -189,10 +196,16 @@ class PaperInputs:
             "limitations": [*self.design.unrealised, f"Only {len(self.datasets)} dataset(s) were used.",
                             *self.code_provenance()[1:2]]
             + ([f"Planned but not run: {human_list(self.datasets_not_run)}."] if self.datasets_not_run else []),
-            "conclusion": [f"Verdict: the hypothesis is {self.analysis.verdict}.", *self.comparison_facts()[:1]],
+            "conclusion": [self._outcome_fact(), *(self.ranking_sentences()[-1:] or self.comparison_facts()[:1])],
             "abstract": [*self.ranking_sentences()[:2], *self.comparison_facts()[:1]],
         }
         return "\n".join(f"- {f}" for f in [*base, *per.get(section, [])] if f)
+
+    def _outcome_fact(self) -> str:
+        if self.ranks:
+            return "Outcome: " + ("the best method changes with " if any(r.changed for r in self.ranks)
+                                  else "the best method does not change with ") + self.design.factor + "."
+        return f"Outcome: the hypothesis is {self.analysis.verdict}."
 
     # ------------------------------------------------------------------ deterministic text
     def comparison_sentences(self) -> list[str]:
@@ -209,6 +222,8 @@ class PaperInputs:
         return out
 
     def verdict_sentence(self) -> str:
+        if self.ranks:  # a factorial design is answered by the ranking change (headline), not a verdict
+            return ""
         words = {"supported": "The results support the hypothesis",
                  "refuted": "The results do not support the hypothesis",
                  "inconclusive": "The results are inconclusive with respect to the hypothesis"}
@@ -231,6 +246,12 @@ class PaperInputs:
                  if c.size and c.name in self.datasets]
         data = human_list(sizes) if sizes else human_list([escape_latex(d) for d in self.datasets])
         n_seeds = len({m.seed for m in self.metrics}) or len(bp.seeds)
+        d = self.design
+        if d.kind == "factorial":
+            return (f"We evaluate on {data}. The design crosses {_plural(len(d.methods), 'classifier')} with "
+                    f"{_plural(len(d.levels), 'preprocessing condition')}, for {len(d.arms)} configurations; "
+                    f"we report {human_list([escape_latex(m) for m in bp.metrics])} on the test split, "
+                    f"each configuration repeated with {n_seeds} random seeds.")
         return (f"We evaluate on {data}. We compare {escape_latex(self.method)} with "
                 f"{human_list([escape_latex(b) for b in self.baselines])}, report "
                 f"{human_list([escape_latex(m) for m in bp.metrics])} on the test split, and repeat every "
@@ -304,7 +325,7 @@ class PaperInputs:
         d, e = self.design, escape_latex
         data = human_list([e(x.replace("_", " ")) for x in self.datasets])
         if d.kind == "factorial":
-            return f"Does {e(d.factor.capitalize())} Change the Ranking of {human_list([e(m) for m in d.methods])} on {data}?"
+            return _title_case(f"Does {e(d.factor)} Change the Ranking of {human_list([e(m) for m in d.methods])} on {data}?")
         return e(self.blueprint.title)
 
     def headline(self, where: str) -> str:

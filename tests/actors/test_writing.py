@@ -92,7 +92,7 @@ def test_journal_format(stage2, tmp_path):
 
 
 def inject(w, d, name="method"):
-    w._prose[name] += "\n\nBroken \\undefinedmacro{x} and $\\alpha_{$ math."
+    w.state.prose[name] += "\n\nBroken \\undefinedmacro{x} and $\\alpha_{$ math."
     sec = next(s for s in d.sections if s.name == name)
     sec.latex = w._assemble(name)
 

@@ -1,0 +1,135 @@
+"""Paper quality over the benchmark tasks: does each paper answer its question, cite only
+related work, and say each thing once, with no filler, no internal text and complete
+references? Counts per paper, a table, then one JSON line.
+
+    # run the tasks (written as researchers write them: display-name domains, module-path
+    # datasets) through the CLI on the embedded model, then measure each paper
+    python -m benchmarks.paper_quality --tasks tab_03,ts_01 --data-dir /tmp/pq
+    # measure projects that already ran (no model calls)
+    python -m benchmarks.paper_quality --measure-only --data-dir /tmp/pq
+
+The full cycle on the embedded model takes minutes per task on 2 cores; `--fast` sets
+`budgets.review_rounds=0` (no revision rounds: the first draft is what is measured, and
+revision only rewrites sections through the same gates).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from actors.planning_design import design_issues, named_methods
+from actors.writing_related import THRESHOLD, complete_reference, score_records, study_groups
+from nanoresearch.datasets import get_catalog
+from nanoresearch.latex import cited_keys
+from nanoresearch.latex.bib import bib_key
+from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences
+from nanoresearch.types import IdeationResult, PlanningResult, ResearchTopic
+
+TASKS = Path(__file__).parent / "tasks"
+DISPLAY = {"timeseries": "Time Series", "graph": "Graph ML", "cv": "CV", "nlp": "NLP",
+           "tabular": "Tabular", "audio": "Audio", "multimodal": "Multimodal"}
+COLUMNS = ("design", "cited_rel", "cited", "repeated", "filler", "leaks", "incomplete_refs", "pdf")
+
+
+def as_researcher_writes(task: dict) -> dict:
+    """The task with a display-name domain and module-path datasets."""
+    cat = get_catalog()
+    refs = [cat[d].source.split(" (")[0] if d in cat and not cat[d].source.startswith("sklearn") else d
+            for d in task["datasets"]]
+    return dict(task, domain=DISPLAY.get(task["domain"], task["domain"]), datasets=refs)
+
+
+def run_task(qid: str, data_dir: Path, fast: bool) -> int:
+    task = as_researcher_writes(json.loads((TASKS / f"{qid}.json").read_text()))
+    path = data_dir / "tasks" / f"{qid}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(task, indent=1))
+    cmd = [sys.executable, "-m", "nanoresearch_cli", "run", "--no-ray", "--task", str(path), "--project", qid]
+    cmd += ["--set", "budgets.review_rounds=0"] if fast else []
+    env = dict(os.environ, NANORESEARCH_HOME=str(data_dir))
+    with open(data_dir / f"{qid}.log", "w") as log:
+        return subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+
+
+def _body(paper: Path) -> tuple[str, list[str]]:
+    """(abstract, section bodies) of the paper as compiled, the provenance appendix excluded."""
+    tex = (paper / "paper.tex").read_text() if (paper / "paper.tex").exists() else ""
+    m = re.search(r"\\begin\{abstract\}(.*?)\\end\{abstract\}", tex, re.S)
+    secs = [p.read_text().split("\n", 1)[-1] for p in sorted((paper / "sections").glob("*.tex"))
+            if p.stem != "provenance"]
+    return (m.group(1) if m else ""), secs
+
+
+def measure(project: Path, topic: ResearchTopic) -> dict:
+    paper = project / "writing"
+    row: dict = {"task": project.name}
+    plan = project / "ideation" / "planning.json"
+    bp = PlanningResult.model_validate_json(plan.read_text()).blueprint if plan.exists() else None
+    ran = _ran_methods(project)
+    issues = design_issues(bp, topic) if bp else ["no blueprint"]
+    if bp and bp.design and bp.design.kind == "factorial":
+        issues += [f"arm {a!r} did not run" for a in bp.design.arms if a not in ran]
+    row["design"], row["design_issues"] = not issues, issues
+    abstract, secs = _body(paper)
+    texts = [abstract, *secs]
+    sentences = [s for t in texts for s in split_sentences(re.sub(r"\\begin\{(table|figure)\*?\}.*?\\end\{\1\*?\}", " ", t, flags=re.S))]
+    row["repeated"] = len(repeated_sentences(texts))
+    row["filler"] = sum(bool(filler_reason(s)) for s in sentences)
+    row["leaks"] = sum(bool(leak_reason(s)) for s in sentences)
+    row.update(_citations(project, texts, topic, bp))
+    row["pdf"] = (paper / "paper.pdf").exists()
+    return row
+
+
+def _ran_methods(project: Path) -> set[str]:
+    runs = project / "experiment" / "runs.json"
+    if not runs.exists():
+        return set()
+    doc = json.loads(runs.read_text())
+    return {m["method"] for r in doc.get("runs", []) if r.get("status") == "succeeded" for m in r.get("metrics", [])}
+
+
+def _citations(project: Path, texts: list[str], topic: ResearchTopic, bp) -> dict:
+    ide = project / "ideation" / "ideation.json"
+    papers = IdeationResult.model_validate_json(ide.read_text()).papers if ide.exists() else []
+    by_key = {bib_key(p.id): p for p in papers}
+    cited = [by_key[k] for k in dict.fromkeys(k for t in texts for k in cited_keys(t)) if k in by_key]
+    methods = bp.design.methods if bp and bp.design else named_methods(topic.problem_statement)
+    groups = study_groups(topic.problem_statement, methods, [d.name for d in bp.datasets] if bp else [],
+                          bp.design.factor if bp and bp.design else "")
+    rel = sum(s.score >= THRESHOLD for s in score_records(groups, cited))
+    return {"cited": len(cited), "cited_rel": rel, "incomplete_refs": sum(not complete_reference(p) for p in cited)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", default=",".join(sorted(p.stem for p in TASKS.glob("*.json"))))
+    ap.add_argument("--data-dir", type=Path, default=Path("/tmp/paper_quality"))
+    ap.add_argument("--measure-only", action="store_true")
+    ap.add_argument("--fast", action="store_true", help="no revision rounds (see the docstring)")
+    args = ap.parse_args(argv)
+    rows = []
+    for qid in [t for t in args.tasks.split(",") if t]:
+        rc = 0 if args.measure_only else run_task(qid, args.data_dir, args.fast)
+        topic = ResearchTopic.model_validate_json((TASKS / f"{qid}.json").read_text())
+        project = args.data_dir / "projects" / qid
+        row = measure(project, topic) if project.exists() else {"task": qid, "design": False,
+                                                                   "design_issues": ["no project"]}
+        row["rc"] = rc
+        rows.append(row)
+    print(" | ".join(["task", *COLUMNS, "rc"]))
+    for r in rows:
+        print(" | ".join(str(r.get(c, "-")) for c in ["task", *COLUMNS, "rc"]))
+    total = {c: sum(int(r.get(c) or 0) for r in rows) for c in COLUMNS}
+    print(json.dumps({"benchmark": "paper_quality", "tasks": len(rows), **total,
+                      "design_failures": {r["task"]: r["design_issues"] for r in rows if not r["design"]}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
