@@ -161,8 +161,12 @@ class SystemProjectService:
             apply_feedback(self.settings, feedback, wait=False, use_ray=self.use_ray)
 
     def cancel(self, project_id: str) -> None:
-        # a running step cannot be interrupted safely; the status tells the orchestrator's
-        # next resume to start from the last finished step
+        # in-process, a running step cannot be interrupted safely; the status tells the
+        # orchestrator's next resume to start from the last finished step. With Ray the
+        # orchestrator actor is stopped (steps are atomic: resume redoes only this one)
+        if self.use_ray:
+            from nanoresearch_cli.ray_launch import stop
+            stop(self.settings, project_id)
         ws = self._ws(project_id)
         st = self._state(project_id)
         if st is not None:
