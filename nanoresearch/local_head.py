@@ -11,13 +11,15 @@ behind: the head lives exactly as long as someone uses it.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,18 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
+
+
+@contextlib.contextmanager
+def starting(share_dir: Path) -> Iterator[None]:
+    """Held while a process decides to join or start (and publishes what it started)."""
+    share_dir.mkdir(parents=True, exist_ok=True)
+    with (share_dir / "head.lock").open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def join(share_dir: Path, connect: Callable[[str], object]) -> bool:

@@ -56,11 +56,16 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None,
     if address:
         ray.init(address=address, **opts)
         return True
-    if share_dir is not None and local_head.join(share_dir, lambda a: ray.init(address=a, **opts)):
-        return True
+    # a loaded laptop can take longer than Ray's default 30 s to register its raylet
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")
     cpus = num_cpus or max(os.cpu_count() or 1, LOCAL_LOGICAL_CPUS)
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
-    if share_dir is not None:
+    if share_dir is None:
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
+        return True
+    with local_head.starting(share_dir):  # two processes started at once: one starts, one joins
+        if local_head.join(share_dir, lambda a: ray.init(address=a, **opts)):
+            return True
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
         local_head.publish(share_dir, ray.get_runtime_context().gcs_address)
     return True
 
