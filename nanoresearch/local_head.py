@@ -55,6 +55,8 @@ def join(share_dir: Path, connect: Callable[[str], object]) -> bool:
         return False
     if info.get("pid") == os.getpid() or not _alive(int(info.get("pid", 0))):
         return False
+    if info.get("token"):  # Ray's token auth: the head's own token, not ~/.ray's latest
+        os.environ["RAY_AUTH_TOKEN"] = info["token"]
     try:
         connect(info["address"])
     except Exception as e:  # noqa: BLE001 - a stale record: start our own instead
@@ -68,11 +70,14 @@ def join(share_dir: Path, connect: Callable[[str], object]) -> bool:
     return True
 
 
-def publish(share_dir: Path, address: str) -> None:
-    """Record this process's local Ray for the next ones; wait for them at exit."""
+def publish(share_dir: Path, address: str, token: str | None = None) -> None:
+    """Record this process's local Ray (and its auth token, in a file only this user can
+    read) for the next ones; wait for them at exit."""
     share_dir.mkdir(parents=True, exist_ok=True)
     tmp = share_dir / f"head.json.{os.getpid()}"
-    tmp.write_text(json.dumps({"address": address, "pid": os.getpid(), "started": time.time()}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"address": address, "pid": os.getpid(), "started": time.time(), "token": token}, f)
     os.replace(tmp, share_dir / "head.json")
     atexit.register(_release, share_dir)  # after ray's own atexit: runs before it (LIFO)
 
