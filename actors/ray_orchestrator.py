@@ -184,6 +184,16 @@ def _poll(handle: Any, since: int, restart_wait_s: float = 120) -> dict[str, Any
             time.sleep(1.0)
 
 
+def stop(project_id: str) -> bool:
+    """Kill the project's orchestrator (its agents, owned by it, go with it). Safe: a step
+    writes its artifact only when it finished, so `resume` redoes only the interrupted one."""
+    handle = _named(project_id)
+    if handle is None:
+        return False
+    ray.kill(handle, no_restart=True)
+    return True
+
+
 def submit_feedback(project_id: str, fb: Feedback) -> bool:
     """Hand feedback to the project's running orchestrator; False when none runs."""
     handle = find(project_id)

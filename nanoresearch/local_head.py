@@ -11,13 +11,15 @@ behind: the head lives exactly as long as someone uses it.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,18 @@ def _alive(pid: int) -> bool:
         return True
 
 
+@contextlib.contextmanager
+def starting(share_dir: Path) -> Iterator[None]:
+    """Held while a process decides to join or start (and publishes what it started)."""
+    share_dir.mkdir(parents=True, exist_ok=True)
+    with (share_dir / "head.lock").open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def join(share_dir: Path, connect: Callable[[str], object]) -> bool:
     """Join the data dir's running local Ray; False when none runs (or it is unreachable)."""
     head = share_dir / "head.json"
@@ -41,6 +55,8 @@ def join(share_dir: Path, connect: Callable[[str], object]) -> bool:
         return False
     if info.get("pid") == os.getpid() or not _alive(int(info.get("pid", 0))):
         return False
+    if info.get("token"):  # Ray's token auth: the head's own token, not ~/.ray's latest
+        os.environ["RAY_AUTH_TOKEN"] = info["token"]
     try:
         connect(info["address"])
     except Exception as e:  # noqa: BLE001 - a stale record: start our own instead
@@ -54,11 +70,14 @@ def join(share_dir: Path, connect: Callable[[str], object]) -> bool:
     return True
 
 
-def publish(share_dir: Path, address: str) -> None:
-    """Record this process's local Ray for the next ones; wait for them at exit."""
+def publish(share_dir: Path, address: str, token: str | None = None) -> None:
+    """Record this process's local Ray (and its auth token, in a file only this user can
+    read) for the next ones; wait for them at exit."""
     share_dir.mkdir(parents=True, exist_ok=True)
     tmp = share_dir / f"head.json.{os.getpid()}"
-    tmp.write_text(json.dumps({"address": address, "pid": os.getpid(), "started": time.time()}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"address": address, "pid": os.getpid(), "started": time.time(), "token": token}, f)
     os.replace(tmp, share_dir / "head.json")
     atexit.register(_release, share_dir)  # after ray's own atexit: runs before it (LIFO)
 

@@ -56,13 +56,44 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None,
     if address:
         ray.init(address=address, **opts)
         return True
-    if share_dir is not None and local_head.join(share_dir, lambda a: ray.init(address=a, **opts)):
-        return True
+    # a loaded laptop can take longer than Ray's default 30 s to register its raylet
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")
     cpus = num_cpus or max(os.cpu_count() or 1, LOCAL_LOGICAL_CPUS)
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
-    if share_dir is not None:
-        local_head.publish(share_dir, ray.get_runtime_context().gcs_address)
+    if share_dir is None:
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
+        return True
+    with local_head.starting(share_dir):  # two processes started at once: one starts, one joins
+        if local_head.join(share_dir, lambda a: _connect(a, opts)):
+            return True
+        _pin_auth_token()
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **opts)
+        local_head.publish(share_dir, ray.get_runtime_context().gcs_address, _pin_auth_token())
     return True
+
+
+def _connect(address: str, opts: dict[str, Any]) -> None:
+    """Join a local head by its address. Ray only turns token auth on by itself for
+    address="auto"; with an explicit address the driver must switch it on (and refresh
+    Ray's cached config, as Ray's own setup does) or the head rejects it."""
+    if os.environ.get("RAY_AUTH_TOKEN") and "RAY_AUTH_MODE" not in os.environ:
+        try:
+            from ray._private.authentication.authentication_token_setup import _enable_token_auth
+        except ImportError:  # a Ray without token auth: nothing to switch on
+            pass
+        else:
+            _enable_token_auth()
+    ray.init(address=address, **opts)
+
+
+def _pin_auth_token() -> str | None:
+    """Ray >= 2.59 protects local clusters with a token (~/.ray/auth_token, which another
+    local cluster may rewrite): pin the one this head uses, so joiners get the same."""
+    from nanoresearch.execution.ray_jobs import find_auth_token
+
+    token = find_auth_token()
+    if token:
+        os.environ["RAY_AUTH_TOKEN"] = token
+    return token
 
 
 def init_ray_for(settings: Any) -> bool:

@@ -77,7 +77,8 @@ def reviewer_count(s: Settings) -> int:
     """One model review (plus the review agent's rule checklist, which always runs) on the
     embedded small model, where each review costs a minute of CPU and a second reviewer
     of the same 135M model adds noise, not a second opinion; the ensemble
-    (`budgets.reviewers`) on a strong model, or when set explicitly."""
+    (`budgets.reviewers`) on a strong model, or when changed from its default (settings
+    travel to the actors as JSON, so "set explicitly" cannot be told apart otherwise)."""
     small = s.models.for_agent("review").startswith("embedded:")
-    explicit = "reviewers" in s.budgets.model_fields_set
-    return 1 if small and not explicit else s.budgets.reviewers
+    changed = s.budgets.reviewers != type(s.budgets).model_fields["reviewers"].default
+    return 1 if small and not changed else s.budgets.reviewers

@@ -68,6 +68,14 @@ def attach(settings: Settings, project_id: str, on_event: Callable[[str, dict], 
     return ProjectState.model_validate_json(result)
 
 
+def stop(settings: Settings, project_id: str) -> bool:
+    from actors import ray_orchestrator as ro
+    from nanoresearch.ray_runtime import init_ray_for
+
+    init_ray_for(settings)
+    return ro.stop(project_id)
+
+
 def send_feedback(settings: Settings, project_id: str, fb: Any) -> bool:
     """Queue feedback in the project's running orchestrator; False when none runs."""
     from actors import ray_orchestrator as ro

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,11 +192,19 @@ class SystemProjectService:
 
     def cancel(self, project_id: str) -> None:
         # the orchestrator checks the request before every step and stops there (state
-        # kept for resume); a project nobody runs is marked cancelled right away
+        # kept for resume); with Ray its actor is also killed, which ends the step in
+        # flight and its sandboxed experiment (bwrap dies with its parent); a project
+        # nobody runs is marked cancelled right away
         ws = self._ws(project_id)
         if self._state(project_id) is None:
             return
         ws.request_cancel()
+        if self.use_ray:
+            from nanoresearch_cli.ray_launch import stop
+            if stop(self.settings, project_id):
+                deadline = time.time() + 10  # ray.kill is asynchronous: wait for the lock
+                while ws.is_running() and time.time() < deadline:
+                    time.sleep(0.2)
         if not ws.is_running():
             ws.update_state(status=ProjectStatus.CANCELLED)
 

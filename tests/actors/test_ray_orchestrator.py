@@ -46,3 +46,29 @@ def test_detached_orchestrator_is_reattached_and_takes_posted_feedback(local_ray
     assert ro.find("p-att") is None
     with pytest.raises(UserError, match="resume p-att"):
         attach(settings, "p-att", lambda k, d: None)
+
+
+def test_stopping_a_running_orchestrator_keeps_its_finished_steps(local_ray, settings, tmp_path):
+    from nanoresearch.workspace import Workspace
+    from nanoresearch_cli.ray_launch import stop
+
+    state = ProjectState(project_id="p-stop", user_id="u1",
+                         topic=ResearchTopic(problem_statement="does scaling help?", domain="tabular"))
+    root = settings.projects_dir
+    cycle = functools.partial(scripted_cycle, str(root), state.model_dump_json(), str(tmp_path / "never"))
+    handle = ro.launch("p-stop", root / "p-stop" / "events.jsonl", cycle)
+    _wait_for_step(handle, "run")  # the experiment waits on a gate that never opens
+    assert stop(settings, "p-stop") and ro.find("p-stop") is None
+    ws = Workspace(root / "p-stop")
+    assert ws.step_done(Phase.IDEATION, "ideation") and not ws.step_done(Phase.EXPERIMENT, "run")
+
+
+def _wait_for_step(handle, step: str) -> None:
+    since = 0
+    while True:
+        out = ray.get(handle.poll.remote(since, wait_s=1.0))
+        for ev in out["events"]:
+            since = ev["seq"] + 1
+            if ev["kind"] == "step_start" and ev["data"].get("step") == step:
+                return
+        assert not out["done"], out["error"]

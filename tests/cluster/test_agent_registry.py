@@ -66,3 +66,5 @@ def test_small_model_reviews_once_strong_model_keeps_the_ensemble():
     assert reviewer_count(Settings()) == 1
     assert reviewer_count(Settings(models={"per_agent": {"review": "openai:gpt-4o"}})) == 2
     assert reviewer_count(Settings(budgets={"reviewers": 3})) == 3
+    # as the agent's actor sees it: the settings after a JSON round trip
+    assert reviewer_count(Settings.model_validate_json(Settings().model_dump_json())) == 1

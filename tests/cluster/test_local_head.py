@@ -53,3 +53,20 @@ def test_the_owner_waits_for_joined_processes(tmp_path):
     client.wait()
     th.join(30)
     assert done.is_set() and not (tmp_path / "head.json").exists()
+
+
+def test_starting_is_one_process_at_a_time(tmp_path):
+    log = tmp_path / "log"
+    script = ("import os, sys, time; from pathlib import Path; from nanoresearch import local_head\n"
+              "log = Path(sys.argv[2])\n"
+              "with local_head.starting(Path(sys.argv[1])):\n"
+              "    with log.open('a') as f: f.write(f'in {os.getpid()}\\n')\n"
+              "    time.sleep(1)\n"
+              "    with log.open('a') as f: f.write(f'out {os.getpid()}\\n')\n")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "ray"), str(log)], env=env)
+             for _ in range(2)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert [k for k, _ in lines] == ["in", "out", "in", "out"]  # never two inside at once
+    assert lines[0][1] == lines[1][1] and lines[2][1] == lines[3][1]
