@@ -25,6 +25,7 @@ from actors.orchestrator import Orchestrator, Team, new_project
 from actors.stage_runners import ExperimentRunner, PaperWriter
 from nanoresearch.config import Settings
 from nanoresearch.llm.ledger import Ledger
+from nanoresearch.shipped_settings import shipped_json, with_secrets
 from nanoresearch.types import Feedback, Phase, ProjectState
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
 
     if name not in SPECS:
         raise ValueError(f"unknown agent {name!r}; declared in nanoresearch/agents.py: {', '.join(SPECS)}")
-    s = Settings.model_validate_json(settings_json)
+    s = with_secrets(Settings.model_validate_json(settings_json))
     ledger = Ledger(s.prices, s.budgets, ledger_path)
     module, fn = SPECS[name].builder.split(":")
     return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger)))
@@ -96,7 +97,7 @@ def coding_mode(s: Settings):
 
 def agent_builders(settings: Settings, ledger_path: Path) -> dict[str, Callable[[], Any]]:
     from nanoresearch.agents import AGENTS as SPECS
-    js = settings.model_dump_json()
+    js = shipped_json(settings)  # actor arguments carry no API keys (nanoresearch/shipped_settings.py)
     return {a: functools.partial(build_agent, a, js, str(ledger_path)) for a in SPECS}
 
 
@@ -217,7 +218,7 @@ def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase,
     `store`: an open in-process store to use (and leave open), e.g. the HTTP service's
     own: embedded Qdrant lets one holder per path, so the service lends its store."""
     new_project(settings.projects_dir, state)
-    cycle = functools.partial(run_cycle, settings.model_dump_json(), state.model_dump_json(),
+    cycle = functools.partial(run_cycle, shipped_json(settings), state.model_dump_json(),
                               phases, variant, wait_training, use_ray)
     if not use_ray:
         return ProjectState.model_validate_json(cycle(on_event or _ignore, feedback or feedback_source(settings),
@@ -237,7 +238,8 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
               lent_store: Any = None) -> str:
     """The cycle itself, in the orchestrator actor (Ray) or this process; returns the
     final ProjectState as JSON (picklable everywhere)."""
-    settings, state = Settings.model_validate_json(settings_json), ProjectState.model_validate_json(state_json)
+    settings = with_secrets(Settings.model_validate_json(settings_json))
+    state = ProjectState.model_validate_json(state_json)
     ws = new_project(settings.projects_dir, state)
     if on_event is not None:  # the CLI's step line shows the coding mode and why
         choice = coding_mode(settings)

@@ -32,6 +32,7 @@ from nanoresearch.config import QuotaSettings, Settings
 from nanoresearch.errors import UserError
 from nanoresearch.ids import check_user_id  # noqa: F401 - re-exported for the routes
 from nanoresearch.workspace import atomic_write_json, file_lock
+from nanoresearch.llm.registry import PLANNER_TOKEN_FILE as SERVICE_TOKEN_FILE  # one name for the file
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ TOKEN_PREFIX = "nr_"
 ADMIN_TOKEN_ENV = "NANORESEARCH_ADMIN_TOKEN"
 OPEN_REGISTRATION_ENV = "NANORESEARCH_OPEN_REGISTRATION"
 TOKENS_FILE = "api_tokens.json"
-SERVICE_TOKEN_FILE = "planner_service_token"
 
 
 class UserExists(UserError):

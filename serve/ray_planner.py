@@ -28,6 +28,7 @@ from ray import serve
 from nanoresearch.config import Settings
 from nanoresearch.errors import UserError
 from nanoresearch.ray_runtime import actor_options, cluster_offers, init_ray_for, planner_resources
+from nanoresearch.shipped_settings import shipped_json, with_secrets
 from serve.planner_engine import PlannerEngine
 from serve.planner_log import PlannerLog
 from serve.auth import ApiOptions, TokenAuth, hash_token, service_token, tokens_path
@@ -83,7 +84,7 @@ class PlannerDeployment:
 
     def __init__(self, settings_json: str, model_dir: str | None = None, admin_hash: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.settings = Settings.model_validate_json(settings_json)
+        self.settings = with_secrets(Settings.model_validate_json(settings_json))
         self.engine = make_engine(self.settings, model_dir)
         data = self.settings.data_dir
         self.auth = PlannerAuth(TokenAuth(tokens_path(data)), service_token(data), admin_hash)
@@ -110,7 +111,7 @@ def build_planner_app(settings: Settings, *, model_dir: str | None = None,
     # only the hash travels: Serve keeps a deployment's arguments and shows its config
     token = admin_token or ApiOptions.from_env().admin_token
     dep = planner_deployment(settings, resources, max_ongoing_requests)
-    return dep.bind(settings.model_dump_json(), model_dir, hash_token(token) if token else None)
+    return dep.bind(shipped_json(settings), model_dir, hash_token(token) if token else None)
 
 
 def start_serve(settings: Settings) -> None:

@@ -22,6 +22,7 @@ from nanoresearch.llm.base import LLM
 from nanoresearch.llm.ledger import Ledger, MeteredLLM
 from nanoresearch.llm.retry import RetryPolicy
 
+PLANNER_TOKEN_FILE = "planner_service_token"  # serve/auth.py writes it (0600)
 PROVIDERS = ("embedded", "openai", "deepseek", "vllm", "planner", "anthropic", "scripted")
 
 
@@ -57,11 +58,27 @@ def _openai_like(provider: str, model: str, settings: Settings) -> LLM:
     elif provider == "deepseek":
         key = _key(None, "DEEPSEEK_API_KEY", "deepseek", required=True)
         base = p.deepseek_base_url
-    else:  # vllm / planner: local servers, key optional
-        key = os.environ.get("VLLM_API_KEY") if provider == "vllm" else None
-        base = p.vllm_base_url if provider == "vllm" else p.planner_base_url
+    elif provider == "vllm":  # a local server, key optional
+        key = os.environ.get("VLLM_API_KEY")
+        base = p.vllm_base_url
+    else:  # our planner route needs a token (serve/planner_openai.py)
+        key = _planner_token(settings)
+        base = p.planner_base_url
     return OpenAICompatLLM(model, provider=provider, base_url=base, api_key=key,
                            timeout_s=p.timeout_s, retry=retry)
+
+
+def _planner_token(settings: Settings) -> str:
+    """$NANORESEARCH_PLANNER_TOKEN (a user's API token), else the data dir's planner service
+    token (written by the server, serve/auth.service_token), else a clear error."""
+    tok = os.environ.get("NANORESEARCH_PLANNER_TOKEN")
+    path = Path(settings.data_dir).expanduser() / PLANNER_TOKEN_FILE
+    if not tok and path.is_file():
+        tok = path.read_text().strip()
+    if not tok:
+        raise UserError("the planner route needs a token: set $NANORESEARCH_PLANNER_TOKEN to your API "
+                        f"token, or start the server (it writes {path})")
+    return tok
 
 
 def _anthropic(model: str, settings: Settings) -> LLM:

@@ -40,6 +40,7 @@ def test_openai_routes_and_requires_a_key(settings, monkeypatch):
 
 
 def test_local_openai_compatible_providers_use_their_base_urls(settings, monkeypatch):
+    monkeypatch.setenv("NANORESEARCH_PLANNER_TOKEN", "nr_test")  # the route needs a token
     monkeypatch.delenv("VLLM_API_KEY", raising=False)
     v = make_llm("vllm:Qwen/Qwen2.5-7B", settings)
     p = make_llm("planner:smollm2-lora", settings)
@@ -151,3 +152,21 @@ def test_missing_engine_package_names_the_extra(monkeypatch, tmp_path, module, e
     mod = importlib.import_module(f"nanoresearch.llm.engines.{engine_mod}")
     with pytest.raises(ImportError, match=extra.replace("[", r"\[").replace("]", r"\]")):
         getattr(mod, cls)(tmp_path / "m.gguf")
+
+
+def test_planner_provider_sends_a_token(tmp_path, monkeypatch):
+    """The planner route refuses calls without a token (issue 15, C2): the `planner:`
+    provider reads $NANORESEARCH_PLANNER_TOKEN or the data dir's service token, and says
+    what to do when neither exists."""
+    from nanoresearch.config import Settings
+    from nanoresearch.errors import UserError
+    from nanoresearch.llm import registry
+
+    monkeypatch.delenv("NANORESEARCH_PLANNER_TOKEN", raising=False)
+    s = Settings(data_dir=tmp_path)
+    with pytest.raises(UserError, match="NANORESEARCH_PLANNER_TOKEN"):
+        registry._planner_token(s)
+    (tmp_path / registry.PLANNER_TOKEN_FILE).write_text("nrs_service\n")
+    assert registry._planner_token(s) == "nrs_service"
+    monkeypatch.setenv("NANORESEARCH_PLANNER_TOKEN", "nr_user")
+    assert registry._planner_token(s) == "nr_user"
