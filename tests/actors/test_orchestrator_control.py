@@ -68,12 +68,12 @@ class _CancelledMidRun(fakes.FakeExperiment):
         super().__init__()
         self.ws, self.attempts = ws, 0
 
-    def run(self, code, code_dir, on_event=None):
+    def run(self, code, code_dir, on_event=None, skills=()):
         for attempt in (1, 2):
             self.attempts = attempt
             self.ws.request_cancel()
             on_event("run", {"attempt": attempt, "status": "failed"})
-        return super().run(code, code_dir, on_event)
+        return super().run(code, code_dir, on_event, skills)
 
 
 def test_cancel_stops_the_debug_loop_after_the_run_in_flight(ws):  # noqa: F811
