@@ -32,4 +32,4 @@ def test_one_corrupt_project_does_not_break_the_list(settings):
     _project(settings, "p-ok")
     (settings.projects_dir / "p-bad").mkdir()
     (settings.projects_dir / "p-bad" / "project.json").write_text('{"project_id": "p-bad", ')
-    assert [p["project_id"] for p in svc.list_projects("alice")] == ["p-ok"]
+    assert [p.project_id for p in svc.list_projects("alice")] == ["p-ok"]  # typed summaries
