@@ -84,7 +84,7 @@ class GuardedService:
     def create_project(self, user_id: str, topic: ResearchTopic) -> str:
         check_topic(topic, self.quotas.max_topic_chars)
         with self._lock:
-            rows = self._service.list_projects(user_id)
+            rows = self._rows(user_id)
             self._check_active(rows)
             self._check_daily(rows)
             self._check_spend(rows)
@@ -98,15 +98,20 @@ class GuardedService:
                            "in another process, e.g. a CLI resume); cancel it first")
         with self._lock:
             if owner is not None:
-                rows = [r for r in self._service.list_projects(owner)
+                rows = [r for r in self._rows(owner)
                         if r.get("project_id") != project_id]
                 self._check_active(rows)
-                self._check_spend(self._service.list_projects(owner))
+                self._check_spend(self._rows(owner))
             self._service.resume(project_id)
 
     def submit_feedback(self, feedback: Feedback) -> None:
         self._check_trainings(feedback.user_id)
         self._service.submit_feedback(feedback)
+
+    def _rows(self, user_id: str) -> list[dict]:
+        """The user's projects as plain rows (the service returns typed ProjectSummary)."""
+        return [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r)
+                for r in self._service.list_projects(user_id)]
 
     # ------------------------------------------------------------------ checks
     def _check_active(self, rows: list[dict]) -> None:
