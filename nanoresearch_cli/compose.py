@@ -150,6 +150,7 @@ def serve_planner(settings: Settings):
     """The planner on Ray Serve, started in the background (a second project reuses the
     running replica): until it answers, plans come from the in-process engine, and each
     plan records which made it (serve/planner_handoff.py)."""
+    from serve.auth import service_token
     from serve.planner_client import PlannerClient, http_chat
     from serve.planner_handoff import BackgroundStart, HandoffPlanner
     from serve.ray_planner import deploy_planner, planner_base_url, planner_running

@@ -23,7 +23,7 @@ from nanoresearch.types import (
     AdapterVersion, Feedback, KnowledgeView, MemoryEntry, Phase, ProjectState, ProjectStatus,
     ProjectStatusReport, ProjectSummary, ResearchTopic, SkillEntry, UserProfile, new_id,
 )
-from nanoresearch.workspace import Workspace, read_project_states
+from nanoresearch.workspace import Workspace
 from nanoresearch_cli.progress import EventLog, knowledge_view, latest_token_rate
 from storage.projects import ProjectNotFound, ProjectRegistry
 

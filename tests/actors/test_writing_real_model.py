@@ -49,7 +49,8 @@ def test_stage2_to_reviewed_pdf_with_the_embedded_model(llm, tmp_path):
     assert draft.compiled and (paper / "paper.pdf").exists(), draft.problems
 
     bib = (paper / "references.bib").read_text()
-    assert all(f"eprint = {{{aid}}}" in bib for aid in PAPER_IDS)
+    # only the records relevant to the question are cited (issue 18), each written in full
+    assert all(f"eprint = {{{k.removeprefix('arxiv').replace('_', '.')}}}" in bib for k in draft.bib_keys)
     assert set(draft.bib_keys) <= {f"arxiv{a.replace('.', '_')}" for a in PAPER_IDS} and draft.bib_keys
     checks = json.loads((paper / "checks.json").read_text())
     assert checks["numbers"] and all(f["action"] == "matched" for f in checks["numbers"])

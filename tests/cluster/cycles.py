@@ -18,10 +18,10 @@ class GatedExperiment(fakes.FakeExperiment):
         super().__init__()
         self.gate = Path(gate)
 
-    def run(self, code, code_dir, on_event=None):
+    def run(self, code, code_dir, on_event=None, skills=()):
         while not self.gate.exists():  # the test kills this node meanwhile
             time.sleep(0.1)
-        return super().run(code, code_dir, on_event)
+        return super().run(code, code_dir, on_event, skills)
 
 
 def scripted_cycle(root: str, state_json: str, gate: str,
