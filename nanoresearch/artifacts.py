@@ -47,6 +47,8 @@ PROJECT = ArtifactSpec("project", "project.json", ProjectState, None, "project s
 EVENTS = ArtifactSpec("events", "events.jsonl", None, None, "progress events", "jsonl")
 LEDGER = ArtifactSpec("ledger", "ledger.jsonl", LedgerEntry, None, "model calls and cost", "jsonl")
 MANIFEST = ArtifactSpec("manifest", "{phase}/manifest.json", StageManifest, None, "stage steps")
+PLANNER_UPDATES = ArtifactSpec("planner_updates", "planner_updates.json", None, None,
+                               "feedback-triggered SDPO rounds: published or failed")
 TRAJECTORY = ArtifactSpec("trajectory", "{phase}/trajectory.json", Trajectory, None, "what happened")
 IDEATION = ArtifactSpec("ideation", "ideation/ideation.json", IdeationResult, Phase.IDEATION,
                         "papers, evidence and hypotheses")
@@ -75,7 +77,8 @@ OPTIONAL_BY_NAME = {"coding_notes": "coding_notes.json", "tree": "tree.json",
                     "requirements": "requirements.json", "provenance": "provenance.json"}
 
 ALL = [PROJECT, EVENTS, LEDGER, MANIFEST, TRAJECTORY, IDEATION, PLANNING, CODE, RUNS, ANALYSIS,
-       WRITING, PAPER_PDF, PAPER_TEX, REVIEW_ROUND, REVISION_HISTORY, CHECKS, FEEDBACK]
+       WRITING, PAPER_PDF, PAPER_TEX, REVIEW_ROUND, REVISION_HISTORY, CHECKS, FEEDBACK,
+       PLANNER_UPDATES]
 BY_KEY = {s.key: s for s in ALL}
 _ROUND = re.compile(r"round_(\d+)\.json$")
 

@@ -267,7 +267,7 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
         tail.stop()
         stop()
     if wait_training:
-        _wait_rounds(pending)
+        _wait_rounds(pending, ws)
     return final.model_dump_json()
 
 
@@ -296,13 +296,22 @@ def _noop() -> None:
     pass
 
 
-def _wait_rounds(pending: list) -> None:
+def _wait_rounds(pending: list, ws: Any = None) -> None:
+    """Wait for the feedback-triggered SDPO rounds; a failed round must not fail the finished
+    project, so it is logged and recorded in the project's `planner_updates.json`."""
+    from nanoresearch.artifacts import PLANNER_UPDATES
+
+    outcomes = []
     for h in pending:
         try:
             rec = h.wait()
             log.info("planner adapter v%s published for %s", rec.version, rec.user_id)
-        except Exception as e:  # training failure must not fail the finished project
+            outcomes.append({"status": "published", "user_id": rec.user_id, "version": rec.version})
+        except Exception as e:  # noqa: BLE001 - recorded below, where status and the page show files
             log.error("planner update failed: %s", e)
+            outcomes.append({"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]})
+    if ws is not None and outcomes:
+        ws.write_json(PLANNER_UPDATES.path, outcomes)
 
 
 def _all_phases() -> tuple[Phase, ...]:

@@ -33,3 +33,25 @@ def test_one_corrupt_project_does_not_break_the_list(settings):
     (settings.projects_dir / "p-bad").mkdir()
     (settings.projects_dir / "p-bad" / "project.json").write_text('{"project_id": "p-bad", ')
     assert [p.project_id for p in svc.list_projects("alice")] == ["p-ok"]  # typed summaries
+
+
+def test_a_failed_planner_update_is_recorded_in_the_project(tmp_path):
+    """A failed SDPO round does not fail the finished project, but it is not only a log
+    line: the project's planner_updates.json says what failed."""
+    import json
+
+    from nanoresearch_cli.compose import _wait_rounds
+
+    class _Failed:
+        def wait(self):
+            raise RuntimeError("trainer crashed")
+
+    class _Ok:
+        def wait(self):
+            return type("Rec", (), {"version": 3, "user_id": "alice"})()
+
+    ws = Workspace(tmp_path / "p-1")
+    _wait_rounds([_Ok(), _Failed()], ws)
+    rows = json.loads(ws.path("planner_updates.json").read_text())
+    assert rows[0] == {"status": "published", "user_id": "alice", "version": 3}
+    assert rows[1]["status"] == "failed" and "trainer crashed" in rows[1]["error"]
