@@ -104,6 +104,18 @@ def test_every_artifact_of_a_finished_project_reads_through_the_registry(real):
     assert must <= set(checked), must - set(checked)
 
 
+def test_a_model_that_answers_nothing_usable_is_credited_with_nothing(real):
+    """Every call got '{}': what the paper and the code say about their source must be the
+    rules and the scaffold, never the model (the fallbacks say so in the artifacts)."""
+    _, service, _, pid, _, _ = real
+    root = service.settings.projects_dir / pid
+    prov = [json.loads(p.read_text()) for p in root.glob("writing/**/provenance.json")]
+    assert prov and prov[0]["sections"], "writing/provenance.json is missing"
+    assert not any(src.startswith("model") for src in prov[0]["sections"].values()), prov[0]["sections"]
+    notes = json.loads((root / "experiment" / "code" / "coding_notes.json").read_text())
+    assert notes["mode"] == "seeded" and not notes["method_source"].startswith("llm"), notes
+
+
 def test_view_shows_each_stage_as_the_workspace_holds_it(real):
     client, service, headers, pid, _, _ = real
     root = service.settings.projects_dir / pid
