@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from nanoresearch.errors import UserError
 from nanoresearch.types import (ProjectState, ProjectStatus, ProjectSummary, ResearchTopic,
                                 new_id, now)
-from nanoresearch.workspace import atomic_write_json
+from nanoresearch.workspace import atomic_write_json, read_project_states
 from storage.profiles import check_user_id
 
 log = logging.getLogger(__name__)
@@ -99,16 +99,8 @@ class ProjectRegistry:
 
     def states(self, user_id: str | None = None) -> list[ProjectState]:
         """Project states of `user_id` (all when None), newest first; one unreadable file
-        is skipped with a warning and never hides the others."""
-        out = []
-        for path in self.root.glob(f"*/{STATE_FILE}"):
-            try:
-                st = ProjectState.model_validate_json(path.read_text())
-            except (ValidationError, ValueError, OSError) as e:
-                log.warning("skipping unreadable project state %s: %s", path, e)
-                continue
-            if user_id is None or st.user_id == user_id:
-                out.append(st)
+        is skipped with a warning and never hides the others (workspace.read_project_states)."""
+        out = [st for st in read_project_states(self.root) if user_id is None or st.user_id == user_id]
         return sorted(out, key=lambda s: -s.created_at)
 
     def list(self, user_id: str | None = None) -> list[ProjectSummary]:
