@@ -54,7 +54,7 @@ class PlanBundle(BaseModel):
 @dataclass
 class Team:
     """Everything the orchestrator drives; built by the composition root
-    (nanoresearch_cli/compose.py: plain agents, or Ray actors behind proxies)."""
+    (nanoresearch_app/compose.py: plain agents, or Ray actors behind proxies)."""
 
     ideation: Any
     planning: Any

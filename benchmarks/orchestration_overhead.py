@@ -119,7 +119,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
     import nanoresearch.embeddings as emb
     import nanoresearch.llm.registry as reg
     import serve.planner_client as pc
-    import nanoresearch_cli.compose as compose
+    import nanoresearch_app.compose as compose
 
     def timed_chat(make: Callable) -> Callable:
         def build(*a: Any, **kw: Any) -> Callable:
@@ -147,7 +147,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
 def run_ray_mode(mode: str, task: str, out: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """One cycle with Ray on; the split comes from the cycle's `ray_overhead` event."""
     from nanoresearch.types import ProjectState
-    from nanoresearch_cli.compose import VARIANTS, run_project
+    from nanoresearch_app.compose import VARIANTS, run_project
 
     settings = _mode_settings(mode, out / f"{mode}-ray", out, overrides)
     state = ProjectState(project_id=f"overhead-{mode}-ray", user_id="bench", topic=_task(task))
@@ -193,7 +193,7 @@ def run_mode(mode: str, task: str, out: Path, overrides: dict[str, Any]) -> dict
     from benchmarks.sweep import link_shared, load_task
     from nanoresearch.config import load_settings
     from nanoresearch.types import ProjectState
-    from nanoresearch_cli.compose import VARIANTS, run_project
+    from nanoresearch_app.compose import VARIANTS, run_project
 
     home = out / mode
     shared = load_settings().data_dir

@@ -131,7 +131,7 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
     """Run (or resume) one round of one chain, judge it and save its record."""
     from actors.feedback import CallbackFeedback
     from nanoresearch.llm.registry import llm_for_agent
-    from nanoresearch_cli.compose import VARIANTS, run_project
+    from nanoresearch_app.compose import VARIANTS, run_project
 
     layout = SweepLayout(cfg.out_dir)
     settings = cfg.chain_settings(cell.task, cell.variant)
@@ -275,7 +275,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    from nanoresearch_cli.compose import VARIANTS
+    from nanoresearch_app.compose import VARIANTS
 
     tasks = sorted(p.stem for p in TASKS_DIR.glob("*.json")) if args.tasks == "all" else \
         [t.strip() for t in args.tasks.split(",") if t.strip()]

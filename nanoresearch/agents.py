@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-BUILDERS = "nanoresearch_cli.agent_builders"
+BUILDERS = "nanoresearch_app.agent_builders"
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def serve_command(settings: Settings, planner: bool, block: bool, console: Conso
     import functools
 
     from nanoresearch.ray_runtime import init_ray_for
-    from nanoresearch_cli.service import SystemProjectService
+    from nanoresearch_app.service import SystemProjectService
     from serve.ray_api import run_api
 
     from nanoresearch.workspace import recover_stale

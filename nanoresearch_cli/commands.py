@@ -125,7 +125,7 @@ def _launch(settings: Settings, state: ProjectState, args: Any,
             phases: tuple[Phase, ...] | None = None) -> int:
     """Run in the orchestrator actor (or in-process with --no-ray) and stream its events;
     --detach (or a `ray job submit` job) leaves the actor running on its own."""
-    from nanoresearch_cli import compose
+    from nanoresearch_app import compose
 
     detach = getattr(args, "detach", False)
     if detach and args.no_ray:
@@ -147,7 +147,7 @@ def _in_ray_job() -> bool:
 
 
 def cmd_attach(args: Any) -> int:
-    from nanoresearch_cli.ray_launch import attach
+    from nanoresearch_app.ray_launch import attach
 
     settings = settings_from(args)
     t0 = time.time()
@@ -219,7 +219,7 @@ def cmd_status(args: Any) -> int:
 
 
 def cmd_feedback(args: Any) -> int:
-    from nanoresearch_cli import compose
+    from nanoresearch_app import compose
 
     settings = settings_from(args)
     ws = _workspace(settings, args.project)

@@ -4,7 +4,7 @@
     uvicorn.run(app, host="127.0.0.1", port=8000)        # or serve/ray_api.py on Ray Serve
 
 Everything the API knows about research comes through `ProjectService`, which the
-composition root (nanoresearch_cli/service.py) implements over the orchestrator and the stores.
+composition root (nanoresearch_app/service.py) implements over the orchestrator and the stores.
 Routes live in api_users.py and api_projects.py; this module owns the contract, the
 error format and the assembly. Every route is a sync `def`, so FastAPI runs service calls
 (which may block on Ray) in its thread pool instead of stalling the event loop.

@@ -21,14 +21,12 @@ from typing import Any, Sequence
 from nanoresearch.config import Settings
 from nanoresearch.embeddings import Embedder, make_embedder
 from nanoresearch.errors import UserError
-from nanoresearch.llm.base import LLM
 from nanoresearch.types import (
     MemoryEntry, ProjectStatus, SkillEntry, SkillStage, Trajectory, UserProfile,
 )
 from storage.memory import MemoryModule
 from storage.profiles import QUESTIONS, ProfileStore, profile_from_answers
 from storage.projects import ProjectRecord, ProjectRegistry
-from storage.reflection import Reflector
 from storage.scoring import RetrievalWeights
 from storage.skills import SkillBank
 from storage.vector_store import VectorStore, make_vector_store
@@ -190,16 +188,11 @@ class StoreService:
         }
 
     # ------------------------------------------------------------- reflection
-    def distill(self, trajectory: Trajectory, llm: LLM | None = None,
-                skill_scope: str = "user") -> dict[str, Any]:
-        """Reflect on a stage trajectory and store the results (merging duplicates).
-        The LLM call runs outside the lock so retrievals are not blocked by it."""
-        reflector = Reflector(llm, skill_scope=skill_scope)
-        skills, memories = reflector.distill(trajectory)
+    def add_distilled(self, skills: list, memories: list) -> dict[str, Any]:
+        """Store what reflection (actors/reflection.py, an agent: it calls a model) distilled
+        from a stage, merging duplicates."""
         with self._lock:
-            stored_skills = self.skills.add_many(skills)
-            stored_mems = self.memories.add_many(memories)
-        return {**reflector.last_report, "skills": stored_skills, "memories": stored_mems}
+            return {"skills": self.skills.add_many(skills), "memories": self.memories.add_many(memories)}
 
     # ------------------------------------------------------------- profiles
     def profile_questions(self) -> list[dict[str, Any]]:

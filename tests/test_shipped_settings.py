@@ -25,7 +25,7 @@ def test_shipped_json_carries_no_key_and_the_receiver_gets_it_back(tmp_path):
 
 
 def test_agent_actor_arguments_hold_no_key(tmp_path):
-    from nanoresearch_cli.compose import agent_builders
+    from nanoresearch_app.compose import agent_builders
 
     builders = agent_builders(_settings(tmp_path), tmp_path / "ledger.jsonl")
     for name, b in builders.items():  # functools.partial(build_agent, name, settings_json, ledger)

@@ -79,7 +79,7 @@ from nanoresearch.embeddings import HashEmbedder  # noqa: E402
 from nanoresearch.types import (  # noqa: E402
     AnalysisReport, Feedback, Hypothesis, IdeationResult, LiteratureRecord,
 )
-from storage.reflection import Reflector  # noqa: E402
+from actors.reflection import Reflector  # noqa: E402
 from storage.service import StoreService  # noqa: E402
 from storage.vector_store import make_vector_store  # noqa: E402
 
@@ -206,7 +206,7 @@ def test_feedback_gate_times_out_and_goes_on(tmp_path):
 def test_no_feedback_setting_is_silently_replaced(tmp_path):
     from nanoresearch.config import Settings
     from nanoresearch.errors import UserError
-    from nanoresearch_cli.compose import feedback_source
+    from nanoresearch_app.compose import feedback_source
 
     s = Settings(data_dir=tmp_path, feedback="http", feedback_wait_s=42)
     src = feedback_source(s)

@@ -13,7 +13,7 @@ ray = pytest.importorskip("ray")
 from actors import ray_orchestrator as ro  # noqa: E402
 from nanoresearch.errors import UserError  # noqa: E402
 from nanoresearch.types import Feedback, Phase, ProjectState, ResearchTopic  # noqa: E402
-from nanoresearch_cli.ray_launch import attach, send_feedback  # noqa: E402
+from nanoresearch_app.ray_launch import attach, send_feedback  # noqa: E402
 from tests.cluster.cycles import scripted_cycle  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -50,7 +50,7 @@ def test_detached_orchestrator_is_reattached_and_takes_posted_feedback(local_ray
 
 def test_stopping_a_running_orchestrator_keeps_its_finished_steps(local_ray, settings, tmp_path):
     from nanoresearch.workspace import Workspace
-    from nanoresearch_cli.ray_launch import stop
+    from nanoresearch_app.ray_launch import stop
 
     state = ProjectState(project_id="p-stop", user_id="u1",
                          topic=ResearchTopic(problem_statement="does scaling help?", domain="tabular"))

@@ -43,7 +43,7 @@ def test_nested_same_category_counts_once():
 def test_instrumented_wraps_and_restores():
     import actors.writing_build as wb
     import nanoresearch.llm.registry as reg
-    import nanoresearch_cli.compose as compose
+    import nanoresearch_app.compose as compose
 
     import nanoresearch.embeddings as emb
 

@@ -188,7 +188,7 @@ def test_main_skips_done_cells_and_writes_report(tmp_path, monkeypatch, capsys):
 def test_run_cell_resumes_an_interrupted_round(tmp_path, monkeypatch):
     """A round whose project exists continues that project (same id and state) and is
     judged and saved; a fresh round starts a new project."""
-    import nanoresearch_cli.compose as compose
+    import nanoresearch_app.compose as compose
 
     seen: list[ProjectState] = []
 
@@ -232,7 +232,7 @@ def _cfg(tmp_path):
 
 
 def test_a_cell_whose_cycle_raised_is_not_done_and_fails_the_sweep(tmp_path, monkeypatch, capsys):
-    import nanoresearch_cli.compose as compose
+    import nanoresearch_app.compose as compose
 
     def boom(settings, state, **kw):
         raise RuntimeError("sandbox exploded")
@@ -263,7 +263,7 @@ def test_a_cell_whose_cycle_raised_is_not_done_and_fails_the_sweep(tmp_path, mon
 
 
 def test_sdpo_that_publishes_nothing_and_a_raising_judge_leave_the_cell_undone(tmp_path, monkeypatch):
-    import nanoresearch_cli.compose as compose
+    import nanoresearch_app.compose as compose
 
     def fake_run(settings, state, feedback=None, **kw):
         feedback.ask(state.user_id, state.project_id, Phase.IDEATION, "summary")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nanoresearch.types import ProjectState, ProjectStatus, ResearchTopic
 from nanoresearch.workspace import Workspace
-from nanoresearch_cli.service import SystemProjectService
+from nanoresearch_app.service import SystemProjectService
 
 
 def _project(settings, pid: str, status=ProjectStatus.RUNNING) -> Workspace:
@@ -40,7 +40,7 @@ def test_a_failed_planner_update_is_recorded_in_the_project(tmp_path):
     line: the project's planner_updates.json says what failed."""
     import json
 
-    from nanoresearch_cli.compose import _wait_rounds
+    from nanoresearch_app.compose import _wait_rounds
 
     class _Failed:
         def wait(self):

@@ -19,7 +19,7 @@ def test_config_accepts_every_declared_role_and_names_unknown_ones():
 
 
 def test_agent_resources_come_from_the_declaration_or_the_settings():
-    from nanoresearch_cli.compose import agent_resources
+    from nanoresearch_app.compose import agent_resources
 
     s = Settings(cluster={"agent_resources": {"coding": {"CPU": 2, "experiment": 1}}})
     res = agent_resources(s)
@@ -29,7 +29,7 @@ def test_agent_resources_come_from_the_declaration_or_the_settings():
 
 
 def test_a_new_agent_is_one_declaration_plus_its_builder(monkeypatch, tmp_path):
-    from nanoresearch_cli import compose
+    from nanoresearch_app import compose
 
     class Summarizer:  # the agent's class
         def __init__(self, llm):
@@ -55,13 +55,13 @@ def test_a_new_agent_is_one_declaration_plus_its_builder(monkeypatch, tmp_path):
 
 
 def test_unknown_agent_names_the_registry(tmp_path):
-    from nanoresearch_cli.compose import build_agent
+    from nanoresearch_app.compose import build_agent
     with pytest.raises(ValueError, match="nanoresearch/agents.py"):
         build_agent("nope", Settings().model_dump_json(), str(tmp_path / "l.jsonl"))
 
 
 def test_small_model_reviews_once_strong_model_keeps_the_ensemble():
-    from nanoresearch_cli.agent_builders import reviewer_count
+    from nanoresearch_app.agent_builders import reviewer_count
 
     assert reviewer_count(Settings()) == 1
     assert reviewer_count(Settings(models={"per_agent": {"review": "openai:gpt-4o"}})) == 2

@@ -38,7 +38,7 @@ def cluster():
 
 
 def test_agents_run_on_cpu_nodes_with_their_declared_resources(cluster):
-    from nanoresearch_cli.compose import agent_resources
+    from nanoresearch_app.compose import agent_resources
 
     c, nodes = cluster
     res = agent_resources(Settings(cluster={"agent_node_resource": "agent"}))

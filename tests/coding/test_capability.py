@@ -9,7 +9,7 @@ from nanoresearch.coding.capability import capability_of, choose_mode
 from nanoresearch.config import Settings, load_settings
 from nanoresearch.errors import ConfigError
 from nanoresearch.llm.scripted import ScriptedModel
-from nanoresearch_cli import compose
+from nanoresearch_app import compose
 from tests.coding import competent as C
 from tests.coding.scenarios import blueprint
 

@@ -10,7 +10,7 @@ import pytest
 from nanoresearch import artifacts as A
 from nanoresearch.project_view import load_view
 from nanoresearch.types import (Review, StepStarted, TokenRate, LedgerEntry)
-from nanoresearch_cli.progress import EventLog, latest_token_rate
+from nanoresearch_app.progress import EventLog, latest_token_rate
 from serve.web_security import artifact_headers
 
 

@@ -1,4 +1,4 @@
-"""The HTTP API and the web page against the REAL service (nanoresearch_cli/service.py).
+"""The HTTP API and the web page against the REAL service (nanoresearch_app/service.py).
 
 One project runs end to end in-process (no Ray): scripted models ('{}' for every call,
 so the agents' recorded rule fallbacks carry the cycle), the real sandbox running the
@@ -35,7 +35,7 @@ def real(tmp_path_factory):
     """(client, service, headers, project id) of one finished project on the real service."""
     from fastapi.testclient import TestClient
 
-    from nanoresearch_cli.service import SystemProjectService
+    from nanoresearch_app.service import SystemProjectService
     from serve.api import create_app
     from serve.auth import ApiOptions
 

@@ -9,8 +9,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_no_ray_path_imports_no_ray():
-    code = ("import sys; import training.background, nanoresearch_cli.compose, nanoresearch_cli.commands;"
-            "from nanoresearch_cli.compose import train_round, agent_builders;"
+    code = ("import sys; import training.background, nanoresearch_app.compose, nanoresearch_cli.commands;"
+            "from nanoresearch_app.compose import train_round, agent_builders;"
             "bad = [m for m in sys.modules if m == 'ray' or m.startswith('ray.')]; print(bad); "
             "sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,

@@ -24,7 +24,7 @@ from nanoresearch.types import (
     ProjectStatusReport, ProjectSummary, ResearchTopic, SkillEntry, UserProfile, new_id,
 )
 from nanoresearch.workspace import Workspace
-from nanoresearch_cli.progress import EventLog, knowledge_view, latest_token_rate
+from nanoresearch_app.progress import EventLog, knowledge_view, latest_token_rate
 from storage.projects import ProjectNotFound, ProjectRegistry
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class SystemProjectService:
         return state.project_id
 
     def _start(self, state: ProjectState) -> None:
-        from nanoresearch_cli.compose import run_project
+        from nanoresearch_app.compose import run_project
 
         if self.use_ray:  # the cycle runs in its detached orchestrator actor, not here
             run_project(self.settings, state, use_ray=True, wait_training=False,
@@ -182,12 +182,12 @@ class SystemProjectService:
         if st.status in (ProjectStatus.RUNNING, ProjectStatus.WAITING_FEEDBACK) \
                 and not ws.step_done(feedback.phase, "feedback"):
             if self.use_ray:
-                from nanoresearch_cli.ray_launch import send_feedback
+                from nanoresearch_app.ray_launch import send_feedback
                 if send_feedback(self.settings, feedback.project_id, feedback):
                     return
             self.feedback.submit(feedback)  # the orchestrator picks it up and trains
         else:
-            from nanoresearch_cli.compose import apply_feedback
+            from nanoresearch_app.compose import apply_feedback
             apply_feedback(self.settings, feedback, wait=False, use_ray=self.use_ray)
 
     def cancel(self, project_id: str) -> None:
@@ -200,7 +200,7 @@ class SystemProjectService:
             return
         ws.request_cancel()
         if self.use_ray:
-            from nanoresearch_cli.ray_launch import stop
+            from nanoresearch_app.ray_launch import stop
             if stop(self.settings, project_id):
                 deadline = time.time() + 10  # ray.kill is asynchronous: wait for the lock
                 while ws.is_running() and time.time() < deadline:

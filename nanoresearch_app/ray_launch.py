@@ -32,7 +32,7 @@ def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, 
     if feedback is None and settings.feedback == "interactive":
         feedback = InteractiveFeedback()
     ws = Workspace(settings.projects_dir / state.project_id)
-    from nanoresearch_cli.compose import orchestrator_resources
+    from nanoresearch_app.compose import orchestrator_resources
     handle = ro.launch(state.project_id, ws.path(EVENTS_FILE), cycle, relay=feedback is not None,
                        detached=detached, resources=orchestrator_resources(settings))
     if not wait:

@@ -79,7 +79,7 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
 
     from nanoresearch.agents import AGENTS as SPECS
     from nanoresearch.llm.registry import llm_for_agent
-    from nanoresearch_cli.agent_builders import BuildContext
+    from nanoresearch_app.agent_builders import BuildContext
 
     if name not in SPECS:
         raise ValueError(f"unknown agent {name!r}; declared in nanoresearch/agents.py: {', '.join(SPECS)}")
@@ -91,7 +91,7 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
 
 def coding_mode(s: Settings):
     """The coding mode for the configured coding model (capability -> mode, with why)."""
-    from nanoresearch_cli.agent_builders import coding_mode as choose
+    from nanoresearch_app.agent_builders import coding_mode as choose
     return choose(s)
 
 
@@ -224,7 +224,7 @@ def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase,
     if not use_ray:
         return ProjectState.model_validate_json(cycle(on_event or _ignore, feedback or feedback_source(settings),
                                                       lent_store=store))
-    from nanoresearch_cli.ray_launch import launch_and_follow
+    from nanoresearch_app.ray_launch import launch_and_follow
     return launch_and_follow(settings, state, cycle, on_event=on_event, feedback=feedback,
                              detached=detached, wait=wait)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nanoresearch.types import Phase, Trajectory, TrajectoryEvent
-from storage.reflection import Reflector
+from actors.reflection import Reflector
 
 
 def test_review_rounds_become_outcomes_and_real_failures_stay_failed_directions():

@@ -69,7 +69,7 @@ def review(ctx: BuildContext) -> Any:
 
 
 def reflection(ctx: BuildContext) -> Any:
-    from storage.reflection import Reflector
+    from actors.reflection import Reflector
     return Reflector(ctx.llm("reflection"))
 
 

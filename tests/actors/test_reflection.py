@@ -6,7 +6,7 @@ import pytest
 from nanoresearch.embeddings import HashEmbedder
 from nanoresearch.llm.scripted import ScriptedModel
 from nanoresearch.types import Phase, Trajectory, TrajectoryEvent
-from storage.reflection import Reflector
+from actors.reflection import Reflector
 from storage.service import StoreService
 from storage.vector_store import make_vector_store
 
@@ -75,8 +75,8 @@ def test_unusable_llm_output_falls_back_to_rules():
 def test_distilling_the_same_stage_twice_merges(tmp_path):
     svc = StoreService(make_vector_store("edge", str(tmp_path / "q")), HashEmbedder(), tmp_path, tmp_path)
     try:
-        first = svc.distill(trajectory())
-        second = svc.distill(trajectory(id="tr-2"))
+        first = svc.add_distilled(*Reflector().distill(trajectory()))
+        second = svc.add_distilled(*Reflector().distill(trajectory(id="tr-2")))
         assert svc.stats()["skills"] == 1 and svc.stats()["memories"] == 4
         assert second["skills"][0].id == first["skills"][0].id and second["skills"][0].version == 2
         assert all(m.support_count == 1 for m in second["memories"])

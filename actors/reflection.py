@@ -80,7 +80,7 @@ class ReflectionOut(BaseModel):
 
 
 def _prompts() -> dict:
-    return yaml.safe_load(resources.files("storage").joinpath("prompts/reflection.yaml").read_text())
+    return yaml.safe_load(resources.files("actors").joinpath("prompts/reflection.yaml").read_text())
 
 
 def _short(text: str, n: int = 160) -> str:
