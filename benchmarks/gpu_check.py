@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from nanoresearch import offline
 
 def vllm_hot_swap(out: Path) -> dict[str, Any]:
     from benchmarks.hot_swap import make_adapter
@@ -88,6 +89,7 @@ def _part(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> int:
+    offline.apply()  # process start: no model hub, no library progress bars
     import torch
 
     if not torch.cuda.is_available():

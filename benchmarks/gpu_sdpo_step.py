@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from nanoresearch import offline
 from training.data import SDPOExample
 from training.sdpo_config import SDPOConfig
 from training.trainer import SDPOTrainer, attach_lora
@@ -43,6 +44,7 @@ def random_example(vocab: int, prompt: int, feedback: int, completion: int, seed
 
 
 def main() -> None:
+    offline.apply()  # process start: no model hub, no library progress bars
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--layers", type=int, default=28)

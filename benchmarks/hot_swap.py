@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nanoresearch import offline
+
 log = logging.getLogger(__name__)
 
 
@@ -148,6 +150,7 @@ def table(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline.apply()  # process start: no model hub, no library progress bars
     ap = argparse.ArgumentParser(prog="python -m benchmarks.hot_swap")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--swaps", type=int, default=2)

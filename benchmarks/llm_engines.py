@@ -22,6 +22,7 @@ import statistics
 import time
 from typing import Any
 
+from nanoresearch import offline
 from nanoresearch.config import load_settings
 from nanoresearch.llm.embedded import ensure_hf_model, load_engine
 from nanoresearch.llm.engines.paths import resolve_model_path
@@ -134,6 +135,7 @@ def available(requested: list[str] | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline.apply()  # process start: no model hub, no library progress bars
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engines", nargs="*", help="subset of llama_cpp transformers vllm")
     ap.add_argument("--model", default="smollm2", help="embedded model: smollm2 or a path")

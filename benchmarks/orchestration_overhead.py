@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from nanoresearch import offline
 from nanoresearch.llm.base import LLM
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline.apply()
     out = Path(a.out or tempfile.mkdtemp(prefix="nr-overhead-")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     rows = [run_mode(m.strip(), a.task, out, parse_overrides(a.overrides)) for m in a.modes.split(",")]

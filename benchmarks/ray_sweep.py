@@ -18,8 +18,8 @@ from benchmarks.sweep_cells import Cell, ChainScheduler, SweepLayout
 from nanoresearch.ray_runtime import init_ray
 
 log = logging.getLogger(__name__)
-TASK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-            "HF_HUB_OFFLINE": "1"}
+# the offline variables travel with every Ray job (ray_runtime.init_ray)
+TASK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def ensure_ray(workers: int) -> bool:

@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from nanoresearch import offline
 from nanoresearch.embeddings import HashEmbedder
 from nanoresearch.types import MemoryEntry
 from storage.memory import MemoryModule
@@ -114,6 +115,7 @@ def run_one(backend: str, n: int, n_queries: int, optimize: bool, seed: int = 0)
 
 
 def main() -> None:
+    offline.apply()  # process start: no model hub, no library progress bars
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--backends", nargs="+", default=["edge", "local"], choices=["edge", "local"])

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nanoresearch import offline
 from benchmarks.legacy.bm25_handwritten import BM25Index as HandWritten
 from nanoresearch.config import _default_library
 from nanoresearch.literature.bm25 import BM25Index as Bm25s
@@ -131,6 +132,7 @@ def run(records: int, n_queries: int, library: str | None = None, build_memory: 
 
 
 def main(argv: list[str] | None = None) -> None:
+    offline.apply()  # process start: no model hub, no library progress bars
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from nanoresearch import offline
 from nanoresearch.config import load_settings
 from nanoresearch.types import ChatMessage, PlannerCall
 from serve.planner_engine import PlannerEngine
@@ -112,7 +112,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--loss", default="sampled_token", choices=["sampled_token", "full_kl", "topk_kl"])
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline.apply()
     torch.set_num_threads(args.threads)
     if args.tiny:
         from tests.training.tiny import make_tiny_model_dir

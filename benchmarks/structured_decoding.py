@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from nanoresearch import offline
 from benchmarks.legacy.json_guide import guidable, guided_json
 from nanoresearch.config import load_settings
 from nanoresearch.llm.embedded import ensure_hf_model
@@ -159,6 +160,7 @@ def run(plans: int, nested: int, max_tokens: int, threads: int) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> None:
+    offline.apply()  # process start: no model hub, no library progress bars
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plans", type=int, default=4)
     ap.add_argument("--nested", type=int, default=3)

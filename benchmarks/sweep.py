@@ -34,6 +34,7 @@ from benchmarks.personas import PERSONAS_FILE, DeterministicPersona, LLMPersona,
 from benchmarks.sweep_cells import (
     Cell, CellRecord, ChainScheduler, SweepLayout, make_chains, pending, quality_of, write_report,
 )
+from nanoresearch import offline
 from nanoresearch.config import Settings, load_settings, parse_overrides
 from nanoresearch.errors import UserError
 from nanoresearch.types import Phase, ProjectState, ResearchTopic
@@ -291,7 +292,7 @@ def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline.apply()
     args = parse_args(argv)
     tasks, variants = resolve(args)
     out = Path(args.out or f"results/sweep-{time.strftime('%Y%m%d-%H%M%S')}").resolve()

@@ -19,11 +19,12 @@ from typing import Any
 
 import ray
 
-from nanoresearch import local_head
+from nanoresearch import local_head, offline
 
 log = logging.getLogger(__name__)
 NAMESPACE = "nanoresearch"
-# shipped to every worker: offline flags and thread counts; never credentials
+# shipped to every worker (with offline.env(), whatever the driver's process set): offline
+# flags and thread counts; never credentials
 ENV_PREFIXES = ("NANORESEARCH_", "HF_", "TRANSFORMERS_", "OMP_NUM_THREADS", "TOKENIZERS_")
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 # agents mostly wait on model calls: a local node advertises at least this many logical
@@ -52,7 +53,7 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None,
         return False
     address = address or os.environ.get("RAY_ADDRESS")
     opts: dict[str, Any] = dict(namespace=namespace, log_to_driver=False,
-                                runtime_env={"env_vars": {**worker_env(), **(env or {})}}, **kw)
+                                runtime_env={"env_vars": {**offline.env(), **worker_env(), **(env or {})}}, **kw)
     if address:
         ray.init(address=address, **opts)
         return True

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import Sequence
 
+from nanoresearch import offline
 from nanoresearch.errors import NanoResearchError, UserError
 from nanoresearch_cli import commands
 
@@ -122,11 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # offline by default; library progress bars would interleave with our stage progress
-    for k, v in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                 ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1"),
-                 ("TOKENIZERS_PARALLELISM", "false")):
-        os.environ.setdefault(k, v)
+    offline.apply()  # offline by default; no library progress bars over our stage progress
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     commands.setup_logging(level)

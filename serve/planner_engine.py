@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -56,7 +55,6 @@ def version_label(version: int | None) -> str | None:
 class PlannerEngine:
     def __init__(self, base_model_dir: str | Path, adapters: AdapterRegistry, planner_log=None, *,
                  model=None, tokenizer=None, device: str = "cpu", auto_refresh: bool = True):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.base_model_dir = Path(base_model_dir)

@@ -20,7 +20,6 @@ imported lazily and only on that path; it is never required.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from ray import serve
@@ -83,7 +82,6 @@ class PlannerDeployment:
     lock orders their use of the model."""
 
     def __init__(self, settings_json: str, model_dir: str | None = None, admin_hash: str | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.settings = with_secrets(Settings.model_validate_json(settings_json))
         self.engine = make_engine(self.settings, model_dir)
         data = self.settings.data_dir

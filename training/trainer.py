@@ -13,7 +13,6 @@ prompt in the batch (on-policy SDPO); by default the logged outputs are replayed
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from pathlib import Path
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 
 
 def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(base_dir))

@@ -65,7 +65,6 @@ def _file_lock(path: Path):
 
 
 def _convert(gguf: Path, out: Path) -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

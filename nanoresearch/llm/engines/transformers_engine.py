@@ -9,7 +9,6 @@ budget ran out (finish_reason "length"). `llm/structured.py` still validates.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -30,7 +29,6 @@ class TransformersLLM(LLM):
 
     def __init__(self, model_dir: str | Path, *, model_name: str = "smollm2", threads: int = 2,
                  max_context: int = 4096):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
