@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 from pydantic import BaseModel
+
+from nanoresearch.workspace import atomic_write_text
 
 log = logging.getLogger(__name__)
 QUALITY_AXES = ("compliance", "innovation", "expression")
@@ -117,13 +117,13 @@ class SweepLayout:
 
     def save(self, rec: CellRecord) -> Path:
         path = self.record_path(Cell(rec.task, rec.variant, rec.round))
-        atomic_write(path, rec.model_dump_json(indent=2))
+        atomic_write_text(path, rec.model_dump_json(indent=2))
         return path
 
     def save_error(self, rec: CellRecord) -> Path:
         """An errored cell's record, kept for diagnosis; it does not mark the cell done."""
         path = self.cell_dir(Cell(rec.task, rec.variant, rec.round)) / "error.json"
-        atomic_write(path, rec.model_dump_json(indent=2))
+        atomic_write_text(path, rec.model_dump_json(indent=2))
         return path
 
     def load(self, cell: Cell) -> CellRecord | None:
@@ -134,14 +134,6 @@ class SweepLayout:
         out = [CellRecord.model_validate_json(p.read_text())
                for p in sorted(self.root.glob("*/*/round_*/cell.json"))]
         return sorted(out, key=lambda r: (r.variant, r.task, r.round))
-
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def make_chains(tasks: Iterable[str], variants: Iterable[str], rounds: int) -> list[list[Cell]]:
@@ -322,10 +314,10 @@ def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
           "cells: mean [95% bootstrap CI].", "", table, "",
           *[f"![{p.stem}]({p.name})" for p in pngs], "",
           "```json", json.dumps(meta, indent=1, default=str), "```", ""]
-    atomic_write(layout.root / "report.md", "\n".join(md))
+    atomic_write_text(layout.root / "report.md", "\n".join(md))
     full = {"meta": meta, "persona_note": note, "aggregate": agg, "errored_cells": errored,
             "cells": [r.model_dump() for r in records]}
-    atomic_write(layout.root / "results.json", json.dumps(full, indent=1, default=str))
+    atomic_write_text(layout.root / "results.json", json.dumps(full, indent=1, default=str))
     return {"table": table, "note": note, "aggregate": agg, "records": records,
             "files": [str(layout.root / "report.md"), str(layout.root / "results.json"),
                       *map(str, pngs)]}
