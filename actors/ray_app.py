@@ -2,10 +2,10 @@
 
 Agents stay plain classes. `AgentHost` builds its agent inside the actor process from a
 builder function (engines and clients are not picklable, so they are never shipped), and
-`RayProxy` makes an actor handle look like the plain object, so the orchestrator cannot
-tell the difference. Each actor asks for the resources its agent declares
-(nanoresearch/agents.py, overridable by `cluster.agent_resources`), so a cluster spreads
-the team over its CPU nodes. Actors restart on failure (`max_restarts`) and their calls
+`RayProxy` (the house's one actor proxy, nanoresearch/ray_proxy.py) makes an actor handle
+look like the plain object, so the orchestrator cannot tell the difference. Each actor
+asks for the resources its agent declares (nanoresearch/agents.py, overridable by
+`cluster.agent_resources`), so a cluster spreads the team over its CPU nodes. Actors restart on failure (`max_restarts`) and their calls
 are retried (`max_task_retries`): a killed agent is rebuilt and the call it was serving
 runs again; steps are idempotent because the orchestrator writes artifacts only after a
 step returns.
@@ -14,26 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from typing import Any, Callable
 
 import ray
 
+from nanoresearch.ray_proxy import ActorProxy, hops
 from nanoresearch.ray_runtime import NAMESPACE, actor_options, init_ray  # noqa: F401 - re-export
 
 log = logging.getLogger(__name__)
 Builder = Callable[[], Any]
-# this process's proxy calls: count and wall seconds (the Ray overhead benchmark)
-_HOPS = {"calls": 0, "wall_s": 0.0}
-_HOPS_LOCK = threading.Lock()
-
-
-def _count_hop(t0: float) -> None:
-    with _HOPS_LOCK:
-        _HOPS["calls"] += 1
-        _HOPS["wall_s"] += time.perf_counter() - t0
-
 
 @ray.remote(max_restarts=2, max_task_retries=2)
 class AgentHost:
@@ -67,41 +57,18 @@ class AgentHost:
         return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
 
-class RayProxy:
-    """`proxy.run(x)` == `ray.get(host.call.remote("run", x))`; a data attribute
-    (`proxy.history`) is read from the actor each time, so it is never stale."""
+class RayProxy(ActorProxy):
+    """An agent's proxy (nanoresearch/ray_proxy.py): the agent's class is not known here, so
+    the proxy learns from the agent itself (`AgentHost.resolve`) which names are data;
+    its calls are counted for `hop_overhead`."""
+
+    count_hops = True
 
     def __init__(self, handle: Any, name: str):
-        self._handle, self._name = handle, name
-        self._methods: set[str] = set()
+        super().__init__(handle, name)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name not in self._methods:
-            t0 = time.perf_counter()
-            kind, value = ray.get(self._handle.resolve.remote(name))
-            _count_hop(t0)
-            if kind == "data":
-                return value
-            self._methods.add(name)  # methods stay methods; data is re-read on each access
-
-        def remote_call(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return ray.get(self._handle.call.remote(name, *args, **kwargs))
-            finally:
-                _count_hop(t0)
-
-        remote_call.__name__ = name
-        return remote_call
-
-    def __reduce__(self):  # a proxy handed to another actor keeps pointing at the agent
-        return (RayProxy, (self._handle, self._name))
-
-    @property
-    def handle(self) -> Any:
-        return self._handle
+    def _init_args(self) -> tuple:
+        return (self._handle, self._name)
 
 
 def start_agents(builders: dict[str, Builder], namespace: str,
@@ -129,8 +96,8 @@ def hop_overhead(proxies: dict[str, RayProxy]) -> dict[str, float]:
     """Ray's share of this process's agent calls: proxy wall minus time inside the agents
     (serialisation, scheduling, object transfer, attribute look-ups)."""
     busy = sum(ray.get(p.handle.stats.remote())["busy_s"] for p in proxies.values())
-    with _HOPS_LOCK:
-        calls, wall = _HOPS["calls"], _HOPS["wall_s"]
+    h = hops()
+    calls, wall = h["calls"], h["wall_s"]
     return {"calls": calls, "wall_s": round(wall, 3), "busy_s": round(busy, 3),
             "overhead_s": round(max(0.0, wall - busy), 3)}
 

@@ -17,6 +17,7 @@ from typing import Any
 import ray
 
 from nanoresearch.config import Settings
+from nanoresearch.ray_proxy import ActorProxy
 from storage.service import StoreService, open_store
 
 log = logging.getLogger(__name__)
@@ -39,23 +40,16 @@ class StoreActor:
         return "ok"
 
 
-class RemoteStore:
-    """Synchronous proxy: `remote_store.retrieve_skills(...)` == `ray.get(actor.call...)`."""
+class RemoteStore(ActorProxy):
+    """Synchronous proxy (nanoresearch/ray_proxy.py): `remote_store.retrieve_skills(...)` ==
+    `ray.get(actor.call.remote("retrieve_skills", ...))`; only StoreService's public
+    methods are forwarded."""
 
     def __init__(self, handle: "ray.actor.ActorHandle"):
-        self.handle = handle
+        super().__init__(handle, ACTOR_NAME, StoreService)
 
-    def __getattr__(self, method: str):
-        if method.startswith("_") or not callable(getattr(StoreService, method, None)):
-            raise AttributeError(f"StoreService has no public method {method!r}")
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return ray.get(self.handle.call.remote(method, *args, **kwargs))
-        call.__name__ = method
-        return call
-
-    def __reduce__(self):  # a proxy passed to another actor keeps pointing at the owner
-        return (RemoteStore, (self.handle,))
+    def _init_args(self) -> tuple:
+        return (self._handle,)
 
 
 def store_actor(settings: Settings, name: str = ACTOR_NAME, namespace: str = NAMESPACE,
