@@ -28,6 +28,7 @@ from typing import Any, Iterator, TypeVar
 
 from pydantic import BaseModel
 
+from nanoresearch.artifacts import MANIFEST, PROJECT
 from nanoresearch.errors import NanoResearchError, UserError
 from nanoresearch.types import (Phase, ProjectState, ProjectStatus, StageManifest, StepRecord,
                                 StepStatus)
@@ -155,14 +156,14 @@ class Workspace:
 
     # ------------------------------------------------------------ manifests
     def manifest(self, phase: Phase) -> StageManifest:
-        p = self.path(phase.value, "manifest.json")
+        p = self.path(MANIFEST.rel(phase=phase))
         if p.exists():
             return StageManifest.model_validate_json(p.read_text())
         return StageManifest(project_id=self.project_id, phase=phase)
 
     def _save_manifest(self, m: StageManifest) -> None:
         m.updated_at = time.time()
-        atomic_write_json(self.path(m.phase.value, "manifest.json"), m)
+        atomic_write_json(self.path(MANIFEST.rel(phase=m.phase)), m)
 
     def step_record(self, phase: Phase, name: str) -> StepRecord | None:
         return next((s for s in self.manifest(phase).steps if s.name == name), None)
@@ -220,9 +221,9 @@ class Workspace:
     def update_state(self, **changes: Any) -> ProjectState:
         """Read project.json, apply `changes`, write it back, all under the state lock."""
         with self.state_lock():
-            st = self.read_model("project.json", ProjectState)
+            st = self.read_model(PROJECT.path, ProjectState)
             st = st.model_copy(update={**changes, "updated_at": time.time()})
-            self.write_json("project.json", st)
+            self.write_json(PROJECT.path, st)
             return st
 
     @contextmanager
@@ -256,17 +257,22 @@ class Workspace:
             raise ProjectCancelled(f"project {self.project_id} was cancelled")
 
 
-def read_project_states(projects_dir: str | Path) -> list[ProjectState]:
-    """Every readable project.json under `projects_dir`; an unreadable one is logged and
+def read_project_states(projects_dir: str | Path, user_id: str | None = None) -> list[ProjectState]:
+    """The one project listing (the CLI, the store and the HTTP API all read it through
+    storage/projects.ProjectRegistry.states): every readable project.json under
+    `projects_dir`, of `user_id` when given, newest first. An unreadable one is logged and
     skipped, so one corrupt project cannot break every user's project list."""
     out: list[ProjectState] = []
     root = Path(projects_dir)
-    for pj in sorted(root.glob("*/project.json")) if root.exists() else []:
+    for pj in sorted(root.glob(f"*/{PROJECT.path}")) if root.exists() else []:
         try:
-            out.append(ProjectState.model_validate_json(pj.read_bytes()))
+            st = ProjectState.model_validate_json(pj.read_bytes())
         except (OSError, ValueError) as e:
             log.warning("skipping unreadable project file %s: %s", pj, str(e)[:200])
-    return out
+            continue
+        if user_id is None or st.user_id == user_id:
+            out.append(st)
+    return sorted(out, key=lambda s: (-s.created_at, s.project_id))
 
 
 ACTIVE = (ProjectStatus.CREATED, ProjectStatus.RUNNING, ProjectStatus.WAITING_FEEDBACK)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from nanoresearch.artifacts import PROJECT
 from nanoresearch.errors import UserError
 from nanoresearch.types import (ProjectState, ProjectStatus, ProjectSummary, ResearchTopic,
                                 new_id, now)
@@ -24,7 +25,7 @@ from storage.profiles import check_user_id
 
 log = logging.getLogger(__name__)
 _PID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-STATE_FILE = "project.json"
+STATE_FILE = PROJECT.path
 
 ProjectRecord = ProjectSummary  # the registry's row (kept under its old name for callers)
 
@@ -98,10 +99,9 @@ class ProjectRegistry:
         return ProjectSummary.of(self.update(project_id, status=ProjectStatus(status)))
 
     def states(self, user_id: str | None = None) -> list[ProjectState]:
-        """Project states of `user_id` (all when None), newest first; one unreadable file
-        is skipped with a warning and never hides the others (workspace.read_project_states)."""
-        out = [st for st in read_project_states(self.root) if user_id is None or st.user_id == user_id]
-        return sorted(out, key=lambda s: -s.created_at)
+        """Project states of `user_id` (all when None), newest first: the one listing,
+        workspace.read_project_states (an unreadable file is skipped, never hides others)."""
+        return read_project_states(self.root, user_id)
 
     def list(self, user_id: str | None = None) -> list[ProjectSummary]:
         return [ProjectSummary.of(s) for s in self.states(user_id)]

@@ -24,7 +24,15 @@ def test_corrupt_project_file_is_skipped(tmp_path):
         Workspace(tmp_path / pid).write_json("project.json", _state(pid))
     (tmp_path / "p-3").mkdir()
     (tmp_path / "p-3" / "project.json").write_bytes(b"\xff{ torn")
-    assert [s.project_id for s in read_project_states(tmp_path)] == ["p-1", "p-2"]
+    assert sorted(s.project_id for s in read_project_states(tmp_path)) == ["p-1", "p-2"]
+
+
+def test_project_listing_filters_by_user_newest_first(tmp_path):
+    for i, (pid, user) in enumerate([("p-a", "alice"), ("p-b", "bob"), ("p-c", "alice")]):
+        Workspace(tmp_path / pid).write_json("project.json", _state(pid, user).model_copy(
+            update={"created_at": 100.0 + i}))
+    assert [s.project_id for s in read_project_states(tmp_path, "alice")] == ["p-c", "p-a"]
+    assert [s.project_id for s in read_project_states(tmp_path)] == ["p-c", "p-b", "p-a"]
 
 
 def test_concurrent_state_updates_lose_nothing(tmp_path):
