@@ -135,7 +135,7 @@ class _Items(BaseModel):
 
 
 def _prompts() -> dict[str, Any]:
-    return yaml.safe_load((Path(__file__).parent / "literature" / "prompts.yaml").read_text())
+    return yaml.safe_load((Path(__file__).parent / "evidence_prompts.yaml").read_text())
 
 
 def extract_llm(record: LiteratureRecord, llm: LLM, text: str | None = None,
