@@ -57,9 +57,10 @@ class ModelRouting(BaseModel):
     @field_validator("per_agent")
     @classmethod
     def _agents(cls, v: dict[str, str]) -> dict[str, str]:
+        roles = model_roles()  # read when validating: the agent registry is the one list
         for agent, spec in v.items():
-            if agent not in AGENTS:
-                raise ValueError(f"unknown agent {agent!r}; choose from {', '.join(AGENTS)}")
+            if agent not in roles:
+                raise ValueError(f"unknown agent {agent!r}; choose from {', '.join(roles)}")
             if ":" not in spec:
                 raise ValueError(f"models.per_agent.{agent}={spec!r} is not 'provider:model'")
         return v
