@@ -50,7 +50,7 @@ def show_learned(settings: Settings, store: Any, user: str, console: Console) ->
     from storage.adapters import AdapterRegistry
 
     out = store.learned(user)
-    out["adapters"] = [{"version": a.version, "status": a.status, "created_at": a.created_at}
+    out["adapters"] = [a.model_dump(mode="json", include={"version", "status", "created_at"})
                        for a in AdapterRegistry(settings.adapters_dir).list(user)]
     console.print("learned about this user (delete with `nanoresearch memories delete ID "
                   f"--user {user}` / `nanoresearch skills delete ID`):", markup=False)

@@ -18,15 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nanoresearch import artifacts as A
 from nanoresearch.config import QuotaSettings
-from nanoresearch.types import Feedback, ResearchTopic
-from nanoresearch.workspace import Workspace
+from nanoresearch.types import Feedback, ProjectSummary, ResearchTopic
+from nanoresearch.workspace import ACTIVE, Workspace
 from serve.api_deps import ApiError
 from serve.http_limits import json_problem
 
 log = logging.getLogger(__name__)
 DAY_S = 86_400
-ACTIVE = ("created", "running", "waiting_feedback")
 MAX_TOPIC_JSON = 64_000
 MAX_LIST_ITEMS = 50
 
@@ -60,7 +60,7 @@ def user_spend(projects_dir: Path, project_ids: list[str]) -> float:
 
     total = 0.0
     for pid in project_ids:
-        path = Path(projects_dir) / pid / "ledger.jsonl"
+        path = Path(projects_dir) / pid / A.LEDGER.path
         if path.exists():
             total += Ledger(path=path).totals.cost_usd
     return total
@@ -84,7 +84,7 @@ class GuardedService:
     def create_project(self, user_id: str, topic: ResearchTopic) -> str:
         check_topic(topic, self.quotas.max_topic_chars)
         with self._lock:
-            rows = self._rows(user_id)
+            rows = self._projects(user_id)
             self._check_active(rows)
             self._check_daily(rows)
             self._check_spend(rows)
@@ -92,48 +92,47 @@ class GuardedService:
 
     def resume(self, project_id: str) -> None:
         owner = self._service.project_owner(project_id)
-        if self.projects_dir is not None and (self.projects_dir / project_id / "project.json").exists() \
+        if self.projects_dir is not None and (self.projects_dir / project_id / A.PROJECT.path).exists() \
                 and Workspace(self.projects_dir / project_id).is_running():
             raise ApiError(409, "conflict", f"project {project_id} is already running (here or "
                            "in another process, e.g. a CLI resume); cancel it first")
         with self._lock:
             if owner is not None:
-                rows = [r for r in self._rows(owner)
-                        if r.get("project_id") != project_id]
-                self._check_active(rows)
-                self._check_spend(self._rows(owner))
+                rows = self._projects(owner)
+                self._check_active([r for r in rows if r.project_id != project_id])
+                self._check_spend(rows)
             self._service.resume(project_id)
 
     def submit_feedback(self, feedback: Feedback) -> None:
         self._check_trainings(feedback.user_id)
         self._service.submit_feedback(feedback)
 
-    def _rows(self, user_id: str) -> list[dict]:
-        """The user's projects as plain rows (the service returns typed ProjectSummary)."""
-        return [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r)
+    def _projects(self, user_id: str) -> list[ProjectSummary]:
+        """The user's projects, typed (the service's ProjectSummary rows)."""
+        return [r if isinstance(r, ProjectSummary) else ProjectSummary.model_validate(r)
                 for r in self._service.list_projects(user_id)]
 
     # ------------------------------------------------------------------ checks
-    def _check_active(self, rows: list[dict]) -> None:
+    def _check_active(self, rows: list[ProjectSummary]) -> None:
         cap = self.quotas.max_active_projects
-        active = [r for r in rows if _status(r) in ACTIVE]
+        active = [r for r in rows if r.status in ACTIVE]
         if cap and len(active) >= cap:
             raise QuotaExceeded(f"you have {len(active)} active project(s) (limit {cap}): wait "
                                 "for one to finish or cancel one "
-                                f"({', '.join(r.get('project_id', '?') for r in active[:5])})")
+                                f"({', '.join(r.project_id for r in active[:5])})")
 
-    def _check_daily(self, rows: list[dict]) -> None:
+    def _check_daily(self, rows: list[ProjectSummary]) -> None:
         cap, now = self.quotas.max_projects_per_day, time.time()
-        recent = sorted(r.get("created_at") or 0 for r in rows if (r.get("created_at") or 0) > now - DAY_S)
+        recent = sorted(r.created_at or 0 for r in rows if (r.created_at or 0) > now - DAY_S)
         if cap and len(recent) >= cap:
             raise QuotaExceeded(f"{len(recent)} projects created in the last 24 h (limit {cap})",
                                 retry_after_s=recent[0] + DAY_S - now)
 
-    def _check_spend(self, rows: list[dict]) -> None:
+    def _check_spend(self, rows: list[ProjectSummary]) -> None:
         cap = self.quotas.max_spend_usd
         if not cap or self.projects_dir is None:
             return
-        spent = user_spend(self.projects_dir, [r["project_id"] for r in rows if "project_id" in r])
+        spent = user_spend(self.projects_dir, [r.project_id for r in rows])
         if spent >= cap:
             raise QuotaExceeded(f"your projects have spent ${spent:.2f} on hosted models (limit "
                                 f"${cap:.2f}); ask the operator to raise serve.quotas.max_spend_usd")
@@ -151,8 +150,3 @@ class GuardedService:
             raise QuotaExceeded(f"{len(recent)} feedback-triggered planner trainings in the last "
                                 f"24 h (limit {cap}); your feedback was not recorded",
                                 retry_after_s=recent[0] + DAY_S - now)
-
-
-def _status(row: dict) -> str:
-    st = row.get("status", "")
-    return getattr(st, "value", st)
