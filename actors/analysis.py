@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, Field
 
+from nanoresearch import artifacts as A
 from nanoresearch.errors import ModelError
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
@@ -87,12 +88,12 @@ class AnalysisAgent:
         figures = _figures(table, primary, [proposed] + [m for m in methods if m != proposed], out_dir) \
             if records else []
         summary = self._summary(blueprint, proposed, verdict, comps, abl, notes)
-        metrics_path = out_dir / "metrics_all.json"
+        metrics_path = A.METRICS_ALL.at(out_dir)
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         metrics_path.write_text(json.dumps([r.model_dump() for r in records], indent=1))
         report = AnalysisReport(summary=summary, comparisons=comps + abl, figures=figures,
                                 verdict=verdict, notes=notes, metrics_path=str(metrics_path.name))
-        (out_dir / "analysis.json").write_text(report.model_dump_json(indent=2))
+        A.ANALYSIS.at(out_dir).write_text(report.model_dump_json(indent=2))
         return report
 
     def _comparisons(self, table, proposed, baselines, ablations):

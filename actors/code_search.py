@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from actors.debugging import _brief, parse_failure, write_code
+from nanoresearch import artifacts as A
 from nanoresearch.coding.contract import ContractExecutor, failure_class
 from nanoresearch.coding.search import Proposal, SearchPolicy, TreeSearch
 from nanoresearch.coding.tree_figure import draw_tree
@@ -118,7 +119,7 @@ def run_code_search(code: CodeArtifact, code_dir: Path, coding: Any, debugging: 
     tree = ts.run()
     tree.executor = "ray" if search.parallel > 1 else "in-process"
     exp_dir = code_dir.parent
-    (exp_dir / "tree.json").write_text(tree.model_dump_json(indent=1))
+    A.TREE.at(exp_dir).write_text(tree.model_dump_json(indent=1))
     draw_tree(tree, exp_dir / "figures" / "code_search_tree.png")
     last = tree.best if tree.best is not None else (tree.nodes[-1].node_id if tree.nodes else None)
     if last is None:

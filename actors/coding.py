@@ -23,6 +23,7 @@ import yaml
 from pydantic import ValidationError
 
 from actors.coding_free import FreeFormFiles, FreeformWriter
+from nanoresearch import artifacts as A
 from nanoresearch.datasets import get_catalog, resolve_name, stage
 from nanoresearch.errors import ModelError, StructuredOutputError, UserError
 from nanoresearch.execution.workdir import write_files
@@ -97,7 +98,7 @@ class CodingAgent:
             why=self.choice.get("why", ""), fallback=fallback, method_source=source,
             method_family="" if mode == "free" else str(cfg.get("method", {}).get("family", "")), domain=domain,
             task=task, datasets=datasets, files=sorted(files), notes=notes).model_dump(mode="json")
-        files["coding_notes.json"] = dumps(self.last_notes)
+        files[A.CODING_NOTES.name] = dumps(self.last_notes)
         # a reused work dir may hold links planted by an earlier run: never write through them
         write_files(workspace_dir, files, executable=("run.sh",))
         log.info("coding agent wrote %d files (%s mode, method from %s) to %s", len(files), mode,

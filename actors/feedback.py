@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Protocol
 
+from nanoresearch import artifacts as A
 from nanoresearch.types import Feedback, Phase
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class QueuedFeedback:
         if self.inbox is None:
             return []
         out = []
-        for f in sorted((self.inbox / project_id / phase.value).glob("feedback_*.json")):
+        for f in sorted((self.inbox / project_id / phase.value).glob(A.FEEDBACK.name_glob)):
             try:
                 fb = Feedback.model_validate_json(f.read_text())
             except (OSError, ValueError) as e:

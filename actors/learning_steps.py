@@ -19,6 +19,7 @@ import logging
 from pydantic import BaseModel
 
 from actors.orchestrator import Orchestrator
+from nanoresearch import artifacts as A
 from nanoresearch.types import (
     AnalysisReport, IdeationResult, MemoryEntry, Phase, PlanningResult, WritingResult,
 )
@@ -92,13 +93,13 @@ def enforce_requirements(o: Orchestrator, pr: PlanningResult) -> PlanningResult:
                 enforced.add(m.id)
                 bp = new
         if enforced:
-            o.ws.write_json("ideation/planning.json", pr.model_copy(update={"blueprint": bp}))
+            o.ws.write_json(A.PLANNING.path, pr.model_copy(update={"blueprint": bp}))
         rec = RequirementsRecord(checks=check_all(reqs, bp=bp, enforced=enforced))
         _write_project_record(o)
         return rec
 
-    o.step(Phase.IDEATION, "requirements", "ideation/requirements.json", RequirementsRecord, run)
-    return o.ws.read_model("ideation/planning.json", PlanningResult)
+    o.step(Phase.IDEATION, "requirements", A.REQUIREMENTS.rel(phase=Phase.IDEATION), RequirementsRecord, run)
+    return o.ws.read_model(A.PLANNING.path, PlanningResult)
 
 
 def check_paper_requirements(o: Orchestrator, res: WritingResult) -> None:
@@ -107,17 +108,17 @@ def check_paper_requirements(o: Orchestrator, res: WritingResult) -> None:
         for c in rec.checks:
             if c.met is False:
                 o.record(Phase.WRITING, "requirements", f"unmet: {c.form}", c.evidence, ok=False)
-        o.ws.write_json("writing/requirements.json", rec)
+        o.ws.write_json(A.REQUIREMENTS.rel(phase=Phase.WRITING), rec)
         _write_project_record(o)
         return rec
 
-    o.step(Phase.WRITING, "requirements", "writing/requirements.json", RequirementsRecord, run)
+    o.step(Phase.WRITING, "requirements", A.REQUIREMENTS.rel(phase=Phase.WRITING), RequirementsRecord, run)
 
 
 def _write_project_record(o: Orchestrator) -> None:
     """requirements.json: every requirement with its check on the artifact it names."""
     checks: list[Check] = []
-    for rel in ("ideation/requirements.json", "writing/requirements.json"):
+    for rel in (A.REQUIREMENTS.rel(phase=Phase.IDEATION), A.REQUIREMENTS.rel(phase=Phase.WRITING)):
         if o.ws.exists(rel):
             checks += o.ws.read_model(rel, RequirementsRecord).checks
     by_id: dict[str, Check] = {}
@@ -125,7 +126,7 @@ def _write_project_record(o: Orchestrator) -> None:
         if c.met is not None or c.memory_id not in by_id:
             by_id[c.memory_id] = c
     out = RequirementsRecord(checks=list(by_id.values()))
-    o.ws.write_json("requirements.json", out)
+    o.ws.write_json(A.PROJECT_REQUIREMENTS.path, out)
 
 
 # ---------------------------------------------------------------------- debug events
@@ -150,12 +151,12 @@ def record_debug(o: Orchestrator, kind: str, data: dict) -> None:
 
 def record_verdict(o: Orchestrator, rep: AnalysisReport) -> None:
     from nanoresearch.types import Hypothesis, Trajectory
-    rel = "experiment/trajectory.json"
+    rel = A.TRAJECTORY.rel(phase=Phase.EXPERIMENT)
     if o.ws.exists(rel) and any(e.step == "verdict" for e in o.ws.read_model(rel, Trajectory).events):
         return  # resumed: recorded already
     if rep.verdict not in ("refuted", "supported"):
         return
-    ide = o.ws.read_model("ideation/ideation.json", IdeationResult)
+    ide = o.ws.read_model(A.IDEATION.path, IdeationResult)
     hyp = ide.selected() or Hypothesis(statement=o.state.topic.problem_statement)
     if rep.verdict == "refuted":
         o.record(Phase.EXPERIMENT, "verdict", "hypothesis tested",

@@ -19,11 +19,12 @@ from typing import Any, Callable, TypeVar
 from pydantic import BaseModel
 
 from actors.feedback import FeedbackSource, SkipFeedback
+from nanoresearch import artifacts as A
 from nanoresearch.config import Budgets
 from nanoresearch.errors import BudgetExceeded, UserError
 from nanoresearch.types import (
-    Feedback, MemoryEntry, Phase, Plan, ProjectState, ProjectStatus, SkillEntry, StepStatus,
-    Trajectory, TrajectoryEvent, UserProfile,
+    DistillReport, Feedback, FeedbackRecord, MemoryEntry, Phase, PlanBundle, ProjectState,
+    ProjectStatus, StepStatus, Trajectory, TrajectoryEvent, UserProfile,
 )
 from nanoresearch.workspace import ProjectCancelled, Workspace
 from storage.conditions import condition_tags, filter_conditions, task_conditions
@@ -35,20 +36,6 @@ PHASES = (Phase.IDEATION, Phase.EXPERIMENT, Phase.WRITING)
 
 
 REQUIREMENT_STAGES = ("planning", "coding", "writing")
-
-
-class PlanBundle(BaseModel):
-    """A planner call's result with the skills and memories it was given and chose.
-    `cited_*`: the ids the plan actually names (selected or mentioned in its text): only
-    these count as used. `feedback`: the user's feedback so far in this project, which
-    went into the retrieval query and the planner's task."""
-
-    plan: Plan
-    skills: list[SkillEntry] = []
-    memories: list[MemoryEntry] = []
-    cited_skills: list[str] = []
-    cited_memories: list[str] = []
-    feedback: str = ""
 
 
 @dataclass
@@ -80,7 +67,7 @@ class Orchestrator:
     # ------------------------------------------------------------------ state
     @property
     def state(self) -> ProjectState:
-        return self.ws.read_model("project.json", ProjectState)
+        return self.ws.read_model(A.PROJECT.path, ProjectState)
 
     def _save_state(self, **changes: Any) -> ProjectState:
         return self.ws.update_state(**changes)  # locked: a cancel may write it concurrently
@@ -162,15 +149,15 @@ class Orchestrator:
     def conditions(self) -> dict[str, str]:
         """The task's conditions (storage/conditions.py): the blueprint's once it exists."""
         from nanoresearch.types import PlanningResult
-        bp = (self.ws.read_model("ideation/planning.json", PlanningResult).blueprint
-              if self.ws.exists("ideation/planning.json") else None)
+        bp = (self.ws.read_model(A.PLANNING.path, PlanningResult).blueprint
+              if self.ws.exists(A.PLANNING.path) else None)
         return task_conditions(self.state.topic, self.profile(), bp)
 
     def feedback_so_far(self) -> str:
         """Every stage's feedback in this project so far, oldest first."""
         texts = []
         for ph in PHASES:
-            rel = f"{ph.value}/feedback.json"
+            rel = A.FEEDBACK_RECORD.rel(phase=ph)
             if self.ws.exists(rel) and (fb := self.ws.read_model(rel, FeedbackRecord).feedback):
                 texts.append(f"{ph.value}: {fb.text}")
         return "\n".join(texts)
@@ -212,13 +199,13 @@ class Orchestrator:
                               memories=chosen_m or mems, cited_skills=cited_s,
                               cited_memories=cited_m, feedback=fb)
 
-        return self.step(phase, f"plan_{stage}", f"{phase.value}/plan_{stage}.json",
+        return self.step(phase, f"plan_{stage}", A.PLAN.rel(phase=phase, stage=stage),
                          PlanBundle, make)
 
     # ------------------------------------------------------------------ trajectory
     def record(self, phase: Phase, step: str, action: str, outcome: str = "", ok: bool = True,
                **detail: Any) -> None:
-        rel = f"{phase.value}/trajectory.json"
+        rel = A.TRAJECTORY.rel(phase=phase)
         st = self.state
         traj = (self.ws.read_model(rel, Trajectory) if self.ws.exists(rel) else
                 Trajectory(user_id=st.user_id, project_id=st.project_id, phase=phase,
@@ -241,7 +228,7 @@ class Orchestrator:
                     # configuration that a failed step relied on is contradicted
                     if ok or cats.get(mid) == "validated_config":
                         store.reinforce_memory(mid, ok)
-            rel = f"{phase.value}/trajectory.json"
+            rel = A.TRAJECTORY.rel(phase=phase)
             traj = self.ws.read_model(rel, Trajectory) if self.ws.exists(rel) else None
             # a debug patch that applied a skill cites it; success = the rerun succeeded
             uses += [(e.detail["skill_id"], e.ok) for e in (traj.events if traj else [])
@@ -262,8 +249,8 @@ class Orchestrator:
                                  memories=[m.id for m in (mems if stored_m is None else stored_m)],
                                  used=[u for u, _ in uses])
 
-        self.step(phase, "distill", f"{phase.value}/distill.json", DistillReport, distill)
-        self.step(phase, "feedback", f"{phase.value}/feedback.json", FeedbackRecord,
+        self.step(phase, "distill", A.DISTILL.rel(phase=phase), DistillReport, distill)
+        self.step(phase, "feedback", A.FEEDBACK_RECORD.rel(phase=phase), FeedbackRecord,
                   lambda: self._ask_feedback(phase, summary))
 
     def _ask_feedback(self, phase: Phase, summary: str) -> "FeedbackRecord":
@@ -297,19 +284,8 @@ class Orchestrator:
         return [m.id for m in (mems if stored is None else stored)]
 
 
-class DistillReport(BaseModel):
-    skills: list[str] = []
-    memories: list[str] = []
-    used: list[str] = []  # skill ids whose use was counted
-
-
-class FeedbackRecord(BaseModel):
-    feedback: Feedback | None = None
-    memories: list[str] = []  # what the feedback became (requirements, preference)
-
-
 def new_project(workspace_root: Path, state: ProjectState) -> Workspace:
     ws = Workspace(workspace_root / state.project_id)
-    if not ws.exists("project.json"):
-        ws.write_json("project.json", state)
+    if not ws.exists(A.PROJECT.path):
+        ws.write_json(A.PROJECT.path, state)
     return ws

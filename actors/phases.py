@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel
-
 from actors.learning_steps import (
     avoid_failed, check_paper_requirements, enforce_requirements, failed_directions,
     record_debug, record_verdict,
 )
 from actors.orchestrator import Orchestrator
+from nanoresearch import artifacts as A
 from nanoresearch.types import (
     AnalysisReport, CodeArtifact, Hypothesis, IdeationResult, Phase, PlanningResult,
-    RunResult, RunStatus, WritingResult,
+    RunsRecord, RunStatus, WritingResult,
 )
 from storage.conditions import condition_tags
 
 log = logging.getLogger(__name__)
-
-
-class RunsRecord(BaseModel):
-    code: CodeArtifact
-    runs: list[RunResult]
 
 
 # ---------------------------------------------------------------------- Stage I
@@ -49,7 +43,7 @@ def run_ideation(o: Orchestrator) -> None:
                  ok=sel is not None, papers=[p.id for p in res.papers[:10]])
         return res
 
-    ide = o.step(P, "ideation", "ideation/ideation.json", IdeationResult, ideate)
+    ide = o.step(P, "ideation", A.IDEATION.path, IdeationResult, ideate)
     hyp = ide.selected() or (ide.hypotheses[0] if ide.hypotheses else
                              Hypothesis(statement=topic.problem_statement))
     design = o.plan(P, "planning", f"Design an experiment blueprint (datasets, baselines, "
@@ -63,7 +57,7 @@ def run_ideation(o: Orchestrator) -> None:
                      issues=[i.category for i in c.issues])
         return res
 
-    pr = o.step(P, "blueprint", "ideation/planning.json", PlanningResult, blueprint)
+    pr = o.step(P, "blueprint", A.PLANNING.path, PlanningResult, blueprint)
     pr = enforce_requirements(o, pr)
     summary = (f"Hypothesis: {hyp.statement}\nBlueprint: {pr.blueprint.title} on "
                f"{', '.join(d.name for d in pr.blueprint.datasets)}; baselines "
@@ -75,7 +69,7 @@ def run_ideation(o: Orchestrator) -> None:
 # ---------------------------------------------------------------------- Stage II
 def run_experiment(o: Orchestrator) -> None:
     P = Phase.EXPERIMENT
-    pr = o.ws.read_model("ideation/planning.json", PlanningResult)
+    pr = o.ws.read_model(A.PLANNING.path, PlanningResult)
     bp = pr.blueprint
     code_dir = o.ws.path("experiment", "code")
     b = o.plan(P, "coding", f"Write and run code for '{bp.title}': datasets "
@@ -88,7 +82,7 @@ def run_experiment(o: Orchestrator) -> None:
                  ", ".join(sorted(art.files))[:500])
         return art
 
-    art = o.step(P, "coding", "experiment/code.json", CodeArtifact, code)
+    art = o.step(P, "coding", A.CODE.path, CodeArtifact, code)
 
     def run() -> RunsRecord:
         # the debugger's own skills: stored under "debugging" by reflection, retrieved here
@@ -106,7 +100,7 @@ def run_experiment(o: Orchestrator) -> None:
                  ok=bool(last and last.status == RunStatus.SUCCEEDED))
         return RunsRecord(code=final, runs=runs)
 
-    rr = o.step(P, "run", "experiment/runs.json", RunsRecord, run)
+    rr = o.step(P, "run", A.RUNS.path, RunsRecord, run)
     ok_runs = [r for r in rr.runs if r.status == RunStatus.SUCCEEDED]
 
     def analyze() -> AnalysisReport:
@@ -115,7 +109,7 @@ def run_experiment(o: Orchestrator) -> None:
                  ok=bool(ok_runs))
         return rep
 
-    rep = o.step(P, "analysis", "experiment/analysis.json", AnalysisReport, analyze)
+    rep = o.step(P, "analysis", A.ANALYSIS.path, AnalysisReport, analyze)
     record_verdict(o, rep)
     summary = (f"Experiment: {len(rr.runs)} run attempt(s), "
                f"{'succeeded' if ok_runs else 'no successful run'}; verdict {rep.verdict}.\n"
@@ -127,10 +121,10 @@ def run_experiment(o: Orchestrator) -> None:
 def run_writing(o: Orchestrator) -> None:
     P = Phase.WRITING
     st, prof = o.state, o.profile()
-    ide = o.ws.read_model("ideation/ideation.json", IdeationResult)
-    pr = o.ws.read_model("ideation/planning.json", PlanningResult)
-    rep = o.ws.read_model("experiment/analysis.json", AnalysisReport)
-    rr = o.ws.read_model("experiment/runs.json", RunsRecord)
+    ide = o.ws.read_model(A.IDEATION.path, IdeationResult)
+    pr = o.ws.read_model(A.PLANNING.path, PlanningResult)
+    rep = o.ws.read_model(A.ANALYSIS.path, AnalysisReport)
+    rr = o.ws.read_model(A.RUNS.path, RunsRecord)
     metrics = [m for r in rr.runs if r.status == RunStatus.SUCCEEDED for m in r.metrics]
     hyp = ide.selected() or Hypothesis(statement=st.topic.problem_statement)
     b = o.plan(P, "writing", f"Write a {prof.paper_format} paper for "
@@ -149,7 +143,7 @@ def run_writing(o: Orchestrator) -> None:
                  "; ".join(res.draft.problems)[:800], ok=bool(res.pdf_path))
         return res
 
-    res = o.step(P, "paper", "writing/result.json", WritingResult, write)
+    res = o.step(P, "paper", A.WRITING.path, WritingResult, write)
     check_paper_requirements(o, res)
     metas = [r for r in res.reviews if r.is_meta]
     summary = (f"Paper: {res.draft.title}; PDF {'at ' + res.pdf_path if res.pdf_path else 'missing'};"

@@ -21,6 +21,7 @@ import yaml
 from jinja2 import Template
 from pydantic import BaseModel, Field
 
+from nanoresearch import artifacts as A
 from nanoresearch.errors import StructuredOutputError
 from nanoresearch.latex import cited_keys
 from nanoresearch.llm.base import LLM
@@ -178,7 +179,7 @@ def round_half(x: float) -> int:
 
 def _unmatched_numbers(draft: PaperDraft, paper_dir: Path | None) -> int:
     n = sum(1 for p in draft.problems if p.startswith("unmatched number"))
-    checks = Path(paper_dir) / "checks.json" if paper_dir else None
+    checks = A.CHECKS.at(paper_dir) if paper_dir else None
     if checks and checks.exists():
         data = json.loads(checks.read_text())
         n = max(n, sum(1 for f in data.get("numbers", []) if f.get("action") != "matched"))

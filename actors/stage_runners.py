@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from actors.debugging import debug_loop
 from actors.writing_revise import revise_loop
+from nanoresearch import artifacts as A
 from nanoresearch.config import Budgets, CodeSearchSettings
 from nanoresearch.types import (
     AnalysisReport, Blueprint, CodeArtifact, Plan, RunResult, SkillEntry, WritingResult,
@@ -83,5 +84,5 @@ class PaperWriter:
                                    plan=plan, skills=list(skills), workspace_root=workspace_root)
         res = revise_loop(self.writing, self.review, draft, paper_dir, self.budgets,
                           venue=profile.paper_format)
-        pdf = paper_dir / "paper.pdf"
+        pdf = A.PAPER_PDF.at(paper_dir)
         return res.model_copy(update={"pdf_path": str(pdf) if pdf.exists() else None})

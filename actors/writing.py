@@ -18,6 +18,7 @@ import yaml
 from jinja2 import Template
 from pydantic import BaseModel, Field
 
+from nanoresearch import artifacts as A
 from nanoresearch.config import Budgets
 from nanoresearch.errors import StructuredOutputError, UserError
 from nanoresearch.latex import (bib_key, check_numbers, check_section, check_tex_installation, cited_keys,
@@ -163,7 +164,7 @@ class WritingAgent:
             result = build.compile_with_fixes(draft, self.paper_dir, self.budgets.latex_fix_attempts,
                                               self._fix_section, self.compile_timeout_s, self.compile_history)
             build.write_paper(draft, self.inputs, self.paper_dir)
-            pdf = self.paper_dir / "paper.pdf"
+            pdf = A.PAPER_PDF.at(self.paper_dir)
             draft.compiled = result.ok
             draft.pdf_path = str(pdf) if pdf.exists() else None
             if not result.ok:

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from nanoresearch import artifacts as A
 from nanoresearch.latex import (CheckReport, CompileResult, FORMATS, LatexError,
                                 check_numbers, cited_keys, compile_pdf, escape_latex,
                                 render_main, verify_bib, write_bib)
@@ -74,7 +75,7 @@ def write_paper(draft: PaperDraft, inputs: PaperInputs, paper_dir: Path) -> Path
                        author=author, venue_line=escape_latex(f"Draft for {venue}"),
                        abstract=draft.abstract, sections=[s.name for s in draft.sections],
                        keywords=escape_latex(", ".join([inputs.blueprint.domain, *inputs.blueprint.metrics[:2]])))
-    tex = paper_dir / "paper.tex"
+    tex = A.PAPER_TEX.at(paper_dir)
     atomic_write_text(tex, main)
     return tex
 
@@ -91,7 +92,7 @@ def final_checks(draft: PaperDraft, inputs: PaperInputs, paper_dir: Path) -> Che
     keys = set(inputs.keys)
     bib_problems = verify_bib((paper_dir / "references.bib").read_text(), inputs.papers)
     unknown = [k for _, t in parts for k in cited_keys(t) if k not in keys]
-    atomic_write_json(paper_dir / "checks.json", {
+    atomic_write_json(A.CHECKS.at(paper_dir), {
         "numbers": [vars(f) for f in report.findings],
         "unknown_cite_keys": unknown, "bib_problems": [vars(p) for p in bib_problems]})
     draft.problems += [f"unknown cite key {k}" for k in unknown]
@@ -137,7 +138,7 @@ def compile_with_fixes(draft: PaperDraft, paper_dir: Path, attempts: int,
 
 
 def save_draft(draft: PaperDraft, paper_dir: Path) -> None:
-    atomic_write_json(paper_dir / "draft.json", draft)
+    atomic_write_json(A.DRAFT.at(paper_dir), draft)
 
 
 def page_problem(result: CompileResult, fmt: str) -> str | None:
@@ -166,7 +167,7 @@ def section_sources(events, inputs: PaperInputs) -> dict[str, str]:
 def write_provenance(events, inputs: PaperInputs, paper_dir: Path) -> None:
     """writing/provenance.json: where every part of the paper came from, plus what the
     system decided on the way (verdict, analysis notes, literature filter, design)."""
-    atomic_write_json(paper_dir / "provenance.json", {
+    atomic_write_json(A.PROVENANCE.at(paper_dir), {
         "kind": "paper_provenance", "schema_version": 1,
         "sections": section_sources(events, inputs),
         "design": inputs.design.model_dump(),

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from actors.planning_design import derive_design, named_methods
 from actors.writing_design import Ranking, rankings
 from actors.writing_related import select_citable, study_groups, themes
+from nanoresearch import artifacts as A
 from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex
 from nanoresearch.types import (AnalysisReport, Blueprint, DatasetCard, Hypothesis,
                                 LiteratureRecord, MetricRecord, Plan, ResearchTopic,
@@ -149,9 +150,9 @@ class PaperInputs:
         """What code actually ran (experiment/code/coding_notes.json, experiment/tree.json):
         the coding mode, who wrote the method, any fallback, the code search's selection."""
         root = Path(self.workspace_root) / "experiment" if self.workspace_root else None
-        if root is None or not (root / "code" / "coding_notes.json").is_file():
+        if root is None or not A.CODING_NOTES.at(root).is_file():
             return []
-        n = json.loads((root / "code" / "coding_notes.json").read_text())
+        n = json.loads(A.CODING_NOTES.at(root).read_text())
         who = {"llm_files": f"written entirely by the coding model ({n.get('model') or 'configured model'})",
                "llm_code": "the coding model's method module inside the scaffold's fixed harness",
                "llm": "a scaffold model family chosen by the coding model",
@@ -162,7 +163,7 @@ class PaperInputs:
         out = [f"The experiment code ran in {n.get('mode', 'seeded')} mode: {who}."]
         if n.get("fallback"):
             out.append(f"Fallback: {n['fallback']}.")
-        tree = root / "tree.json"
+        tree = A.TREE.at(root)
         if tree.is_file():
             t = json.loads(tree.read_text())
             good = sum(1 for x in t.get("nodes", []) if x.get("status") == "good")

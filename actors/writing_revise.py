@@ -13,6 +13,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from nanoresearch import artifacts as A
 from nanoresearch.config import Budgets
 from nanoresearch.types import PaperDraft, Review, WritingResult
 from nanoresearch.workspace import atomic_write_json
@@ -23,10 +24,10 @@ log = logging.getLogger(__name__)
 def _snapshot(draft: PaperDraft, paper_dir: Path, rnd: int) -> Path:
     snap = paper_dir / "history" / f"round_{rnd}"
     snap.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(snap / "draft.json", draft)
+    atomic_write_json(snap / A.DRAFT.name, draft)
     if draft.compiled and draft.pdf_path and Path(draft.pdf_path).exists():
-        shutil.copyfile(draft.pdf_path, snap / "paper.pdf")
-    for name in ("paper.tex", "sections"):
+        shutil.copyfile(draft.pdf_path, snap / A.PAPER_PDF.name)
+    for name in (A.PAPER_TEX.name, "sections"):
         src = paper_dir / name
         if src.is_dir():
             shutil.copytree(src, snap / name, dirs_exist_ok=True)
@@ -37,16 +38,16 @@ def _snapshot(draft: PaperDraft, paper_dir: Path, rnd: int) -> Path:
 
 def _restore(paper_dir: Path, rnd: int) -> PaperDraft:
     snap = paper_dir / "history" / f"round_{rnd}"
-    draft = PaperDraft.model_validate_json((snap / "draft.json").read_text())
-    if (snap / "paper.pdf").exists():
-        shutil.copyfile(snap / "paper.pdf", paper_dir / "paper.pdf")
-        draft.pdf_path = str(paper_dir / "paper.pdf")
+    draft = PaperDraft.model_validate_json((snap / A.DRAFT.name).read_text())
+    if (snap / A.PAPER_PDF.name).exists():
+        shutil.copyfile(snap / A.PAPER_PDF.name, A.PAPER_PDF.at(paper_dir))
+        draft.pdf_path = str(A.PAPER_PDF.at(paper_dir))
     if (snap / "sections").is_dir():
         shutil.rmtree(paper_dir / "sections", ignore_errors=True)
         shutil.copytree(snap / "sections", paper_dir / "sections")
-    if (snap / "paper.tex").exists():
-        shutil.copyfile(snap / "paper.tex", paper_dir / "paper.tex")
-    atomic_write_json(paper_dir / "draft.json", draft)
+    if (snap / A.PAPER_TEX.name).exists():
+        shutil.copyfile(snap / A.PAPER_TEX.name, A.PAPER_TEX.at(paper_dir))
+    atomic_write_json(A.DRAFT.at(paper_dir), draft)
     return draft
 
 
@@ -66,7 +67,7 @@ def revise_loop(writer, reviewer, draft: PaperDraft, paper_dir: Path, budgets: B
         reviews = reviewer.review(draft, paper_dir, round=rnd, venue=venue)
         meta = reviews[-1]
         all_reviews += reviews
-        atomic_write_json(paper_dir / "reviews" / f"round_{rnd}.json", [r.model_dump(mode="json") for r in reviews])
+        atomic_write_json(A.REVIEW_ROUND.at(paper_dir, round=rnd), [r.model_dump(mode="json") for r in reviews])
         _snapshot(draft, paper_dir, rnd)
         entry = {"round": rnd, "meta": _scores(meta), "reviewers": [_scores(r) for r in reviews[:-1]],
                  "requests": meta.revision_requests, "compiled": draft.compiled, "problems": draft.problems}
@@ -85,7 +86,7 @@ def revise_loop(writer, reviewer, draft: PaperDraft, paper_dir: Path, budgets: B
     if best["round"] != history[-1]["round"]:
         log.info("round %d scored best (%d); restoring it", best["round"], best["meta"]["overall"])
         draft = _restore(paper_dir, best["round"])
-    atomic_write_json(paper_dir / "revision_history.json",
+    atomic_write_json(A.REVISION_HISTORY.at(paper_dir),
                       {"rounds": history, "best_round": best["round"], "threshold": budgets.review_threshold,
                        "max_revision_rounds": budgets.review_rounds})
     return WritingResult(draft=draft, reviews=all_reviews, pdf_path=draft.pdf_path,

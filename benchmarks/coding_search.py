@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from actors.code_search import run_code_search
 from actors.coding import CodingAgent
 from actors.debugging import DebuggingAgent
+from nanoresearch import artifacts as A
 from nanoresearch.llm.scripted import FunctionModel
 from nanoresearch.types import Blueprint, DatasetSpec, MethodSpec, SearchTree
 
@@ -94,7 +95,7 @@ def search_once(drafts: int, parallel: int, backend: str) -> dict:
     run_code_search(art, work, agent, DebuggingAgent(FunctionModel(fixer)), make_executor(backend), 2,
                     SimpleNamespace(drafts=drafts, depth=0, parallel=parallel))
     wall = time.perf_counter() - t0
-    tree = SearchTree.model_validate_json((work.parent / "tree.json").read_text())
+    tree = SearchTree.model_validate_json(A.TREE.at(work.parent).read_text())
     debug = sum(n.operator == "debug" for n in tree.nodes)
     return {"workers": parallel, "nodes": len(tree.nodes), "wall_s": round(wall, 2),
             "nodes_per_min": round(60 * len(tree.nodes) / wall, 1),

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from benchmarks.judge_checks import Evidence, Verdict, check_text, share_met
+from nanoresearch import artifacts
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
 from nanoresearch.types import (
@@ -61,11 +62,6 @@ class Judgement(BaseModel):
     rubric_failures: list[str] = []
     flags: list[str] = []
     details: dict[str, Any] = {}
-
-
-def _read(ws: Path, rel: str, cls):
-    p = ws / rel
-    return cls.model_validate_json(p.read_text()) if p.exists() else None
 
 
 def effectiveness(metrics: list[MetricRecord], method: str, baselines: list[str],
@@ -127,17 +123,18 @@ def planned_runs_finished(plan: PlanningResult | None, ev: Evidence) -> tuple[bo
 
 
 def compiled_pdf(ws: Path, wr: WritingResult | None) -> bool:
-    pdf = ws / "writing" / "paper.pdf"
+    pdf = ws / artifacts.PAPER_PDF.path
     return bool(wr and wr.pdf_path and pdf.exists() and pdf.read_bytes()[:5] == b"%PDF-")
 
 
 def judge_project(ws: Path, topic: ResearchTopic, llm: LLM | None = None,
                   preferences: list[str] = ()) -> Judgement:
     ws = Path(ws)
-    ide = _read(ws, "ideation/ideation.json", IdeationResult)
-    plan = _read(ws, "ideation/planning.json", PlanningResult)
-    rep = _read(ws, "experiment/analysis.json", AnalysisReport)
-    wr = _read(ws, "writing/result.json", WritingResult)
+    # through the artifact registry: missing or invalid (logged) -> None, judged as absent
+    ide: IdeationResult | None = artifacts.read(ws, artifacts.IDEATION)
+    plan: PlanningResult | None = artifacts.read(ws, artifacts.PLANNING)
+    rep: AnalysisReport | None = artifacts.read(ws, artifacts.ANALYSIS)
+    wr: WritingResult | None = artifacts.read(ws, artifacts.WRITING)
     ev = Evidence.from_workspace(ws)
     runs_ok, missing = planned_runs_finished(plan, ev)
     pdf_ok = compiled_pdf(ws, wr)

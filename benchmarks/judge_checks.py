@@ -10,14 +10,14 @@ catalog below; a text no rule understands is reported "unchecked", never passed.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Callable, Literal
 
 from pydantic import BaseModel
 
-from nanoresearch.types import MetricRecord, PlanningResult, RunStatus, WritingResult
+from nanoresearch import artifacts
+from nanoresearch.types import MetricRecord, PlanningResult, RunsRecord, RunStatus, WritingResult
 
 _METRICS = {"macro-f1": ("f1",), "f1": ("f1",), "accuracy": ("acc",), "auc": ("auc",),
             "mae": ("mae",), "rmse": ("rmse",), "ece": ("ece", "calibration"),
@@ -39,14 +39,16 @@ class Evidence(BaseModel):
 
     @classmethod
     def from_workspace(cls, ws: Path) -> "Evidence":
+        """Read through the artifact registry: a missing or invalid artifact (logged by
+        `artifacts.read`) gives no evidence, never a pass."""
         ws = Path(ws)
-        runs_p, wr_p, pl_p = ws / "experiment/runs.json", ws / "writing/result.json", ws / "ideation/planning.json"
-        runs = json.loads(runs_p.read_text()).get("runs", []) if runs_p.exists() else []
-        ok = [r for r in runs if r.get("status") == RunStatus.SUCCEEDED.value]
-        wr = WritingResult.model_validate_json(wr_p.read_text()) if wr_p.exists() else None
-        bp = PlanningResult.model_validate_json(pl_p.read_text()).blueprint if pl_p.exists() else None
-        return cls(metrics=[MetricRecord.model_validate(m) for r in ok for m in r.get("metrics", [])],
-                   durations=[float(r.get("duration_s") or 0.0) for r in ok],
+        rr: RunsRecord | None = artifacts.read(ws, artifacts.RUNS)
+        wr: WritingResult | None = artifacts.read(ws, artifacts.WRITING)
+        plan: PlanningResult | None = artifacts.read(ws, artifacts.PLANNING)
+        bp = plan.blueprint if plan else None
+        ok = [r for r in rr.runs if r.status == RunStatus.SUCCEEDED] if rr else []
+        return cls(metrics=[m for r in ok for m in r.metrics],
+                   durations=[float(r.duration_s or 0.0) for r in ok],
                    sections={s.name: s.latex for s in wr.draft.sections} if wr else {},
                    proposed=bp.proposed_method.name if bp else "",
                    baselines=[b.name for b in bp.baselines] if bp else [])

@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from nanoresearch import artifacts as A
 from nanoresearch import offline
 from nanoresearch.llm.base import LLM
 
@@ -228,9 +229,9 @@ def run_mode(mode: str, task: str, out: Path, overrides: dict[str, Any]) -> dict
 
 def split(mode: str, settings: Any, final: Any, clock: Clock, total: float, t0: float) -> dict[str, Any]:
     ws = settings.projects_dir / final.project_id
-    runs_p = ws / "experiment" / "runs.json"
-    runs = json.loads(runs_p.read_text()).get("runs", []) if runs_p.exists() else []
-    exp = sum(float(r.get("duration_s") or 0) for r in runs)
+    rr = A.read(ws, A.RUNS)  # the registry's RunsRecord; None when missing or invalid (logged)
+    runs = rr.runs if rr else []
+    exp = sum(float(r.duration_s or 0) for r in runs)
     startup = (clock.first_step_at - t0) if clock.first_step_at else 0.0
     load_in_startup = min(clock.t["model_load"], startup)  # engines are built before step one
     fw_start = max(0.0, startup - load_in_startup)

@@ -24,11 +24,12 @@ from pathlib import Path
 
 from actors.planning_design import design_issues, named_methods
 from actors.writing_related import THRESHOLD, complete_reference, score_records, study_groups
+from nanoresearch import artifacts as A
 from nanoresearch.datasets import get_catalog
 from nanoresearch.latex import cited_keys
 from nanoresearch.latex.bib import bib_key
 from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences
-from nanoresearch.types import IdeationResult, PlanningResult, ResearchTopic
+from nanoresearch.types import IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus
 
 TASKS = Path(__file__).parent / "tasks"
 DISPLAY = {"timeseries": "Time Series", "graph": "Graph ML", "cv": "CV", "nlp": "NLP",
@@ -58,7 +59,7 @@ def run_task(qid: str, data_dir: Path, fast: bool) -> int:
 
 def _body(paper: Path) -> tuple[str, list[str]]:
     """(abstract, section bodies) of the paper as compiled, the provenance appendix excluded."""
-    tex = (paper / "paper.tex").read_text() if (paper / "paper.tex").exists() else ""
+    tex = A.read_path(A.PAPER_TEX.at(paper), A.PAPER_TEX) or ""
     m = re.search(r"\\begin\{abstract\}(.*?)\\end\{abstract\}", tex, re.S)
     secs = [p.read_text().split("\n", 1)[-1] for p in sorted((paper / "sections").glob("*.tex"))
             if p.stem != "provenance"]
@@ -68,8 +69,8 @@ def _body(paper: Path) -> tuple[str, list[str]]:
 def measure(project: Path, topic: ResearchTopic) -> dict:
     paper = project / "writing"
     row: dict = {"task": project.name}
-    plan = project / "ideation" / "planning.json"
-    bp = PlanningResult.model_validate_json(plan.read_text()).blueprint if plan.exists() else None
+    plan: PlanningResult | None = A.read(project, A.PLANNING)
+    bp = plan.blueprint if plan else None
     ran = _ran_methods(project)
     issues = design_issues(bp, topic) if bp else ["no blueprint"]
     if bp and bp.design and bp.design.kind == "factorial":
@@ -82,21 +83,18 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
     row["filler"] = sum(bool(filler_reason(s)) for s in sentences)
     row["leaks"] = sum(bool(leak_reason(s)) for s in sentences)
     row.update(_citations(project, texts, topic, bp))
-    row["pdf"] = (paper / "paper.pdf").exists()
+    row["pdf"] = A.PAPER_PDF.at(paper).exists()
     return row
 
 
 def _ran_methods(project: Path) -> set[str]:
-    runs = project / "experiment" / "runs.json"
-    if not runs.exists():
-        return set()
-    doc = json.loads(runs.read_text())
-    return {m["method"] for r in doc.get("runs", []) if r.get("status") == "succeeded" for m in r.get("metrics", [])}
+    rr: RunsRecord | None = A.read(project, A.RUNS)
+    return {m.method for r in (rr.runs if rr else []) if r.status == RunStatus.SUCCEEDED for m in r.metrics}
 
 
 def _citations(project: Path, texts: list[str], topic: ResearchTopic, bp) -> dict:
-    ide = project / "ideation" / "ideation.json"
-    papers = IdeationResult.model_validate_json(ide.read_text()).papers if ide.exists() else []
+    ide: IdeationResult | None = A.read(project, A.IDEATION)
+    papers = ide.papers if ide else []
     by_key = {bib_key(p.id): p for p in papers}
     cited = [by_key[k] for k in dict.fromkeys(k for t in texts for k in cited_keys(t)) if k in by_key]
     methods = bp.design.methods if bp and bp.design else named_methods(topic.problem_statement)

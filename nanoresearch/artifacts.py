@@ -1,11 +1,13 @@
 """The one list of a project's workspace artifacts: where each lives and what it holds.
 
-Writers (actors/phases.py, the writing stage) and readers (the service behind the HTTP
-API, the web page's project view, the CLI) name an artifact by its spec here instead of
-repeating a path literal; `read` validates it against its model, so a renamed file or a
-changed shape fails in one place. Optional artifacts written by newer agents
-(coding notes, the experiment tree, requirements, provenance) are found by file name,
-wherever their writer put them, and stay None until they exist.
+Writers (the orchestrator and actors/phases.py, the agents handed a phase directory via
+`spec.at(dir)`) and readers (the service behind the HTTP API, the web page's project
+view, the CLI, the judge) name an artifact by its spec here instead of repeating a path
+literal; `read` validates it against its model (whose `kind` and `schema_version` the
+spec reports), so a renamed file or a changed shape fails in one place.
+tests/test_artifacts.py walks a finished project through this list and checks that no
+other module spells these paths. The page also finds some optional artifacts
+(`OPTIONAL_BY_NAME`) by file name, wherever their writer put them.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from nanoresearch.types import (
-    AnalysisReport, CodeArtifact, IdeationResult, LedgerEntry, Phase, PlanningResult, ProjectState, Review,
-    RunsRecord, StageManifest, Trajectory, WritingResult,
+    AnalysisReport, CodeArtifact, CodingNotes, DistillReport, Feedback, FeedbackRecord,
+    IdeationResult, LedgerEntry, MetricRecord, PaperDraft, Phase, PlanBundle, PlanningResult,
+    ProjectState, Review, RunsRecord, SearchTree, StageManifest, Trajectory, WritingResult,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,45 @@ class ArtifactSpec:
 
     def rel(self, **fmt: Any) -> str:
         return self.path.format(**{k: getattr(v, "value", v) for k, v in fmt.items()})
+
+    def at(self, phase_dir: str | Path, **fmt: Any) -> Path:
+        """The artifact inside its phase's directory, for an agent handed that directory
+        (the writing agents get `paper_dir` = <workspace>/writing)."""
+        head, sep, rest = self.rel(**fmt).partition("/")
+        if not sep:
+            raise ValueError(f"artifact {self.key} lives at the workspace root, not in a phase dir")
+        return Path(phase_dir) / rest
+
+    @property
+    def name(self) -> str:
+        """The file name: for writers handed the artifact's directory (the paper dir)."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def glob(self) -> str:
+        """The path with its placeholders as wildcards (`name_glob`: the file name's)."""
+        return re.sub(r"\{[a-z_]+\}", "*", self.path)
+
+    @property
+    def name_glob(self) -> str:
+        return self.glob.rsplit("/", 1)[-1]
+
+    @property
+    def item_model(self) -> Any:
+        """The pydantic class of the artifact (of each item, for a list or a JSON-lines file)."""
+        args = getattr(self.model, "__args__", ())
+        return args[0] if args and getattr(self.model, "__origin__", None) is list else self.model
+
+    @property
+    def kind(self) -> str | None:
+        """The `kind` its model writes (the discriminator of nanoresearch/types.py)."""
+        field = getattr(self.item_model, "model_fields", {}).get("kind")
+        return field.default if field is not None else None
+
+    @property
+    def schema_version(self) -> int | None:
+        field = getattr(self.item_model, "model_fields", {}).get("schema_version")
+        return field.default if field is not None else None
 
 
 PROJECT = ArtifactSpec("project", "project.json", ProjectState, None, "project state")
@@ -66,11 +108,35 @@ PAPER_TEX = ArtifactSpec("paper_tex", "writing/paper.tex", None, Phase.WRITING, 
 # written by actors/writing_revise.py: the reviews of one round (reviewers, then the meta-review)
 REVIEW_ROUND = ArtifactSpec("review_round", "writing/reviews/round_{round}.json", list[Review],
                             Phase.WRITING, "reviews of one round")
+DRAFT = ArtifactSpec("draft", "writing/draft.json", PaperDraft, Phase.WRITING,
+                     "the current paper draft (sections, citations, problems)")
+PROVENANCE = ArtifactSpec("provenance", "writing/provenance.json", None, Phase.WRITING,
+                          "who wrote each paper section: a model or a rule")
 REVISION_HISTORY = ArtifactSpec("revision_history", "writing/revision_history.json", None,
                                 Phase.WRITING, "scores, requests and revised sections per round")
 CHECKS = ArtifactSpec("checks", "writing/checks.json", None, Phase.WRITING, "paper checks")
-FEEDBACK = ArtifactSpec("feedback", "{phase}/feedback_{feedback_id}.json", None, None,
+FEEDBACK = ArtifactSpec("feedback", "{phase}/feedback_{feedback_id}.json", Feedback, None,
                         "feedback you gave")
+# written by the orchestrator (actors/orchestrator.py) around every phase's steps
+PLAN = ArtifactSpec("plan", "{phase}/plan_{stage}.json", PlanBundle, None,
+                    "a planner call with the skills and memories it was given and cited")
+DISTILL = ArtifactSpec("distill", "{phase}/distill.json", DistillReport, None,
+                       "what reflection distilled from the phase and the store kept")
+FEEDBACK_RECORD = ArtifactSpec("feedback_record", "{phase}/feedback.json", FeedbackRecord, None,
+                               "the feedback asked for after a phase and what it became")
+# every metric line the analysis used, in the experiment's own line schema (no kind)
+METRICS_ALL = ArtifactSpec("metrics_all", "experiment/metrics_all.json", list[MetricRecord],
+                           Phase.EXPERIMENT, "every metric record the analysis used")
+# standing requirements checked against what the stage produced (actors/learning_steps.py;
+# its RequirementsRecord is built on storage/requirements.Check, so read here as plain JSON)
+REQUIREMENTS = ArtifactSpec("requirements", "{phase}/requirements.json", None, None,
+                            "the stage's requirement checks")
+PROJECT_REQUIREMENTS = ArtifactSpec("project_requirements", "requirements.json", None, None,
+                                    "every requirement with its last check")
+CODING_NOTES = ArtifactSpec("coding_notes", "experiment/code/coding_notes.json", CodingNotes,
+                            Phase.EXPERIMENT, "which coding mode ran and why")
+TREE = ArtifactSpec("tree", "experiment/tree.json", SearchTree, Phase.EXPERIMENT,
+                    "the code search tree")
 
 # written by other agents when present; found by file name anywhere in the workspace
 OPTIONAL_BY_NAME = {"coding_notes": "coding_notes.json", "tree": "tree.json",
@@ -78,7 +144,8 @@ OPTIONAL_BY_NAME = {"coding_notes": "coding_notes.json", "tree": "tree.json",
 
 ALL = [PROJECT, EVENTS, LEDGER, MANIFEST, TRAJECTORY, IDEATION, PLANNING, CODE, RUNS, ANALYSIS,
        WRITING, PAPER_PDF, PAPER_TEX, REVIEW_ROUND, REVISION_HISTORY, CHECKS, FEEDBACK,
-       PLANNER_UPDATES]
+       PLANNER_UPDATES, DRAFT, PROVENANCE, PLAN, DISTILL, FEEDBACK_RECORD, REQUIREMENTS,
+       PROJECT_REQUIREMENTS, CODING_NOTES, TREE, METRICS_ALL]
 BY_KEY = {s.key: s for s in ALL}
 _ROUND = re.compile(r"round_(\d+)\.json$")
 
@@ -91,8 +158,7 @@ def read(root: Path, spec: ArtifactSpec, **fmt: Any) -> Any:
 
 def matches(root: Path, spec: ArtifactSpec) -> list[str]:
     """Every workspace path this spec names (its placeholders as wildcards)."""
-    pattern = re.sub(r"\{[a-z_]+\}", "*", spec.path)
-    return sorted(str(p.relative_to(root)) for p in Path(root).glob(pattern) if p.is_file())
+    return sorted(str(p.relative_to(root)) for p in Path(root).glob(spec.glob) if p.is_file())
 
 
 def read_path(path: Path, spec: ArtifactSpec) -> Any:

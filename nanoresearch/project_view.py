@@ -142,7 +142,7 @@ def given_feedback(root: Path) -> dict[Phase, list[Feedback]]:
     out: dict[Phase, list[Feedback]] = {}
     for ph in Phase:
         items = []
-        for p in sorted((root / ph.value).glob("feedback_*.json")):
+        for p in sorted((root / ph.value).glob(A.FEEDBACK.name_glob)):
             try:
                 items.append(Feedback.model_validate_json(p.read_text()))
             except ValueError:

@@ -830,3 +830,37 @@ class KnowledgeView(Artifact):
     memories: list[MemoryEntry] = Field(default_factory=list)  # what the system learned
     skills: list[SkillEntry] = Field(default_factory=list)  # the user's own skills
     shared_skills: list[SkillEntry] = Field(default_factory=list)  # global skills they can use
+
+
+class PlanBundle(Artifact):
+    """<phase>/plan_<stage>.json: a planner call's result with the skills and memories it
+    was given and chose. `cited_*`: the ids the plan actually names (selected or mentioned
+    in its text): only these count as used. `feedback`: the user's feedback so far in this
+    project, which went into the retrieval query and the planner's task."""
+
+    kind: Literal["plan_bundle"] = "plan_bundle"
+    plan: Plan
+    skills: list[SkillEntry] = Field(default_factory=list)
+    memories: list[MemoryEntry] = Field(default_factory=list)
+    cited_skills: list[str] = Field(default_factory=list)
+    cited_memories: list[str] = Field(default_factory=list)
+    feedback: str = ""
+
+
+class DistillReport(Artifact):
+    """<phase>/distill.json: what reflection distilled from the phase's trajectory and the
+    store kept, and the skill ids whose use was counted."""
+
+    kind: Literal["distill_report"] = "distill_report"
+    skills: list[str] = Field(default_factory=list)
+    memories: list[str] = Field(default_factory=list)
+    used: list[str] = Field(default_factory=list)
+
+
+class FeedbackRecord(Artifact):
+    """<phase>/feedback.json: the feedback asked for at the end of a phase (None: none came)
+    and the memories it became (requirements, a preference)."""
+
+    kind: Literal["feedback_record"] = "feedback_record"
+    feedback: Feedback | None = None
+    memories: list[str] = Field(default_factory=list)

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from actors.feedback import FeedbackSource, InteractiveFeedback, SkipFeedback
 from actors.orchestrator import Orchestrator, Team, new_project
 from actors.stage_runners import ExperimentRunner, PaperWriter
+from nanoresearch import artifacts as A
 from nanoresearch.config import Settings
 from nanoresearch.llm.ledger import Ledger
 from nanoresearch.shipped_settings import shipped_json, with_secrets
@@ -245,7 +246,7 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     if on_event is not None:  # the CLI's step line shows the coding mode and why
         choice = coding_mode(settings)
         on_event("coding_mode", {"mode": choice.mode, "why": choice.why})
-    ledger_path = ws.path("ledger.jsonl")
+    ledger_path = ws.path(A.LEDGER.path)
     ledger = Ledger(settings.prices, settings.budgets, ledger_path)
     pending: list = []
     agents, store, planner, stop = _services(settings, state, ledger_path, use_ray, lent_store)

@@ -13,13 +13,14 @@ import logging
 from typing import Any, Callable
 
 from actors.feedback import FeedbackSource, InteractiveFeedback
+from nanoresearch import artifacts as A
 from nanoresearch.config import Settings
 from nanoresearch.errors import RunFailure, UserError
 from nanoresearch.types import Phase, ProjectState
 from nanoresearch.workspace import Workspace
 
 log = logging.getLogger(__name__)
-EVENTS_FILE = "events.jsonl"
+EVENTS_FILE = A.EVENTS.path
 
 
 def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, *,
@@ -36,7 +37,7 @@ def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, 
     handle = ro.launch(state.project_id, ws.path(EVENTS_FILE), cycle, relay=feedback is not None,
                        detached=detached, resources=orchestrator_resources(settings))
     if not wait:
-        return ws.read_model("project.json", ProjectState)
+        return ws.read_model(A.PROJECT.path, ProjectState)
     answer = None
     if feedback is not None:
         def answer(data: dict) -> Any:
@@ -57,9 +58,9 @@ def attach(settings: Settings, project_id: str, on_event: Callable[[str, dict], 
     handle = ro.find(project_id)
     ws = Workspace(settings.projects_dir / project_id)
     if handle is None:
-        if not ws.exists("project.json"):
+        if not ws.exists(A.PROJECT.path):
             raise UserError(f"no project {project_id!r}; `nanoresearch status` lists projects")
-        st = ws.read_model("project.json", ProjectState)
+        st = ws.read_model(A.PROJECT.path, ProjectState)
         raise UserError(f"project {project_id} has no running orchestrator (status "
                         f"{st.status.value}); `nanoresearch resume {project_id}` continues it")
     result, error = ro.follow(handle, on_event)

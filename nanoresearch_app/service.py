@@ -165,7 +165,7 @@ class SystemProjectService:
 
     def list_artifacts(self, project_id: str) -> list[str]:
         root = self._ws(project_id).root
-        skip = {"project.json", "ledger.jsonl"}
+        skip = {A.PROJECT.name, A.LEDGER.name}
         return sorted(str(p.relative_to(root)) for p in root.rglob("*")
                       if p.is_file() and p.name not in skip and not p.name.startswith(".")
                       and "/data/" not in f"/{p.relative_to(root)}")
@@ -178,7 +178,7 @@ class SystemProjectService:
         if st is None or st.user_id != feedback.user_id:
             raise UserError("no such project for this user")
         ws = self._ws(feedback.project_id)
-        ws.write_json(f"{feedback.phase.value}/feedback_{feedback.feedback_id}.json", feedback)
+        ws.write_json(A.FEEDBACK.rel(phase=feedback.phase, feedback_id=feedback.feedback_id), feedback)
         if st.status in (ProjectStatus.RUNNING, ProjectStatus.WAITING_FEEDBACK) \
                 and not ws.step_done(feedback.phase, "feedback"):
             if self.use_ray:

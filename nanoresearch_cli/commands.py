@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.logging import RichHandler
 from rich.table import Table
 
+from nanoresearch import artifacts as A
 from nanoresearch.config import Settings, load_settings, parse_overrides
 from nanoresearch.errors import UserError
 from nanoresearch.types import Feedback, Phase, ProjectState, ResearchTopic, new_id
@@ -163,13 +164,13 @@ def cmd_resume(args: Any) -> int:
     if args.feedback:
         settings.feedback = args.feedback
     ws = _workspace(settings, args.project)
-    state = ws.read_model("project.json", ProjectState)
+    state = ws.read_model(A.PROJECT.path, ProjectState)
     return _launch(settings, state, args)
 
 
 def _report(settings: Settings, st: ProjectState, seconds: float) -> int:
     ws = Workspace(settings.projects_dir / st.project_id)
-    pdf = ws.path("writing", "paper.pdf")
+    pdf = ws.path(A.PAPER_PDF.path)
     console.rule("result")
     console.print(f"status: [bold]{st.status.value}[/] after {seconds:.0f} s; workspace {ws.root}")
     if pdf.exists():
@@ -181,7 +182,7 @@ def _report(settings: Settings, st: ProjectState, seconds: float) -> int:
 
 def _workspace(settings: Settings, project_id: str) -> Workspace:
     root = settings.projects_dir / project_id
-    if not (root / "project.json").exists():
+    if not (root / A.PROJECT.path).exists():
         raise UserError(f"no project {project_id!r} under {settings.projects_dir}; "
                         "`nanoresearch status` lists projects")
     return Workspace(root)
@@ -191,7 +192,7 @@ def cmd_status(args: Any) -> int:
     settings = settings_from(args)
     if args.project:
         ws = _workspace(settings, args.project)
-        st = ws.read_model("project.json", ProjectState)
+        st = ws.read_model(A.PROJECT.path, ProjectState)
         console.print(f"[bold]{escape(st.project_id)}[/] {st.status.value} user={escape(st.user_id)} "
                       f"phase={st.phase.value if st.phase else '-'}")
         if st.waiting_feedback_for is not None:  # the stage gate of `feedback: http`
@@ -223,10 +224,10 @@ def cmd_feedback(args: Any) -> int:
 
     settings = settings_from(args)
     ws = _workspace(settings, args.project)
-    st = ws.read_model("project.json", ProjectState)
+    st = ws.read_model(A.PROJECT.path, ProjectState)
     fb = Feedback(user_id=st.user_id, project_id=st.project_id, phase=Phase(args.phase),
                   text=args.text, source="cli")
-    ws.write_json(f"{fb.phase.value}/feedback_{fb.feedback_id}.json", fb)
+    ws.write_json(A.FEEDBACK.rel(phase=fb.phase, feedback_id=fb.feedback_id), fb)
     result = compose.apply_feedback(settings, fb, wait=args.wait, use_ray=not args.no_ray)
     console.print(json.dumps(result, indent=2, default=str))
     return 0

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nanoresearch.artifacts import PAPER_TEX
 from nanoresearch.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def sandbox_args(work: Path, env: dict[str, str]) -> list[str] | None:
     return args + ["--"]
 
 
-def compile_pdf(paper_dir: Path, main: str = "paper.tex", timeout_s: float = 120.0,
+def compile_pdf(paper_dir: Path, main: str = PAPER_TEX.name, timeout_s: float = 120.0,
                 sandbox: bool | None = None) -> CompileResult:
     """latexmk in a scratch copy; on success the PDF atomically replaces
     `paper_dir/<main stem>.pdf`. On failure the previous PDF is untouched. `sandbox`:

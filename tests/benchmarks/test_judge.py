@@ -7,9 +7,10 @@ import pytest
 from benchmarks.judge import effectiveness, judge_project
 from benchmarks.judge_checks import Evidence, check_text
 from nanoresearch.llm.scripted import ScriptedModel
+from nanoresearch import artifacts as A
 from nanoresearch.types import (
-    Blueprint, DatasetSpec, MethodSpec, MetricRecord, PaperDraft, PlanningResult,
-    ResearchTopic, Review, RunResult, RunStatus, Section, WritingResult,
+    Blueprint, CodeArtifact, DatasetSpec, MethodSpec, MetricRecord, PaperDraft, PlanningResult,
+    ResearchTopic, Review, RunResult, RunsRecord, RunStatus, Section, WritingResult,
 )
 from nanoresearch.workspace import Workspace
 
@@ -26,19 +27,19 @@ def _ws(tmp_path, *, pdf: bool, problems=(), ablation_ran=True, sections=RESULTS
     bp = Blueprint(title="t", datasets=[DatasetSpec(name="wine")], baselines=[MethodSpec(name="lr")],
                    proposed_method=MethodSpec(name="m"), metrics=["accuracy"],
                    primary_metric="accuracy", seeds=[0, 1, 2], ablations=[MethodSpec(name="m-no-x")])
-    ws.write_json("ideation/planning.json", PlanningResult(blueprint=bp, passed=True))
+    ws.write_json(A.PLANNING.path, PlanningResult(blueprint=bp, passed=True))
     methods = [("m", 0.9)] + ([("lr", 0.8)] if baseline_ran else []) + \
         ([("m-no-x", 0.85)] if ablation_ran else [])
     ms = [MetricRecord(method=m, dataset="wine", metric="accuracy", value=v, seed=s)
           for s in range(3) for m, v in methods]
-    ws.write_json("experiment/runs.json", {"runs": [RunResult(status=RunStatus.SUCCEEDED, duration_s=12,
-                                                              metrics=ms).model_dump(mode="json")]})
-    ws.write_json("writing/result.json", WritingResult(
+    ws.write_json(A.RUNS.path, RunsRecord(code=CodeArtifact(files={"run.py": "print(1)"}), runs=[
+        RunResult(status=RunStatus.SUCCEEDED, duration_s=12, metrics=ms)]))
+    ws.write_json(A.WRITING.path, WritingResult(
         draft=PaperDraft(title="T", problems=list(problems),
                          sections=[Section(name="Results", latex=sections)] if sections else []),
         reviews=[Review(is_meta=True, overall=9)], pdf_path="writing/paper.pdf" if pdf else None))
     if pdf:
-        ws.write_text("writing/paper.pdf", "%PDF-1.5 fake")
+        ws.write_text(A.PAPER_PDF.path, "%PDF-1.5 fake")
     return ws.root
 
 

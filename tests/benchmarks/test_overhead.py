@@ -9,7 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from benchmarks import orchestration_overhead as oo
+from nanoresearch import artifacts as A
 from nanoresearch.llm.scripted import FunctionModel
+from nanoresearch.types import CodeArtifact, RunResult, RunsRecord, RunStatus
+from nanoresearch.workspace import Workspace
 
 
 def sleepy(s: float) -> FunctionModel:
@@ -69,9 +72,10 @@ def _script() -> str:
 
 
 def test_split_accounts_for_every_second(tmp_path):
-    ws = tmp_path / "projects" / "p1" / "experiment"
-    ws.mkdir(parents=True)
-    (ws / "runs.json").write_text(json.dumps({"runs": [{"duration_s": 3.0}, {"duration_s": 1.5}]}))
+    Workspace(tmp_path / "projects" / "p1").write_json(A.RUNS.path, RunsRecord(
+        code=CodeArtifact(files={"run.py": "print(1)"}),
+        runs=[RunResult(status=RunStatus.FAILED, duration_s=3.0),
+              RunResult(status=RunStatus.SUCCEEDED, duration_s=1.5)]))
     settings = SimpleNamespace(projects_dir=tmp_path / "projects",
                                models=SimpleNamespace(default="embedded:smollm2"))
     final = SimpleNamespace(project_id="p1", status=SimpleNamespace(value="done"))

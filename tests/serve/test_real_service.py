@@ -90,14 +90,15 @@ def test_status_is_typed_from_the_one_store(real):
 
 
 def test_every_artifact_of_a_finished_project_reads_through_the_registry(real):
-    """Walk the workspace: each file a spec names validates against the spec's model."""
+    """Walk the workspace (tests/artifact_walk.py): each file a spec names validates
+    against the spec's model, kind and schema_version; no artifact JSON is left unnamed."""
+    from tests.artifact_walk import unnamed_json, walk
+
     _, service, _, pid, _, _ = real
     root = service.settings.projects_dir / pid
-    checked = []
-    for spec in A.ALL:
-        for rel in A.matches(root, spec):
-            assert A.read_path(root / rel, spec) is not None, f"{rel} does not read as {spec.model}"
-            checked.append(rel)
+    found = walk(root)
+    assert unnamed_json(root, found) == []
+    checked = set(found)
     must = {A.PROJECT.path, A.IDEATION.path, A.PLANNING.path, A.CODE.path, A.RUNS.path,
             A.ANALYSIS.path, A.WRITING.path, A.REVISION_HISTORY.path, "writing/reviews/round_1.json",
             "ideation/manifest.json", "experiment/trajectory.json"}
