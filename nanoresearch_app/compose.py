@@ -27,6 +27,7 @@ from nanoresearch.config import Settings
 from nanoresearch.llm.ledger import Ledger
 from nanoresearch.shipped_settings import shipped_json, with_secrets
 from nanoresearch.types import Feedback, Phase, ProjectState
+from nanoresearch.workspace import CANCEL_FILE
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,13 @@ def orchestrator_resources(settings: Settings) -> dict[str, float]:
 
 def assemble_team(agents: dict[str, Any], store: Any, planner: Any, settings: Settings,
                   ledger: Ledger, feedback: FeedbackSource,
-                  on_feedback: Callable[[Feedback], None] | None) -> Team:
+                  on_feedback: Callable[[Feedback], None] | None, cancel_file: Path | None = None) -> Team:
     from nanoresearch.execution.factory import make_executor
 
+    executor = make_executor(settings)
+    executor.cancel_file = str(cancel_file) if cancel_file else None  # a cancel kills the run in flight
     exp = ExperimentRunner(agents["coding"], agents["debugging"], agents["analysis"],
-                           make_executor(settings), settings.budgets, search=settings.coding.search,
+                           executor, settings.budgets, search=settings.coding.search,
                            ray_address=settings.execution.ray_address)
     return Team(ideation=agents["ideation"], planning=agents["planning"], experiment=exp,
                 writing=PaperWriter(agents["writing"], agents["review"], settings.budgets),
@@ -255,7 +258,8 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     if _new_in_registry(store, state):
         store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id)
     on_fb = feedback_trainer(settings, use_ray, variant, pending)
-    team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb)
+    team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb,
+                         cancel_file=ws.path(CANCEL_FILE))
     try:
         final = Orchestrator(team, ws, settings.budgets, on_event).run(phases or _all_phases())
         store.set_project_status(state.project_id, final.status)
