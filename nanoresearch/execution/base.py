@@ -36,6 +36,7 @@ class Limits:
     tmp_mb: int = 256
     cpu_s: int | None = None  # CPU-seconds cap; None: timeout_s * cpus + slack
     max_files: int = 20_000  # new entries (inodes) the run may create in its work dir
+    cancel_file: str | None = None  # the run is killed when this file appears (a cancel)
 
     def cpu_seconds(self) -> int:
         return int(self.cpu_s if self.cpu_s is not None else self.timeout_s * self.cpus + 5)
@@ -44,7 +45,7 @@ class Limits:
         """The plain dict bubble.py and job_entry.py take (they import no nanoresearch)."""
         return {"timeout_s": self.timeout_s, "memory_mb": self.memory_mb, "cpus": self.cpus,
                 "max_procs": self.max_procs, "disk_mb": self.disk_mb, "tmp_mb": self.tmp_mb,
-                "max_files": self.max_files, "cpu_s": self.cpu_seconds()}
+                "max_files": self.max_files, "cpu_s": self.cpu_seconds(), "cancel_file": self.cancel_file}
 
     def with_(self, **kw) -> "Limits":
         return replace(self, **kw)
@@ -80,6 +81,7 @@ class Executor(ABC):
     """Base class: subclasses implement `_launch`; `run` is shared."""
 
     backend: str = "local"
+    cancel_file: str | None = None  # set per project (its cancel marker): a cancel kills the run
 
     def __init__(self, limits: Limits | None = None):
         self.default_limits = limits or Limits()
@@ -89,6 +91,8 @@ class Executor(ABC):
         work_dir = Path(work_dir).resolve()
         self._check_inputs(work_dir, entrypoint)
         limits = limits or self.default_limits
+        if self.cancel_file and not limits.cancel_file:
+            limits = limits.with_(cancel_file=str(self.cancel_file))
         stale = work_dir / METRICS_FILE
         if stale.exists():  # a previous attempt's numbers must never count for this one
             stale.unlink()
