@@ -86,7 +86,8 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
     s = with_secrets(Settings.model_validate_json(settings_json))
     ledger = Ledger(s.prices, s.budgets, ledger_path)
     module, fn = SPECS[name].builder.split(":")
-    return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger)))
+    return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger),
+                                                                     Path(ledger_path).parent))
 
 
 def coding_mode(s: Settings):
