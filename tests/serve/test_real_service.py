@@ -30,6 +30,54 @@ TOPIC = {"problem_statement": "Does feature standardisation change which classif
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
+def real_settings(tmp: Path, models: dict, **more):
+    return load_settings(overrides={
+        "data_dir": str(tmp / "home"), "storage": {"embedder": "hash"},
+        "literature": {"library_path": str(small_library(tmp))}, "models": models,
+        # feedback from the page trains the planner: one short SDPO step keeps that quick
+        "training": {"profile": "cpu", "steps": 1, "max_prompt_tokens": 256, "max_completion_tokens": 64},
+        **more})
+
+
+def competent_settings(tmp: Path, url: str, **more):
+    """Every agent (and the planner) on the competent stand-in at `url`; seeded coding (the
+    model picks the method family), so the experiment runs the scaffold it configured."""
+    return real_settings(tmp, {"default": "openai:competent", "per_agent": {"planner": "openai:competent"}},
+                         providers={"openai_base_url": url}, coding={"mode": "seeded"}, **more)
+
+
+def _first_user(client, service):
+    r = client.post("/api/v1/users", json={"user_id": "ana", "name": "Ana"},
+                    headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(scope="module")
+def competent(tmp_path_factory):
+    """(client, service, headers, project id, app, model server) of a project the competent
+    stand-in model ran on the real service, in-process."""
+    from fastapi.testclient import TestClient
+
+    from nanoresearch_app.service import SystemProjectService
+    from serve.api import create_app
+    from serve.auth import ApiOptions
+    from tests.serve.competent_model import competent as model_server
+
+    tmp = tmp_path_factory.mktemp("competent")
+    model = model_server()
+    service = SystemProjectService(competent_settings(tmp, model.url), use_ray=False)
+    app = create_app(service, service.auth, ApiOptions(admin_token=ADMIN))
+    try:
+        with TestClient(app) as client:
+            headers = _first_user(client, service)
+            pid = client.post("/api/v1/projects", json=TOPIC, headers=headers).json()["project_id"]
+            _wait_done(client, pid, headers)
+            yield client, service, headers, pid, app, model
+    finally:
+        model.close()
+
+
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     """(client, service, headers, project id) of one finished project on the real service."""
@@ -42,19 +90,11 @@ def real(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real")
     script = tmp / "responses.json"
     script.write_text(json.dumps(["{}"]))
-    settings = load_settings(overrides={
-        "data_dir": str(tmp / "home"), "storage": {"embedder": "hash"},
-        "literature": {"library_path": str(small_library(tmp))},
-        "models": {"default": f"scripted:{script}", "per_agent": {"planner": f"scripted:{script}"}},
-        # feedback from the page trains the planner: one short SDPO step keeps that quick
-        "training": {"profile": "cpu", "steps": 1, "max_prompt_tokens": 256, "max_completion_tokens": 64}})
+    settings = real_settings(tmp, {"default": f"scripted:{script}", "per_agent": {"planner": f"scripted:{script}"}})
     service = SystemProjectService(settings, use_ray=False)
     app = create_app(service, service.auth, ApiOptions(admin_token=ADMIN))
     with TestClient(app) as client:
-        r = client.post("/api/v1/users", json={"user_id": "ana", "name": "Ana"},
-                        headers={"Authorization": f"Bearer {ADMIN}"})
-        assert r.status_code == 201, r.text
-        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        headers = _first_user(client, service)
         pid = client.post("/api/v1/projects", json=TOPIC, headers=headers).json()["project_id"]
         seen = _wait_done(client, pid, headers)
         yield client, service, headers, pid, seen, app
@@ -261,3 +301,98 @@ def test_page_waits_at_a_stage_gate_and_its_feedback_box_moves_the_project_on(re
     assert record["feedback"]["text"] == "Add a k-NN baseline without scaling." and record["feedback"]["source"] == "web"
     given = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()["feedback"]["ideation"]
     assert [f["text"] for f in given] == ["Add a k-NN baseline without scaling."]  # shown on the stage card
+
+
+# ---------------------------------------------------------------------- a competent model
+def test_the_competent_model_wrote_the_research_and_is_credited_for_it(competent):
+    """The stand-in answered every agent like a capable model: the hypothesis, blueprint,
+    method, analysis, every section and the reviews in the project are its words, and
+    the paper's provenance says the model wrote the sections."""
+    from tests.serve import competent_answers as C
+
+    client, service, headers, pid, _, model = competent
+    root = service.settings.projects_dir / pid
+    routes = model.routes()
+    assert routes.get("unrouted", 0) == 0, routes
+    for r in ("hypotheses", "novelty", "blueprint", "method_config", "analysis", "outline", "abstract", "review"):
+        assert routes.get(r), (r, routes)
+    assert routes["section"] == 7
+    v = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()
+    ide = A.read(root, A.IDEATION)
+    ideas = json.loads(C.ideas([], None))
+    assert ide.selected().statement in [h["statement"] for h in ideas["hypotheses"]]
+    assert v["planning"]["blueprint"]["title"] == C.TITLE
+    assert v["planning"]["blueprint"]["proposed_method"]["name"] == C.METHOD
+    notes = json.loads((root / "experiment" / "code" / "coding_notes.json").read_text())
+    assert notes["method_source"] == "llm" and notes["method_family"] == "svm_rbf"
+    said = [json.loads(c.answer)["summary"] for c in model.calls if c.route == "analysis"]
+    assert v["analysis"]["summary"] == said[-1] and said[-1].startswith(f"On breast_cancer, {C.METHOD} reached")
+    prov = v["extras"]["provenance"]["data"]["sections"]
+    assert {k for k, src in prov.items() if src == "model"} >= {"introduction", "method", "conclusion", "abstract"}
+    assert all("model" in src for src in prov.values()), prov
+    tex = (root / "writing" / "paper.tex").read_text() + "".join(
+        p.read_text() for p in (root / "writing" / "sections").glob("*.tex"))
+    assert "scaling statistics estimated on the training split only" in " ".join(tex.split()).replace("\\", "")
+    reviews = client.get(f"/api/v1/projects/{pid}/reviews", headers=headers).json()
+    model_summaries = {json.loads(c.answer)["summary"] for c in model.calls if c.route == "review"}
+    assert {r["summary"] for r in reviews if not r["is_meta"]} <= model_summaries
+
+
+def test_progress_inside_steps_reaches_the_events_of_the_project(competent):
+    """In-process: literature sources, each model call, the experiment run (started, its
+    output, finished) and each LaTeX pass are in events.jsonl, typed."""
+    _, service, _, pid, _, _ = competent
+    from nanoresearch.progress import parse_event
+
+    lines = (service.settings.projects_dir / pid / A.EVENTS.path).read_text().splitlines()
+    evs = [parse_event(d["kind"], d) for d in map(json.loads, lines)]
+    kinds = {e.kind for e in evs if e is not None}
+    assert {"literature_searched", "llm_call", "run_started", "run_output", "run_finished", "latex_pass",
+            "step_started", "step_finished", "project_finished"} <= kinds, kinds
+    fin = [e for e in evs if e is not None and e.kind == "run_finished"]
+    assert fin and fin[-1].status.value == "succeeded" and fin[-1].duration_s > 0
+    calls = [e for e in evs if e is not None and e.kind == "llm_call"]
+    assert {c.agent for c in calls} >= {"ideation", "planning", "writing", "review"}
+    assert all(c.model == "openai:competent" for c in calls)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (scripts/install_system.sh)")
+def test_page_shows_what_the_competent_model_wrote(competent, tmp_path):
+    from tests.serve import competent_answers as C
+
+    client, service, headers, pid, app, _ = competent
+    token = headers["Authorization"].split()[1]
+    shots = Path(os.environ.get("NR_WEB_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    root = service.settings.projects_dir / pid
+    chosen = A.read(root, A.IDEATION).selected().statement
+    rounds = sorted(A.review_rounds(root))
+    with serve_app(app) as url:
+        b = Browser(tmp_path / "chromium-profile")
+        try:
+            b.cmd("Page.navigate", url=f"{url}/#token={token}&project={pid}")
+            b.wait_js("!!document.getElementById('reviews') && !!document.getElementById('out-provenance')", timeout=60)
+            hyp = b.js("(document.querySelector('#out-hypotheses .hyp.chosen') || {}).innerText || ''")
+            assert chosen in " ".join(hyp.split()) and "chosen" in hyp
+            assert C.TITLE in b.js("document.getElementById('out-blueprint').innerText")
+            results = b.js("document.getElementById('out-results').innerText")
+            assert C.METHOD in results and b.js("document.querySelectorAll('#out-results tbody tr').length") > 0
+            b.wait_js("[...document.querySelectorAll('#out-figures img')].some(i => i.complete && i.naturalWidth > 100)", timeout=30)
+            b.wait_js("[...document.querySelectorAll('#paper-pages img')].some(i => i.complete && i.naturalWidth > 300)", timeout=60)
+            # the reviews of every round, each with the model's review text
+            folds = b.js("[...document.querySelectorAll('#reviews details.fold > summary')].map(s => s.innerText)")
+            assert [f.split(" ·")[0] for f in folds] == [f"Round {n}" for n in rounds]
+            b.js("document.querySelectorAll('#reviews details.fold').forEach(d => d.open = true)")
+            text = b.js("document.getElementById('reviews').innerText")
+            assert "controlled comparison with an ablation of the scaling step" in text
+            assert b.js("document.querySelectorAll('#reviews .review:not(.meta)').length") >= 2 * len(rounds)
+            # provenance: the sections are marked model-written on the page
+            prov = b.js("[...document.querySelectorAll('#out-provenance tbody tr')].map(r => r.innerText.split('\\t').slice(0, 2).join('|'))")
+            assert "introduction|model-written" in prov and "method|model-written" in prov, prov
+            _check_png(b.screenshot(shots / "competent_project.png"))
+            for phase in ("ideation", "experiment", "writing"):
+                shot = b.screenshot_element(f"#stage-{phase}", shots / f"competent_stage_{phase}.png")
+                assert shot.stat().st_size > 10_000, shot
+        finally:
+            b.close()
