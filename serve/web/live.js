@@ -78,6 +78,8 @@ function liveProgress(st) {
       ended ? `last run: attempt ${ended.attempt} ${ended.status} in ${ended.duration_s} s`
         : h("span", {}, h("span", { class: "pulse" }, "●"), ` experiment running: attempt ${started.attempt} for ${fmtDuration(started.at)}`)) : null,
     ...runOut.map((o) => h("pre", { class: `code live-tail ${o.stream}`, id: `live-tail-${o.stream}`, title: `the newest ${o.stream} lines` }, o.tail)),
-    h("ul", { class: "events small muted", id: "live-events" }, ...evs.filter((e) => !["token_rate", "run_output"].includes(e.kind)).slice(-8).map((e) =>
+    // instant model calls (a cache, a scripted model) would push the steps out of the list
+    h("ul", { class: "events small muted", id: "live-events" }, ...evs.filter((e) => !["token_rate", "run_output"].includes(e.kind)
+      && !(e.kind === "llm_call" && e.duration_s < 1)).slice(-8).map((e) =>
       h("li", {}, `${new Date(e.at * 1000).toLocaleTimeString()} ${describeEvent(e)}`))));
 }

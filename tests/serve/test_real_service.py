@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,10 @@ from nanoresearch.config import load_settings
 from nanoresearch.types import MemoryEntry, SkillEntry, SkillStage
 from tests.helpers import small_library
 from tests.serve.browser import CHROMIUM, Browser, _check_png, serve_app
+from tests.serve.real_checks import (
+    check_competent_page, check_competent_research, check_paper_pages, check_progress_events,
+    check_reviews_route, check_served_inert, check_status, check_view, wait_done,
+)
 
 ADMIN = "admin-token-for-real-service-tests-0123"
 TOPIC = {"problem_statement": "Does feature standardisation change which classifier is best "
@@ -101,26 +104,13 @@ def real(tmp_path_factory):
 
 
 def _wait_done(client, pid, headers, timeout=1500) -> set[str]:
-    """Poll the status route like the page does; returns the statuses seen on the way."""
-    seen, end = set(), time.time() + timeout
-    while time.time() < end:
-        st = client.get(f"/api/v1/projects/{pid}", headers=headers).json()
-        seen.add(st["status"])
-        if st["status"] not in ("created", "running", "waiting_feedback"):
-            assert st["status"] == "done", st
-            return seen
-        time.sleep(1.0)
-    raise AssertionError(f"project {pid} did not finish; last status {st}")
+    return wait_done(client, pid, headers, timeout)
 
 
 def test_status_is_typed_from_the_one_store(real):
     client, service, headers, pid, seen, _ = real
-    st = client.get(f"/api/v1/projects/{pid}", headers=headers).json()
-    assert st["kind"] == "project_status_report" and st["user_id"] == "ana"
-    assert set(st["phase_status"].values()) == {"done"} and len(st["manifests"]) == 3
-    assert st["has_pdf"] is True and st["topic"]["problem_statement"] == TOPIC["problem_statement"]
-    kinds = [e["kind"] for e in st["events"]]
-    assert "step_started" in kinds and "step_finished" in kinds and kinds[-1] in ("project_finished", "token_rate")
+    st = check_status(client, headers, pid, TOPIC)
+    assert [e["kind"] for e in st["events"]][-1] in ("project_finished", "token_rate")
     listed = client.get("/api/v1/projects", headers=headers).json()
     assert [(p["project_id"], p["status"]) for p in listed] == [(pid, "done")]
     # the registry and the API read the same file the orchestrator wrote
@@ -158,57 +148,22 @@ def test_a_model_that_answers_nothing_usable_is_credited_with_nothing(real):
 
 def test_view_shows_each_stage_as_the_workspace_holds_it(real):
     client, service, headers, pid, _, _ = real
-    root = service.settings.projects_dir / pid
-    v = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()
-    ide = A.read(root, A.IDEATION)
-    assert v["ideation"]["selected_hypothesis_id"] == ide.selected_hypothesis_id
-    assert [h["statement"] for h in v["ideation"]["hypotheses"]] == [h.statement for h in ide.hypotheses]
-    assert v["ideation"]["papers"] and v["planning"]["blueprint"]["datasets"]
-    assert v["planning"]["blueprint"]["seeds"] and v["planning"]["critiques"]
-    assert v["code"]["files"] and any(r["status"] == "succeeded" for r in v["runs"])
-    assert all(r["duration_s"] > 0 for r in v["runs"])
-    assert v["analysis"]["comparisons"] and v["analysis"]["summary"]
-    assert v["figures"] and all((root / f["path"]).is_file() and f["path"].endswith(".png") for f in v["figures"])
-    assert v["pdf"] == A.PAPER_PDF.path and v["writing"]["draft"]["title"]
-    rounds = A.review_rounds(root)
-    assert rounds and sorted(map(int, v["review_rounds"])) == sorted(rounds)
-    assert v["revision_history"]["rounds"][0]["round"] == 1
+    check_view(client, headers, pid, service.settings.projects_dir / pid)
 
 
 def test_paper_pages_render_as_images(real):
     client, _, headers, pid, _, _ = real
-    n = client.get(f"/api/v1/projects/{pid}/paper/pages", headers=headers).json()["pages"]
-    assert n >= 1
-    img = client.get(f"/api/v1/projects/{pid}/paper/pages/1", headers=headers)
-    assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
-    assert client.get(f"/api/v1/projects/{pid}/paper/pages/{n + 1}", headers=headers).status_code == 404
+    check_paper_pages(client, headers, pid)
 
 
 def test_reviews_route_reads_what_the_writer_wrote(real):
     client, service, headers, pid, _, _ = real
-    got = client.get(f"/api/v1/projects/{pid}/reviews", headers=headers).json()
-    rounds = A.review_rounds(service.settings.projects_dir / pid)
-    assert [(r["round"], r["reviewer_id"]) for r in got] == \
-        [(n, r.reviewer_id) for n in sorted(rounds) for r in rounds[n]]
-    assert any(r["is_meta"] for r in got)
+    check_reviews_route(client, headers, pid, service.settings.projects_dir / pid)
 
 
 def test_artifacts_are_served_inert(real):
     client, service, headers, pid, _, _ = real
-    base = f"/api/v1/projects/{pid}"
-    pdf = client.get(f"{base}/paper", headers=headers)
-    assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
-    assert pdf.headers["x-content-type-options"] == "nosniff"
-    assert pdf.headers["content-security-policy"].startswith("sandbox")
-    # a model-written HTML file in the workspace: listed, but served as an inert attachment
-    evil = service.settings.projects_dir / pid / "experiment" / "code" / "report.html"
-    evil.write_text("<script>fetch('/x?t='+localStorage.nr_token)</script>")
-    r = client.get(f"{base}/artifacts/experiment/code/report.html", headers=headers)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    assert r.headers["content-disposition"].startswith("attachment")
-    page = client.get("/")
-    assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert page.headers["x-content-type-options"] == "nosniff"
+    check_served_inert(client, headers, pid, service.settings.projects_dir / pid)
 
 
 def test_knowledge_lists_and_deletes(real):
@@ -305,94 +260,25 @@ def test_page_waits_at_a_stage_gate_and_its_feedback_box_moves_the_project_on(re
 
 # ---------------------------------------------------------------------- a competent model
 def test_the_competent_model_wrote_the_research_and_is_credited_for_it(competent):
-    """The stand-in answered every agent like a capable model: the hypothesis, blueprint,
-    method, analysis, every section and the reviews in the project are its words, and
-    the paper's provenance says the model wrote the sections."""
-    from tests.serve import competent_answers as C
-
     client, service, headers, pid, _, model = competent
     root = service.settings.projects_dir / pid
-    routes = model.routes()
-    assert routes.get("unrouted", 0) == 0, routes
-    for r in ("hypotheses", "novelty", "blueprint", "method_config", "analysis", "outline", "abstract", "review"):
-        assert routes.get(r), (r, routes)
-    assert routes["section"] == 7
-    v = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()
-    ide = A.read(root, A.IDEATION)
-    ideas = json.loads(C.ideas([], None))
-    assert ide.selected().statement in [h["statement"] for h in ideas["hypotheses"]]
-    assert v["planning"]["blueprint"]["title"] == C.TITLE
-    assert v["planning"]["blueprint"]["proposed_method"]["name"] == C.METHOD
-    notes = json.loads((root / "experiment" / "code" / "coding_notes.json").read_text())
-    assert notes["method_source"] == "llm" and notes["method_family"] == "svm_rbf"
-    said = [json.loads(c.answer)["summary"] for c in model.calls if c.route == "analysis"]
-    assert v["analysis"]["summary"] == said[-1] and said[-1].startswith(f"On breast_cancer, {C.METHOD} reached")
-    prov = v["extras"]["provenance"]["data"]["sections"]
-    assert {k for k, src in prov.items() if src == "model"} >= {"introduction", "method", "conclusion", "abstract"}
-    assert all("model" in src for src in prov.values()), prov
-    tex = (root / "writing" / "paper.tex").read_text() + "".join(
-        p.read_text() for p in (root / "writing" / "sections").glob("*.tex"))
-    assert "scaling statistics estimated on the training split only" in " ".join(tex.split()).replace("\\", "")
-    reviews = client.get(f"/api/v1/projects/{pid}/reviews", headers=headers).json()
-    model_summaries = {json.loads(c.answer)["summary"] for c in model.calls if c.route == "review"}
-    assert {r["summary"] for r in reviews if not r["is_meta"]} <= model_summaries
+    check_status(client, headers, pid, TOPIC)
+    check_view(client, headers, pid, root)
+    check_reviews_route(client, headers, pid, root)
+    check_competent_research(client, headers, pid, root, model)
 
 
 def test_progress_inside_steps_reaches_the_events_of_the_project(competent):
-    """In-process: literature sources, each model call, the experiment run (started, its
-    output, finished) and each LaTeX pass are in events.jsonl, typed."""
     _, service, _, pid, _, _ = competent
-    from nanoresearch.progress import parse_event
-
-    lines = (service.settings.projects_dir / pid / A.EVENTS.path).read_text().splitlines()
-    evs = [parse_event(d["kind"], d) for d in map(json.loads, lines)]
-    kinds = {e.kind for e in evs if e is not None}
-    assert {"literature_searched", "llm_call", "run_started", "run_output", "run_finished", "latex_pass",
-            "step_started", "step_finished", "project_finished"} <= kinds, kinds
-    fin = [e for e in evs if e is not None and e.kind == "run_finished"]
-    assert fin and fin[-1].status.value == "succeeded" and fin[-1].duration_s > 0
-    calls = [e for e in evs if e is not None and e.kind == "llm_call"]
-    assert {c.agent for c in calls} >= {"ideation", "planning", "writing", "review"}
-    assert all(c.model == "openai:competent" for c in calls)
+    evs = check_progress_events(service.settings.projects_dir / pid)
+    assert evs[-1].kind == "project_finished"  # the service's own line once the cycle ended
 
 
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (scripts/install_system.sh)")
 def test_page_shows_what_the_competent_model_wrote(competent, tmp_path):
-    from tests.serve import competent_answers as C
-
     client, service, headers, pid, app, _ = competent
-    token = headers["Authorization"].split()[1]
     shots = Path(os.environ.get("NR_WEB_SCREENSHOT_DIR", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
-    root = service.settings.projects_dir / pid
-    chosen = A.read(root, A.IDEATION).selected().statement
-    rounds = sorted(A.review_rounds(root))
     with serve_app(app) as url:
-        b = Browser(tmp_path / "chromium-profile")
-        try:
-            b.cmd("Page.navigate", url=f"{url}/#token={token}&project={pid}")
-            b.wait_js("!!document.getElementById('reviews') && !!document.getElementById('out-provenance')", timeout=60)
-            hyp = b.js("(document.querySelector('#out-hypotheses .hyp.chosen') || {}).innerText || ''")
-            assert chosen in " ".join(hyp.split()) and "chosen" in hyp
-            assert C.TITLE in b.js("document.getElementById('out-blueprint').innerText")
-            results = b.js("document.getElementById('out-results').innerText")
-            assert C.METHOD in results and b.js("document.querySelectorAll('#out-results tbody tr').length") > 0
-            b.wait_js("[...document.querySelectorAll('#out-figures img')].some(i => i.complete && i.naturalWidth > 100)", timeout=30)
-            b.wait_js("[...document.querySelectorAll('#paper-pages img')].some(i => i.complete && i.naturalWidth > 300)", timeout=60)
-            # the reviews of every round, each with the model's review text
-            folds = b.js("[...document.querySelectorAll('#reviews details.fold > summary')].map(s => s.innerText)")
-            assert [f.split(" ·")[0] for f in folds] == [f"Round {n}" for n in rounds]
-            b.js("document.querySelectorAll('#reviews details.fold').forEach(d => d.open = true)")
-            text = b.js("document.getElementById('reviews').innerText")
-            assert "controlled comparison with an ablation of the scaling step" in text
-            assert b.js("document.querySelectorAll('#reviews .review:not(.meta)').length") >= 2 * len(rounds)
-            # provenance: the sections are marked model-written on the page
-            prov = b.js("[...document.querySelectorAll('#out-provenance tbody tr')].map(r => r.innerText.split('\\t').slice(0, 2).join('|'))")
-            assert "introduction|model-written" in prov and "method|model-written" in prov, prov
-            _check_png(b.screenshot(shots / "competent_project.png"))
-            for phase in ("ideation", "experiment", "writing"):
-                shot = b.screenshot_element(f"#stage-{phase}", shots / f"competent_stage_{phase}.png")
-                assert shot.stat().st_size > 10_000, shot
-        finally:
-            b.close()
+        check_competent_page(url, headers["Authorization"].split()[1], pid, service.settings.projects_dir / pid,
+                             shots, tmp_path / "chromium-profile")
