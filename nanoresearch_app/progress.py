@@ -54,7 +54,8 @@ class EventLog:
         with self.path.open("rb") as f:
             f.seek(max(0, self.path.stat().st_size - TAIL_BYTES))
             lines = f.read().decode("utf-8", "replace").splitlines()
-        out, chatty = [], dict.fromkeys(CHATTY, 0)
+        out: list = []
+        chatty: dict[str, int] = {}
         for line in reversed(lines):  # newest first, to keep the newest of the chatty kinds
             try:
                 raw = json.loads(line)
@@ -65,9 +66,10 @@ class EventLog:
                 if isinstance(raw.get("data"), dict) and "time" in raw else to_event(raw.get("kind", ""), raw)
             if event is None:
                 continue
-            if event.kind in chatty:
-                chatty[event.kind] += 1
-                if chatty[event.kind] > CHATTY[event.kind]:
+            if event.kind in CHATTY:  # run output: the newest of each stream
+                key = f"{event.kind}:{getattr(event, 'stream', '')}"
+                chatty[key] = chatty.get(key, 0) + 1
+                if chatty[key] > CHATTY[event.kind]:
                     continue
             out.append(event)
             if len(out) >= n:

@@ -287,7 +287,7 @@ def reflection(msgs, schema) -> str:
     skill_stage = {"ideation": "planning", "experiment": "experiment", "writing": "writing"}.get(stage, "experiment")
     return _j({"skills": [{"name": "Scale before distance-based models", "stage": skill_stage,
                            "trigger": "a tabular study compares kernel or k-NN classifiers",
-                           "instruction": "standardise features on the training split before fitting them",
+                           "instruction": "apply feature standardisation, fitted on the training split, before any kernel or distance-based classifier",
                            "tags": ["tabular", "preprocessing"]}],
                "memories": [{"category": "decision",
                              "content": f"In the {stage} stage the study compared an RBF-SVM on standardised "

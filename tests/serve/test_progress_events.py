@@ -30,7 +30,7 @@ from tests.training.conftest import tiny_model_dir  # noqa: F401 - the fixture
 PROGRAM = """import json, os, sys, time
 print("epoch 1 loss 0.9", flush=True)
 print("warming up", file=sys.stderr, flush=True)
-for _ in range(600):  # waits for the test to let it finish
+for _ in range(2400):  # waits (up to 2 min) for the test to let it finish
     if os.path.exists("go"):
         break
     time.sleep(0.05)
@@ -188,14 +188,16 @@ def test_events_log_keeps_the_steps_beside_a_flood_of_output(tmp_path):
     log.on_event("step_start", {"phase": "experiment", "step": "run"})
     for i in range(300):  # a long run: its output tail every few seconds
         log.append(RunOutput(run_id="run-1", tail=f"epoch {i}\n" * 20))
+        if i == 290:
+            log.append(RunOutput(run_id="run-1", stream="stderr", tail="a warning"))
         log.append(LlmCall(agent="debugging", completion_tokens=i, duration_s=1.0, tokens_per_s=float(i)))
     log.on_event("waiting_feedback", {"phase": "experiment", "wait_s": 60})
     evs = log.tail()
     kinds = [e.kind for e in evs]
     assert isinstance(evs[0], StepStarted) and evs[0].step == "run"
-    assert kinds.count("run_output") == CHATTY["run_output"] and kinds.count("llm_call") == CHATTY["llm_call"]
-    newest = [e for e in evs if e.kind == "run_output"][-1]
-    assert newest.tail.startswith("epoch 299")
+    assert kinds.count("llm_call") == CHATTY["llm_call"]
+    outs = {e.stream: e.tail for e in evs if e.kind == "run_output"}  # the newest of each stream
+    assert kinds.count("run_output") == 2 and outs["stderr"] == "a warning" and outs["stdout"].startswith("epoch 299")
     assert kinds[-1] == "feedback_waiting" and evs[-1].deadline == pytest.approx(evs[-1].at + 60)
 
 
