@@ -76,6 +76,7 @@ class LedgerTail:
         self.emit, self.poll_s = emit or (lambda kind, data: None), poll_s
         self.files = [_Follow(path, _ledger_events), _Follow(path.parent / PROGRESS_FILE, _progress_events)]
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the tail thread and `ordered` callers drain alike
         self._thread = threading.Thread(target=self._run, name="progress-tail", daemon=True)
 
     def start(self) -> "LedgerTail":
@@ -91,10 +92,19 @@ class LedgerTail:
         while not self._stop.wait(self.poll_s):
             self._drain()
 
+    def ordered(self, emit: Callable[[str, dict], None] | None) -> Callable[[str, dict], None]:
+        """`emit` for the orchestrator's own events: what the files hold already is handed on
+        first, so a step's progress comes before its `step_finished`."""
+        def in_order(kind: str, data: dict) -> None:
+            self._drain()
+            (emit or self.emit)(kind, data)
+        return in_order
+
     def _drain(self) -> None:
-        for f in self.files:
-            for event in f.drain():
-                try:
-                    self.emit(*event_fields(event))
-                except Exception:  # noqa: BLE001 - a failing listener must not stop the tail
-                    log.exception("progress listener failed on %s", event.kind)
+        with self._lock:
+            for f in self.files:
+                for event in f.drain():
+                    try:
+                        self.emit(*event_fields(event))
+                    except Exception:  # noqa: BLE001 - a failing listener must not stop the tail
+                        log.exception("progress listener failed on %s", event.kind)

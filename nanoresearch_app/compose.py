@@ -258,7 +258,7 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     on_fb = feedback_trainer(settings, use_ray, variant, pending)
     team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb)
     try:
-        final = Orchestrator(team, ws, settings.budgets, on_event).run(phases or _all_phases())
+        final = Orchestrator(team, ws, settings.budgets, tail.ordered(on_event)).run(phases or _all_phases())
         store.set_project_status(state.project_id, final.status)
         if use_ray:  # what Ray cost this cycle (benchmarks/orchestration_overhead.py --ray)
             from actors.ray_app import hop_overhead

@@ -49,12 +49,12 @@ def render(ev, console: Console) -> None:  # noqa: C901 - one branch per event t
                        f"{ev.duration_s:.1f} s{rate}[/]")
     elif isinstance(ev, LiteratureSearched):
         what = f"failed: {escape(ev.error)}" if ev.error else f"{ev.scanned} records, {ev.kept} kept"
-        _line(console, f"    [dim]literature {escape(ev.source)}: {what}[/]")
+        query = f" '{escape(ev.query[:48])}'" if ev.query else ""
+        _line(console, f"    [dim]literature {escape(ev.source)}{query}: {what}[/]")
     elif isinstance(ev, RunStarted):
         _line(console, f"    [cyan]run[/] attempt {ev.attempt} started ({escape(ev.backend)})")
     elif isinstance(ev, RunOutput):
-        tail = ev.tail.splitlines()[-OUTPUT_LINES:]
-        for text in tail:
+        for text in ev.tail.splitlines()[-OUTPUT_LINES:]:
             _line(console, f"    [dim]{'!' if ev.stream == 'stderr' else '|'} {escape(text[:160])}[/]")
     elif isinstance(ev, RunFinished):
         color = "green" if ev.status == RunStatus.SUCCEEDED else "red"
@@ -66,13 +66,32 @@ def render(ev, console: Console) -> None:  # noqa: C901 - one branch per event t
         _line(console, f"    [dim]SDPO step {ev.step}/{ev.steps or '?'}: loss {ev.loss:.4f}[/]")
 
 
+def new_lines(before: str, now: str) -> str:
+    """The lines of an output tail that the previous tail of the same stream did not show."""
+    old, cur = before.splitlines(), now.splitlines()
+    for k in range(min(len(old), len(cur)), 0, -1):
+        if old[-k:] == cur[:k]:
+            return "\n".join(cur[k:])
+    return now
+
+
 def printer(console: Console) -> Callable[[str, dict], None]:
-    """The `on_event` callback that prints to `console`."""
+    """The `on_event` callback that prints to `console`; a run's output tails are printed
+    as the lines each adds."""
+    shown: dict[tuple[str, str], str] = {}
+
     def print_event(kind: str, data: dict) -> None:
         if kind == "orchestrator_restarted":  # no typed form: it is about the actor, not the project
             _line(console, "  [yellow]orchestrator restarted by Ray; resuming from the last finished step[/]")
             return
         ev = parse_event(kind, data)
+        if isinstance(ev, RunOutput):
+            key = (ev.run_id, ev.stream)
+            fresh = new_lines(shown.get(key, ""), ev.tail)
+            shown[key] = ev.tail
+            if not fresh.strip():
+                return
+            ev = ev.model_copy(update={"tail": fresh})
         if ev is not None:
             render(ev, console)
     return print_event

@@ -27,7 +27,10 @@ def output_buffers() -> tuple[BoundedBuffer, BoundedBuffer]:
 
 
 def newest_lines(buf: BoundedBuffer, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str:
-    raw = (bytes(buf.head[-chars:]) + bytes(buf.tail[-chars:]))[-chars:] if buf.tail else bytes(buf.head[-chars:])
+    whole = bytes(buf.head[-chars - 1:]) + bytes(buf.tail[-chars - 1:]) if buf.tail else bytes(buf.head[-chars - 1:])
+    raw = whole[-chars:]
+    if len(whole) > chars and b"\n" in raw:  # cut inside a line: start at the next whole one
+        raw = raw[raw.index(b"\n") + 1:]
     text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
     text = "\n".join(part.rsplit("\r", 1)[-1] for part in text.split("\n"))  # a progress bar's last state
     return "\n".join(text.rstrip("\n").split("\n")[-lines:])

@@ -164,6 +164,23 @@ def _fields(ev):
     return d.pop("kind"), d
 
 
+def test_a_steps_progress_is_handed_on_before_the_step_finishes(tmp_path):
+    """The orchestrator's own events go through `ordered`: what the channel holds already
+    comes first, whatever the tail thread's poll interval."""
+    root = _workspace(tmp_path)
+    seen: list[str] = []
+    tail = LedgerTail(root / "ledger.jsonl", lambda k, d: seen.append(k), poll_s=3600).start()
+    emit = tail.ordered(None)
+    try:
+        emit("step_start", {"phase": "experiment", "step": "run"})
+        ProgressChannel(root / PROGRESS_FILE).report(RunStarted(run_id="run-1"))
+        ProgressChannel(root / PROGRESS_FILE).report(RunFinished(run_id="run-1", status=RunStatus.SUCCEEDED))
+        emit("step_done", {"phase": "experiment", "step": "run", "seconds": 1.0})
+    finally:
+        tail.stop()
+    assert seen == ["step_start", "run_started", "run_finished", "step_done"]
+
+
 def test_the_tail_turns_ledger_and_channel_lines_into_typed_events(tmp_path):
     root = _workspace(tmp_path)
     ledger = root / "ledger.jsonl"
@@ -210,6 +227,8 @@ def test_cli_prints_each_kind_as_a_line():
     show("literature_searched", {"source": "openalex", "scanned": 25, "kept": 7})
     show("run_started", {"run_id": "r", "attempt": 2, "backend": "sandbox"})
     show("run_output", {"run_id": "r", "tail": "epoch 1\nepoch 2\nepoch 3\nepoch 4", "stream": "stdout"})
+    show("run_output", {"run_id": "r", "tail": "epoch 3\nepoch 4\nepoch 5", "stream": "stdout"})  # only the new line
+    show("run_output", {"run_id": "r", "tail": "epoch 3\nepoch 4\nepoch 5", "stream": "stdout"})  # nothing new
     show("run_finished", {"run_id": "r", "attempt": 2, "status": "failed", "duration_s": 3.5, "exit_code": 1})
     show("latex_pass", {"rule": "bibtex", "run": 1, "elapsed_s": 2.0})
     show("training_step", {"step": 2, "steps": 5, "loss": 0.1234})
@@ -218,5 +237,19 @@ def test_cli_prints_each_kind_as_a_line():
     lines = [x.strip() for x in buf.getvalue().splitlines()]
     assert lines == ["> run ...", "writing: 300 tokens in 10.0 s, 30.0 tok/s",
                      "literature openalex: 25 records, 7 kept", "run attempt 2 started (sandbox)",
-                     "| epoch 2", "| epoch 3", "| epoch 4", "run failed attempt 2 in 3.5 s (exit 1)",
+                     "| epoch 2", "| epoch 3", "| epoch 4", "| epoch 5", "run failed attempt 2 in 3.5 s (exit 1)",
                      "latex: bibtex pass 1 (2.0 s)", "SDPO step 2/5: loss 0.1234", "done run (12.5 s)"]
+
+
+def test_an_output_tail_starts_at_a_whole_line_and_shows_a_progress_bars_last_state():
+    from nanoresearch.execution.bubble import BoundedBuffer
+    from nanoresearch.execution.live import TAIL_LINES, newest_lines
+
+    buf = BoundedBuffer()
+    for i in range(200):
+        buf.feed(f"epoch {i:03d} loss {1 / (i + 1):.4f} accuracy and some more words\n".encode())
+    lines = newest_lines(buf).splitlines()
+    assert len(lines) == TAIL_LINES and lines[-1].startswith("epoch 199") and lines[0].startswith("epoch 180")
+    bar = BoundedBuffer()
+    bar.feed(b"training\n 10%|#         |\r 50%|#####     |\r100%|##########|\n")
+    assert newest_lines(bar) == "training\n100%|##########|"
