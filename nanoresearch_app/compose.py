@@ -87,7 +87,8 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
     s = with_secrets(Settings.model_validate_json(settings_json))
     ledger = Ledger(s.prices, s.budgets, ledger_path)
     module, fn = SPECS[name].builder.split(":")
-    return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger)))
+    return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger),
+                                                                     Path(ledger_path).parent))
 
 
 def coding_mode(s: Settings):
@@ -264,7 +265,7 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb,
                          cancel_file=ws.path(CANCEL_FILE))
     try:
-        final = Orchestrator(team, ws, settings.budgets, on_event).run(phases or _all_phases())
+        final = Orchestrator(team, ws, settings.budgets, tail.ordered(on_event)).run(phases or _all_phases())
         store.set_project_status(state.project_id, final.status)
         if use_ray:  # what Ray cost this cycle (benchmarks/orchestration_overhead.py --ray)
             from actors.ray_app import hop_overhead

@@ -16,7 +16,8 @@ from pathlib import Path
 from nanoresearch.errors import UserError
 from nanoresearch.execution.classify import classify
 from nanoresearch.execution.metrics import METRICS_FILE, read_metrics
-from nanoresearch.types import RunResult
+from nanoresearch.progress import channel_near, report
+from nanoresearch.types import RunFinished, RunResult, RunStarted, new_id
 
 log = logging.getLogger(__name__)
 TAIL_CHARS = 4000
@@ -97,11 +98,24 @@ class Executor(ABC):
         if stale.exists():  # a previous attempt's numbers must never count for this one
             stale.unlink()
         before = snapshot(work_dir)
+        # progress for the CLI and the page: run started, its output tail, run finished
+        channel, run_id = channel_near(work_dir), new_id("run-")
+        attempts = self.__dict__.setdefault("_attempts", {})
+        attempt = attempts[str(work_dir)] = attempts.get(str(work_dir), 0) + 1
+        report(channel, RunStarted(run_id=run_id, attempt=attempt, backend=self.backend))
         t0 = time.monotonic()
-        raw = self._launch(work_dir, entrypoint, limits)
+        if channel is not None:
+            from nanoresearch.execution.live import LiveOutput
+            with LiveOutput(channel, run_id, attempt):
+                raw = self._launch(work_dir, entrypoint, limits)
+        else:
+            raw = self._launch(work_dir, entrypoint, limits)
         if not raw.duration_s:
             raw.duration_s = time.monotonic() - t0
-        return self._result(work_dir, raw, before)
+        result = self._result(work_dir, raw, before)
+        report(channel, RunFinished(run_id=run_id, attempt=attempt, status=result.status,
+                                    duration_s=result.duration_s, exit_code=result.exit_code))
+        return result
 
     @abstractmethod
     def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:

@@ -221,9 +221,10 @@ class Bubble:
         return n if self.as_root else n + user_procs(os.getuid())
 
     # ------------------------------------------------------------------ run
-    def run_captured(self, work_dir: Path, entrypoint: str) -> tuple[dict, str, str]:
-        """run() with stdout and stderr read into bounded buffers: (outcome, out, err)."""
-        out, err = BoundedBuffer(), BoundedBuffer()
+    def run_captured(self, work_dir: Path, entrypoint: str, buffers=None) -> tuple[dict, str, str]:
+        """run() with stdout and stderr read into bounded buffers: (outcome, out, err).
+        `buffers`: the (out, err) pair to read into (the caller may watch them live)."""
+        out, err = buffers or (BoundedBuffer(), BoundedBuffer())
         readers: list[threading.Thread] = []
 
         def start_readers(proc: subprocess.Popen) -> None:
