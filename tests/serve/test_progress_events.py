@@ -75,6 +75,8 @@ def test_a_run_reports_start_output_while_it_runs_and_its_end(tmp_path, monkeypa
     try:
         # the program's first line arrives while it still runs (it waits for "go")
         assert _wait(lambda: any(isinstance(e, RunOutput) and "epoch 1" in e.tail for e in _events(root)))
+        # each stream's tail is its own event: the stderr one may land a tick later
+        assert _wait(lambda: any(isinstance(e, RunOutput) and e.stream == "stderr" for e in _events(root)))
         evs = _events(root)
         assert not any(isinstance(e, RunFinished) for e in evs)
         started = [e for e in evs if isinstance(e, RunStarted)]
