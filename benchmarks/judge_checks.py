@@ -32,6 +32,8 @@ class Evidence(BaseModel):
     sections: dict[str, str] = {}  # section name -> LaTeX body
     proposed: str = ""
     baselines: list[str] = []
+    runs: list[str] = []  # every run's status, in the order they ran
+    cpus: int | None = None  # the blueprint's compute budget (runs are pinned to that many threads)
 
     @property
     def text(self) -> str:
@@ -51,7 +53,9 @@ class Evidence(BaseModel):
                    durations=[float(r.duration_s or 0.0) for r in ok],
                    sections={s.name: s.latex for s in wr.draft.sections} if wr else {},
                    proposed=bp.proposed_method.name if bp else "",
-                   baselines=[b.name for b in bp.baselines] if bp else [])
+                   baselines=[b.name for b in bp.baselines] if bp else [],
+                   runs=[str(r.get("status")) for r in runs],
+                   cpus=bp.compute_budget.cpus if bp else None)
 
 
 class Verdict(BaseModel):
@@ -176,6 +180,99 @@ CATALOG: list[tuple[re.Pattern, str, Rule]] = [
     (re.compile(r"related work"), "related", rule_related),
     (re.compile(r"confusion"), "confusion", _text_rule(r"confusion")),
     (re.compile(r"bias-variance"), "bias_variance", _text_rule(r"bias", r"variance")),
+]
+
+
+# the persona preferences no rule above understood: each becomes a check on the artifacts
+_HYPE = re.compile(r"revolutioni[sz]|groundbreaking|unprecedented|game[- ]chang|remarkabl|"
+                   r"breakthrough|astonishing|dramatically|!", re.I)
+_SIMPLE = ("majority", "logistic", "linear", "ridge", "naive", "bayes", "knn", "k-nn", "nearest",
+           "decision tree", "tree", "persistence", "mean", "seasonal", "common neighbo", "degree")
+_INTERPRETABLE = ("logistic", "linear", "ridge", "lasso", "decision tree", "naive", "bayes", "rule")
+_STRUCTURAL = ("label propagation", "label spreading", "common neighbo", "adamic", "jaccard",
+               "preferential", "degree", "katz", "heuristic", "resource allocation")
+_CAUSAL = re.compile(r"\b(because|since|due to|caused by|mechanism|explains?|leads? to)\b", re.I)
+SHORT_PAPER_WORDS = 3000
+QUICK_RUN_S = 600.0
+
+
+def _methods_like(words: tuple[str, ...], ev: Evidence) -> list[str]:
+    return sorted({r.method for r in ev.metrics if any(w in r.method.lower() for w in words)})
+
+
+def rule_best_per_dataset(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    ds = sorted({r.dataset for r in ev.metrics})
+    named = [d for d in ds if any("best" in s.lower() and d.lower() in s.lower() for s in _SENT.split(ev.text))]
+    return bool(ds) and len(named) == len(ds), f"datasets whose best method the text names: {named} of {ds}"
+
+
+def rule_one_core(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    ok = ev.cpus == 1 and any(s == RunStatus.SUCCEEDED.value for s in ev.runs)
+    return ok, f"blueprint compute budget: {ev.cpus} CPU(s); successful runs: {ev.runs.count(RunStatus.SUCCEEDED.value)}"
+
+
+def rule_simple_first(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    hit = _methods_like(_SIMPLE, ev)
+    return bool(hit), f"simple methods with results: {hit}"
+
+
+def rule_formal(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    hype = sorted({h.group(0).lower() for h in _HYPE.finditer(ev.text)})
+    return bool(ev.text) and not hype, f"hype words/exclamations in the text: {hype}"
+
+
+def rule_working_early(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    return bool(ev.runs) and ev.runs[0] == RunStatus.SUCCEEDED.value, f"runs in order: {ev.runs[:5]}"
+
+
+def rule_short(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    words = len(re.findall(r"[A-Za-z]{2,}", ev.text))
+    return 0 < words <= SHORT_PAPER_WORDS, f"{words} words in the sections (limit {SHORT_PAPER_WORDS})"
+
+
+def rule_quick(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    worst = max(ev.durations, default=None)
+    fails = sum(s != RunStatus.SUCCEEDED.value for s in ev.runs)
+    ok = worst is not None and worst <= QUICK_RUN_S and fails <= 1
+    return ok, f"longest successful run {worst} s (limit {QUICK_RUN_S:.0f} s); failed runs {fails}"
+
+
+def rule_gain_explained(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    hits = [s for s in _SENT.split(ev.text) if re.search(r"ablat|without|component", s, re.I) and _NUM.search(s)]
+    ok, why = rule_ablation(m, text, ev)
+    return ok and bool(hits), f"{why}; {len(hits)} sentence(s) attribute the gain with a number"
+
+
+def rule_worst_case(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    hits = _sentences_with(("worst", "minimum over", "min over", "lowest"), ev)
+    return bool(hits), f"{len(hits)} sentence(s)/row(s) with a worst-case figure"
+
+
+def rule_mechanism(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+    hits = [s for s in _SENT.split(ev.text) if "hypothes" in s.lower() and _CAUSAL.search(s)]
+    return bool(hits), f"{len(hits)} hypothesis sentence(s) that state a mechanism"
+
+
+def rule_methods(words: tuple[str, ...], what: str) -> Rule:
+    def rule(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+        hit = _methods_like(words, ev)
+        return bool(hit), f"{what} with results: {hit}"
+    return rule
+
+
+CATALOG += [
+    (re.compile(r"best configuration"), "best_per_dataset", rule_best_per_dataset),
+    (re.compile(r"one cpu core|single core"), "one_core", rule_one_core),
+    (re.compile(r"simple methods"), "simple_first", rule_simple_first),
+    (re.compile(r"formal|measured writing|hype"), "formal", rule_formal),
+    (re.compile(r"working experiment early"), "working_early", rule_working_early),
+    (re.compile(r"short papers?"), "short", rule_short),
+    (re.compile(r"iterate .*quickly"), "quick", rule_quick),
+    (re.compile(r"which part causes"), "gain_explained", rule_gain_explained),
+    (re.compile(r"worst-case"), "worst_case", rule_worst_case),
+    (re.compile(r"hypothesis with a mechanism"), "mechanism", rule_mechanism),
+    (re.compile(r"structural baselines"), "structural", rule_methods(_STRUCTURAL, "structural baselines")),
+    (re.compile(r"interpretable"), "interpretable", rule_methods(_INTERPRETABLE, "interpretable models")),
 ]
 
 

@@ -9,7 +9,11 @@ user (the persona bound to the task in personas.yaml), in its own data dir, so w
 round learns (skills, memories, the planner adapter) carries into the next round and no
 two variants share state. Chains run in parallel as Ray tasks (benchmarks/ray_sweep.py,
 num_cpus=1 each; `--no-ray` runs them here one by one); inside a task a cycle runs
-in-process (run_project(use_ray=False)): nested Ray actors do not fit 2 cores.
+in-process (run_project(use_ray=False)): nested Ray actors do not fit 2 cores. Its SDPO
+rounds still go through the Ray Train job (training/ray_job.py) on the sweep's Ray, run
+on the task's own thread so Ray lends the task's CPU to the Train worker while it waits;
+`--no-ray` trains in-process. Each cell records which path trained each adapter
+(`sdpo.trained_by`, read from the adapter's own record).
 A finished cell is never rerun; an interrupted round resumes its project. A cell whose
 cycle or judge raised, or whose SDPO variant published no adapter, is not done: its
 record goes to error.json, the next run reruns it, and the exit code is 1. The report
@@ -35,9 +39,11 @@ from benchmarks.sweep_cells import (
     Cell, CellRecord, ChainScheduler, SweepLayout, make_chains, pending, quality_of, write_report,
 )
 from nanoresearch import offline
+from nanoresearch.artifacts import LEDGER, PROJECT, RUNS
 from nanoresearch.config import Settings, load_settings, parse_overrides
 from nanoresearch.errors import UserError
 from nanoresearch.types import Phase, ProjectState, ResearchTopic
+from training.trained_by import IN_PROCESS, RAY_TRAIN, trained_by
 
 log = logging.getLogger(__name__)
 TASKS_DIR = Path(__file__).with_name("tasks")
@@ -52,6 +58,7 @@ class SweepConfig:
     settings_json: str  # the base settings; data_dir is replaced per chain
     persona_mode: str = "llm"
     shared_dir: str = ""  # models/ and cache/ (converted weights, literature index) shared by chains
+    sdpo_path: str = IN_PROCESS  # RAY_TRAIN when the chains are Ray tasks: rounds as Ray Train jobs
 
     def chain_settings(self, task: str, variant: str) -> Settings:
         s = Settings.model_validate_json(self.settings_json)
@@ -139,22 +146,30 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
     topic, persona = load_task(cell.task), persona_for(cell.task)
     user_id = ensure_profile(settings, persona, cell)
     ws = settings.projects_dir / cell.project_id
-    resumed = (ws / "project.json").exists()
-    state = (ProjectState.model_validate_json((ws / "project.json").read_text()) if resumed else
+    resumed = (ws / PROJECT.path).exists()
+    state = (ProjectState.model_validate_json((ws / PROJECT.path).read_text()) if resumed else
              ProjectState(project_id=cell.project_id, user_id=user_id, topic=topic))
     user = SimulatedUser(persona, cfg.persona_mode,
                          llm_for_agent("simulated_user", settings) if cfg.persona_mode == "llm" else None)
     t0, status, error = time.time(), "error", None
     adapters_before = published_adapters(settings, user_id)
+    on_ray = cfg.sdpo_path == RAY_TRAIN
+    if on_ray:
+        # Ray lends a task's CPU only while the task's own thread blocks in ray.get
+        # (measured on a 1-CPU Ray: a fit() from a background thread of a num_cpus=1 task
+        # never got its worker, the worker group start timed out; from the task's thread it
+        # trained), so the round runs in the cycle's thread, not in the background
+        settings.serve.train_in_background = False
     try:
-        final = run_project(settings, state, use_ray=False, feedback=CallbackFeedback(user),
-                            variant=VARIANTS[cell.variant])
+        final = run_project(settings, state, use_ray=False, train_on_ray=on_ray,
+                            feedback=CallbackFeedback(user), variant=VARIANTS[cell.variant])
         status, error = final.status.value, final.error
     except Exception as e:  # recorded in error.json; the cell is not done and is rerun
         log.exception("%s: the cycle raised", cell.key)
         error = f"{type(e).__name__}: {e}"
     wall = time.time() - t0
-    sdpo = sdpo_outcome(settings, user_id, VARIANTS[cell.variant].sdpo, user.counts, adapters_before)
+    sdpo = sdpo_outcome(settings, user_id, VARIANTS[cell.variant].sdpo, user.counts, adapters_before,
+                        cfg.sdpo_path)
     rec = CellRecord(task=cell.task, variant=cell.variant, round=cell.round,
                      project_id=cell.project_id, persona=persona.id, persona_kind=user.kind,
                      status=status, error=error, wall_s=round(wall, 2), resumed=resumed,
@@ -174,23 +189,37 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
 
 
 def published_adapters(settings: Settings, user_id: str) -> int:
+    versions = published_versions(settings, user_id)
+    return -1 if versions is None else len(versions)
+
+
+def published_versions(settings: Settings, user_id: str) -> list | None:
+    """The user's published AdapterVersions, oldest first; None when unreadable."""
     from storage.adapters import AdapterRegistry
     try:
-        return sum(a.status == "published" for a in AdapterRegistry(settings.adapters_dir).list(user_id))
+        return sorted((a for a in AdapterRegistry(settings.adapters_dir).list(user_id)
+                       if a.status == "published"), key=lambda a: a.version)
     except Exception as e:  # noqa: BLE001 - an unreadable registry is reported, not fatal
         log.warning("adapter registry of %s unreadable: %s", user_id, e)
-        return -1
+        return None
 
 
 def sdpo_outcome(settings: Settings, user_id: str, enabled: bool, counts: dict[str, int],
-                 before: int) -> dict[str, Any]:
-    """Did the SDPO variant publish an adapter for the feedback it got? A variant that
-    trains, was given feedback and published nothing failed (its cell is not done)."""
-    after = published_adapters(settings, user_id)
+                 before: int, path: str = IN_PROCESS) -> dict[str, Any]:
+    """Did the SDPO variant publish an adapter for the feedback it got, and through which
+    path (`trained_by`: one entry per adapter this round published, from its record)? A
+    variant that trains, was given feedback and published nothing, or trained on another
+    path than the sweep's (`path`), failed (its cell is not done)."""
+    versions = published_versions(settings, user_id)
+    after = -1 if versions is None else len(versions)
+    new = (versions or [])[max(before, 0):]
     out: dict[str, Any] = {"enabled": enabled, "feedback": counts.get("answers", 0),
-                           "adapters_before": before, "adapters_after": after}
+                           "adapters_before": before, "adapters_after": after, "path": path,
+                           "trained_by": [trained_by(a.metrics) for a in new]}
     if enabled and out["feedback"] and after <= before:
         out["failed"] = f"SDPO published no adapter after {out['feedback']} feedback answer(s)"
+    elif any(t != path for t in out["trained_by"]):
+        out["failed"] = f"SDPO trained by {out['trained_by']}, not by the sweep's path {path}"
     return out
 
 
@@ -199,9 +228,9 @@ def measure(ws: Path) -> dict[str, Any]:
     (attempts = debug iterations + 1)."""
     from nanoresearch.llm.ledger import Ledger
 
-    led = Ledger(path=ws / "ledger.jsonl")
+    led = Ledger(path=ws / LEDGER.path)
     summ = led.summary()
-    runs_p = ws / "experiment" / "runs.json"
+    runs_p = ws / RUNS.path
     runs = json.loads(runs_p.read_text()).get("runs", []) if runs_p.exists() else []
     return {"tokens": int(summ["tokens"]), "cost_usd": float(summ["cost_usd"]),
             "llm_calls": int(summ["calls"]),
@@ -298,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"results/sweep-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     base = base_settings(args, out)
     mode = "deterministic" if args.dry_scripted else args.persona_mode
-    cfg = SweepConfig(str(out), base.model_dump_json(), mode, str(base.data_dir))
+    cfg = SweepConfig(str(out), base.model_dump_json(), mode, str(base.data_dir),
+                      IN_PROCESS if args.no_ray else RAY_TRAIN)
     layout = SweepLayout(out)
     if args.retry_failed:
         for r in layout.records():

@@ -87,6 +87,9 @@ class ArtifactSpec:
 PROJECT = ArtifactSpec("project", "project.json", ProjectState, None, "project state")
 # typed ProgressEvent lines, or the orchestrator actor's {kind, time, data} envelopes
 EVENTS = ArtifactSpec("events", "events.jsonl", None, None, "progress events", "jsonl")
+# typed events written from inside a step (runs, output tails, literature, LaTeX passes), in
+# any process; the orchestrator follows it into `events` (nanoresearch/progress.py)
+PROGRESS = ArtifactSpec("progress", "progress.jsonl", None, None, "progress inside steps", "jsonl")
 LEDGER = ArtifactSpec("ledger", "ledger.jsonl", LedgerEntry, None, "model calls and cost", "jsonl")
 MANIFEST = ArtifactSpec("manifest", "{phase}/manifest.json", StageManifest, None, "stage steps")
 PLANNER_UPDATES = ArtifactSpec("planner_updates", "planner_updates.json", None, None,
@@ -142,7 +145,7 @@ TREE = ArtifactSpec("tree", "experiment/tree.json", SearchTree, Phase.EXPERIMENT
 OPTIONAL_BY_NAME = {"coding_notes": "coding_notes.json", "tree": "tree.json",
                     "requirements": "requirements.json", "provenance": "provenance.json"}
 
-ALL = [PROJECT, EVENTS, LEDGER, MANIFEST, TRAJECTORY, IDEATION, PLANNING, CODE, RUNS, ANALYSIS,
+ALL = [PROJECT, EVENTS, PROGRESS, LEDGER, MANIFEST, TRAJECTORY, IDEATION, PLANNING, CODE, RUNS, ANALYSIS,
        WRITING, PAPER_PDF, PAPER_TEX, REVIEW_ROUND, REVISION_HISTORY, CHECKS, FEEDBACK,
        PLANNER_UPDATES, DRAFT, PROVENANCE, PLAN, DISTILL, FEEDBACK_RECORD, REQUIREMENTS,
        PROJECT_REQUIREMENTS, CODING_NOTES, TREE, METRICS_ALL]

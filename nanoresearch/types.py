@@ -782,16 +782,83 @@ class ProjectFinished(_Event):
     error: str | None = None
 
 
+class LlmCall(_Event):
+    """One finished model generation (from the cost ledger): tokens and tokens/s."""
+
+    kind: Literal["llm_call"] = "llm_call"
+    agent: str = ""
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration_s: float = 0.0
+    tokens_per_s: float | None = None
+
+
+class LiteratureSearched(_Event):
+    """One literature source answered one query: records it returned, records kept."""
+
+    kind: Literal["literature_searched"] = "literature_searched"
+    source: str
+    query: str = ""
+    scanned: int = 0
+    kept: int = 0
+    duration_s: float | None = None
+    error: str | None = None
+
+
+class RunStarted(_Event):
+    kind: Literal["run_started"] = "run_started"
+    run_id: str
+    attempt: int = 1
+    backend: str = ""
+
+
+class RunFinished(_Event):
+    kind: Literal["run_finished"] = "run_finished"
+    run_id: str
+    attempt: int = 1
+    status: RunStatus
+    duration_s: float | None = None
+    exit_code: int | None = None
+
+
+class LatexPass(_Event):
+    """latexmk started one pass of a rule (pdflatex, bibtex) while compiling the paper."""
+
+    kind: Literal["latex_pass"] = "latex_pass"
+    rule: str
+    run: int = 1
+    elapsed_s: float = 0.0
+
+
+class TrainingStep(_Event):
+    """One SDPO optimizer step of a planner-adapter round."""
+
+    kind: Literal["training_step"] = "training_step"
+    user_id: str = ""
+    step: int
+    steps: int = 0
+    loss: float
+
+
+class CodingMode(_Event):
+    kind: Literal["coding_mode"] = "coding_mode"
+    mode: str
+    why: str = ""
+
+
 ProgressEvent = Annotated[
     Union[PhaseStarted, PhaseFinished, PhaseSkipped, StepStarted, StepFinished, StepSkipped,
-          RunOutput, TokenRate, FeedbackWaiting, FeedbackReceived, ProjectFinished],
+          RunOutput, TokenRate, FeedbackWaiting, FeedbackReceived, ProjectFinished,
+          LlmCall, LiteratureSearched, RunStarted, RunFinished, LatexPass, TrainingStep,
+          CodingMode],
     Field(discriminator="kind"),
 ]
 
 # the orchestrator's callback names (on_event(kind, data)) -> the typed event's kind
 LEGACY_EVENT_KINDS = {"phase_start": "phase_started", "phase_done": "phase_finished",
                       "step_start": "step_started", "step_done": "step_finished",
-                      "feedback": "feedback_received"}
+                      "feedback": "feedback_received", "waiting_feedback": "feedback_waiting"}
 
 
 class ProjectStatusReport(Artifact):

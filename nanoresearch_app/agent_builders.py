@@ -15,6 +15,7 @@ from nanoresearch.config import Settings
 class BuildContext:
     settings: Settings
     llm: Callable[[str], Any]  # role -> LLM (models.per_agent routing, shared ledger)
+    workspace: Any = None  # the project's workspace dir (its progress channel), when known
 
 
 def ideation(ctx: BuildContext) -> Any:
@@ -25,6 +26,8 @@ def ideation(ctx: BuildContext) -> Any:
     s = ctx.settings
     emb = make_embedder(s.storage.embedder)
     lit = make_literature(s, emb, base_urls=s.literature.base_urls or None)
+    from nanoresearch.progress import channel_near
+    lit.progress = channel_near(ctx.workspace)  # records scanned / kept per source, live
     return IdeationAgent(ctx.llm("ideation"), lit, s.budgets, emb)
 
 

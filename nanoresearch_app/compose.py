@@ -28,6 +28,7 @@ from nanoresearch.config import Settings
 from nanoresearch.llm.ledger import Ledger
 from nanoresearch.shipped_settings import shipped_json, with_secrets
 from nanoresearch.types import Feedback, Phase, ProjectState
+from nanoresearch.workspace import CANCEL_FILE
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def build_agent(name: str, settings_json: str, ledger_path: str) -> Any:
     s = with_secrets(Settings.model_validate_json(settings_json))
     ledger = Ledger(s.prices, s.budgets, ledger_path)
     module, fn = SPECS[name].builder.split(":")
-    return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger)))
+    return getattr(importlib.import_module(module), fn)(BuildContext(s, lambda role: llm_for_agent(role, s, ledger),
+                                                                     Path(ledger_path).parent))
 
 
 def coding_mode(s: Settings):
@@ -117,11 +119,13 @@ def orchestrator_resources(settings: Settings) -> dict[str, float]:
 
 def assemble_team(agents: dict[str, Any], store: Any, planner: Any, settings: Settings,
                   ledger: Ledger, feedback: FeedbackSource,
-                  on_feedback: Callable[[Feedback], None] | None) -> Team:
+                  on_feedback: Callable[[Feedback], None] | None, cancel_file: Path | None = None) -> Team:
     from nanoresearch.execution.factory import make_executor
 
+    executor = make_executor(settings)
+    executor.cancel_file = str(cancel_file) if cancel_file else None  # a cancel kills the run in flight
     exp = ExperimentRunner(agents["coding"], agents["debugging"], agents["analysis"],
-                           make_executor(settings), settings.budgets, search=settings.coding.search,
+                           executor, settings.budgets, search=settings.coding.search,
                            ray_address=settings.execution.ray_address)
     return Team(ideation=agents["ideation"], planning=agents["planning"], experiment=exp,
                 writing=PaperWriter(agents["writing"], agents["review"], settings.budgets),
@@ -213,15 +217,18 @@ def run_project(settings: Settings, state: ProjectState, *, phases: tuple[Phase,
                 use_ray: bool = True, on_event: Callable[[str, dict], None] | None = None,
                 feedback: FeedbackSource | None = None, variant: Variant = VARIANTS["full"],
                 wait_training: bool = True, detached: bool = False, wait: bool = True,
-                store: Any = None) -> ProjectState:
+                store: Any = None, train_on_ray: bool | None = None) -> ProjectState:
     """Run (or resume) a project. With Ray the cycle runs in the project's orchestrator
     actor (detached: it outlives this process) and its events stream to `on_event`;
     `wait=False` returns once it started (`nanoresearch attach` follows it later).
     `store`: an open in-process store to use (and leave open), e.g. the HTTP service's
-    own: embedded Qdrant lets one holder per path, so the service lends its store."""
+    own: embedded Qdrant lets one holder per path, so the service lends its store.
+    `train_on_ray`: SDPO rounds as Ray Train jobs even when the cycle runs in-process
+    (a sweep cell, itself a Ray task); None: whatever `use_ray` says."""
     new_project(settings.projects_dir, state)
     cycle = functools.partial(run_cycle, shipped_json(settings), state.model_dump_json(),
-                              phases, variant, wait_training, use_ray)
+                              phases, variant, wait_training, use_ray,
+                              train_on_ray=use_ray if train_on_ray is None else train_on_ray)
     if not use_ray:
         return ProjectState.model_validate_json(cycle(on_event or _ignore, feedback or feedback_source(settings),
                                                       lent_store=store))
@@ -237,7 +244,7 @@ def _ignore(kind: str, data: dict) -> None:
 def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | None,
               variant: Variant, wait_training: bool, use_ray: bool,
               on_event: Callable[[str, dict], None], feedback: FeedbackSource,
-              lent_store: Any = None) -> str:
+              lent_store: Any = None, train_on_ray: bool | None = None) -> str:
     """The cycle itself, in the orchestrator actor (Ray) or this process; returns the
     final ProjectState as JSON (picklable everywhere)."""
     settings = with_secrets(Settings.model_validate_json(settings_json))
@@ -255,10 +262,11 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     tail = LedgerTail(ledger_path, on_event).start()  # each model call as a progress event
     if _new_in_registry(store, state):
         store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id)
-    on_fb = feedback_trainer(settings, use_ray, variant, pending)
-    team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb)
+    on_fb = feedback_trainer(settings, use_ray if train_on_ray is None else train_on_ray, variant, pending)
+    team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb,
+                         cancel_file=ws.path(CANCEL_FILE))
     try:
-        final = Orchestrator(team, ws, settings.budgets, on_event).run(phases or _all_phases())
+        final = Orchestrator(team, ws, settings.budgets, tail.ordered(on_event)).run(phases or _all_phases())
         store.set_project_status(state.project_id, final.status)
         if use_ray:  # what Ray cost this cycle (benchmarks/orchestration_overhead.py --ray)
             from actors.ray_app import hop_overhead
@@ -301,13 +309,15 @@ def _wait_rounds(pending: list, ws: Any = None) -> None:
     """Wait for the feedback-triggered SDPO rounds; a failed round must not fail the finished
     project, so it is logged and recorded in the project's `planner_updates.json`."""
     from nanoresearch.artifacts import PLANNER_UPDATES
+    from training.trained_by import trained_by
 
     outcomes = []
     for h in pending:
         try:
             rec = h.wait()
             log.info("planner adapter v%s published for %s", rec.version, rec.user_id)
-            outcomes.append({"status": "published", "user_id": rec.user_id, "version": rec.version})
+            outcomes.append({"status": "published", "user_id": rec.user_id, "version": rec.version,
+                             "trained_by": trained_by(rec.metrics)})
         except Exception as e:  # noqa: BLE001 - recorded below, where status and the page show files
             log.error("planner update failed: %s", e)
             outcomes.append({"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]})

@@ -15,17 +15,18 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from nanoresearch.types import (
-    LEGACY_EVENT_KINDS, KnowledgeView, LedgerEntry, ProgressEvent, ProjectFinished,
-    ProjectStatus, TokenRate,
-)
+from nanoresearch.progress import parse_event
+from nanoresearch.types import KnowledgeView, LedgerEntry, ProjectFinished, ProjectStatus, TokenRate
 
 log = logging.getLogger(__name__)
-_EVENT = TypeAdapter(ProgressEvent)
-TAIL_BYTES = 64_000  # the newest events are at the end; older ones stay in the file
+TAIL_BYTES = 256_000  # the newest events are at the end; older ones stay in the file
 TAIL_EVENTS = 40
+# events that come by the dozen inside one step: only the newest few reach the page, so a
+# long run's output or a chatty model never pushes the step and phase events out
+CHATTY = {"llm_call": 4, "run_output": 1, "literature_searched": 6, "latex_pass": 4,
+          "training_step": 2}
 
 
 class EventLog:
@@ -53,8 +54,9 @@ class EventLog:
         with self.path.open("rb") as f:
             f.seek(max(0, self.path.stat().st_size - TAIL_BYTES))
             lines = f.read().decode("utf-8", "replace").splitlines()
-        out = []
-        for line in lines[-4 * n:]:
+        out: list = []
+        chatty: dict[str, int] = {}
+        for line in reversed(lines):  # newest first, to keep the newest of the chatty kinds
             try:
                 raw = json.loads(line)
             except ValueError:
@@ -62,22 +64,23 @@ class EventLog:
             # a typed event, or the orchestrator actor's envelope {kind, time, data}
             event = to_event(raw.get("kind", ""), {**raw.get("data", {}), "at": raw["time"]}) \
                 if isinstance(raw.get("data"), dict) and "time" in raw else to_event(raw.get("kind", ""), raw)
-            if event is not None:
-                out.append(event)
-        return out[-n:]
+            if event is None:
+                continue
+            if event.kind in CHATTY:  # run output: the newest of each stream
+                key = f"{event.kind}:{getattr(event, 'stream', '')}"
+                chatty[key] = chatty.get(key, 0) + 1
+                if chatty[key] > CHATTY[event.kind]:
+                    continue
+            out.append(event)
+            if len(out) >= n:
+                break
+        return out[::-1]
 
 
 def to_event(kind: str, data: dict[str, Any]) -> BaseModel | None:
     """A typed progress event from a callback's (kind, data); None for kinds the page
     does not show (they stay in the file)."""
-    fields = {**data, "kind": LEGACY_EVENT_KINDS.get(kind, kind)}
-    if "seconds" in fields:
-        fields["duration_s"] = fields.pop("seconds")
-    try:
-        return _EVENT.validate_python(fields)
-    except ValidationError as e:
-        log.debug("progress event %s not shown: %s", kind, e.errors()[:1])
-        return None
+    return parse_event(kind, data)
 
 
 def latest_token_rate(ledger: Path) -> TokenRate | None:

@@ -90,24 +90,9 @@ def cmd_doctor(args: Any) -> int:
 
 
 def _print_event(kind: str, data: dict) -> None:
-    if kind == "phase_start":
-        console.rule(f"[bold]{data['phase']}")
-    elif kind == "step_start":
-        console.print(f"  [cyan]>[/] {escape(str(data['step']))} ...")
-    elif kind == "step_done":
-        console.print(f"  [green]done[/] {escape(str(data['step']))} ({data['seconds']} s)")
-    elif kind == "step_skipped":
-        console.print(f"  [dim]skip {escape(str(data['step']))} (finished earlier)[/]")
-    elif kind == "feedback":
-        console.print(f"  [magenta]feedback[/] {escape(str(data['text']))}")
-    elif kind == "coding_mode":
-        console.print(f"  [cyan]coding mode[/] {escape(data['mode'])}: {escape(data['why'])}")
-    elif kind == "llm_call" and (data.get("seconds") or 0) >= 2:  # quick calls would flood
-        rate = f", {data['tokens_per_s']} tok/s" if data.get("tokens_per_s") else ""
-        console.print(f"    [dim]{data['agent']}: {data['completion_tokens']} tokens in "
-                      f"{data['seconds']:.1f} s{rate}[/]")
-    elif kind == "orchestrator_restarted":
-        console.print("  [yellow]orchestrator restarted by Ray; resuming from the last finished step[/]")
+    """Each progress event as a line (nanoresearch_cli/events_view.py renders the types)."""
+    from nanoresearch_cli.events_view import printer
+    printer(console)(kind, data)
 
 
 def cmd_run(args: Any, phases: tuple[Phase, ...] | None = None) -> int:

@@ -90,6 +90,14 @@ class PlannerDeployment:
     def __serve_build_asgi_app__(self):
         return create_planner_api(self.engine, auth=self.auth)
 
+    def placement(self) -> dict[str, Any]:
+        """Where this replica runs and on what (through a deployment handle, not HTTP)."""
+        import ray
+        ctx = ray.get_runtime_context()
+        return {"node_id": ctx.get_node_id(), "engine": type(self.engine).__name__,
+                "model": getattr(self.engine, "model_name", ""),
+                "resources": {k: float(v) for k, v in ctx.get_assigned_resources().items()}}
+
 
 def planner_deployment(settings: Settings, resources: dict[str, float] | None = None,
                        max_ongoing_requests: int = 64):

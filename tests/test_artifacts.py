@@ -24,13 +24,9 @@ from tests.artifact_walk import unnamed_json, walk
 REPO = Path(__file__).resolve().parents[1]
 ROOMS = ("nanoresearch", "storage", "training", "actors", "serve", "nanoresearch_app",
          "nanoresearch_cli", "benchmarks")
-# Modules allowed to spell an artifact's path, and why. Each entry must still need it
-# (checked below), so the list cannot go stale.
-ALLOWED = {
-    # the sweep is being reworked by the cluster issue (16) at the same time; its literals
-    # (project.json, ledger.jsonl, runs.json) move to the registry once that work lands
-    "benchmarks/sweep.py": "pending the cluster issue's rework",
-}
+# Modules allowed to spell an artifact's path, with why (none today). Each entry must
+# still need it (checked below), so the list cannot go stale.
+ALLOWED: dict[str, str] = {}
 
 
 def test_a_finished_project_reads_back_through_the_registry(tmp_path):

@@ -36,6 +36,7 @@ from training.history import PlannerHistory
 from training.background import BackgroundTraining, train_in_background as _train_in_background
 from training.rounds import numeric_metrics
 from training.sdpo_config import SDPOConfig
+from training.trained_by import RAY_TRAIN_METRIC
 from training.trainer import SDPOTrainer
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def train_loop_per_worker(loop: dict[str, Any]) -> None:
     shard = triples[rank::world] or triples  # every rank needs at least one triple
     out = loop["staging"] if rank == 0 else f"{loop['staging']}.rank{rank}"
     metrics = numeric_metrics(trainer.train(shard, out, init_adapter=loop.get("init_adapter")))
+    metrics[RAY_TRAIN_METRIC] = float(world)  # the adapter's record says a Train job made it
     if rank == 0:  # beside the adapter, not in it: Result.metrics is not kept without a checkpoint
         Path(f"{loop['staging']}.metrics.json").write_text(json.dumps(metrics))
     ray.train.report(metrics)

@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -95,8 +95,10 @@ class SDPOTrainer:
                               self.config.max_completion_tokens) for t in triples]
 
     def train(self, triples: Sequence[Triple], out_dir: str | Path,
-              init_adapter: str | Path | None = None) -> dict[str, Any]:
-        """Run `config.steps` optimizer steps; save the adapter to `out_dir`; return metrics."""
+              init_adapter: str | Path | None = None,
+              on_step: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, Any]:
+        """Run `config.steps` optimizer steps; save the adapter to `out_dir`; return metrics.
+        `on_step(step, stats)` after each step (progress: loss, KL, grad norm)."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = random.Random(cfg.seed)
@@ -117,6 +119,8 @@ class SDPOTrainer:
                     batch.append(examples[order.pop()])
                 history.append(self._step(model, stepper, batch))
                 log.debug("sdpo step %d: %s", step, history[-1])
+                if on_step is not None:
+                    on_step(step + 1, history[-1])
             model.save_pretrained(str(out_dir))
         finally:
             self.base_model = _unwrap(model)  # leave the base clean for the next round

@@ -16,7 +16,8 @@ from pathlib import Path
 from nanoresearch.errors import UserError
 from nanoresearch.execution.classify import classify
 from nanoresearch.execution.metrics import METRICS_FILE, read_metrics
-from nanoresearch.types import RunResult
+from nanoresearch.progress import channel_near, report
+from nanoresearch.types import RunFinished, RunResult, RunStarted, new_id
 
 log = logging.getLogger(__name__)
 TAIL_CHARS = 4000
@@ -36,6 +37,7 @@ class Limits:
     tmp_mb: int = 256
     cpu_s: int | None = None  # CPU-seconds cap; None: timeout_s * cpus + slack
     max_files: int = 20_000  # new entries (inodes) the run may create in its work dir
+    cancel_file: str | None = None  # the run is killed when this file appears (a cancel)
 
     def cpu_seconds(self) -> int:
         return int(self.cpu_s if self.cpu_s is not None else self.timeout_s * self.cpus + 5)
@@ -44,7 +46,7 @@ class Limits:
         """The plain dict bubble.py and job_entry.py take (they import no nanoresearch)."""
         return {"timeout_s": self.timeout_s, "memory_mb": self.memory_mb, "cpus": self.cpus,
                 "max_procs": self.max_procs, "disk_mb": self.disk_mb, "tmp_mb": self.tmp_mb,
-                "max_files": self.max_files, "cpu_s": self.cpu_seconds()}
+                "max_files": self.max_files, "cpu_s": self.cpu_seconds(), "cancel_file": self.cancel_file}
 
     def with_(self, **kw) -> "Limits":
         return replace(self, **kw)
@@ -80,6 +82,7 @@ class Executor(ABC):
     """Base class: subclasses implement `_launch`; `run` is shared."""
 
     backend: str = "local"
+    cancel_file: str | None = None  # set per project (its cancel marker): a cancel kills the run
 
     def __init__(self, limits: Limits | None = None):
         self.default_limits = limits or Limits()
@@ -89,15 +92,30 @@ class Executor(ABC):
         work_dir = Path(work_dir).resolve()
         self._check_inputs(work_dir, entrypoint)
         limits = limits or self.default_limits
+        if self.cancel_file and not limits.cancel_file:
+            limits = limits.with_(cancel_file=str(self.cancel_file))
         stale = work_dir / METRICS_FILE
         if stale.exists():  # a previous attempt's numbers must never count for this one
             stale.unlink()
         before = snapshot(work_dir)
+        # progress for the CLI and the page: run started, its output tail, run finished
+        channel, run_id = channel_near(work_dir), new_id("run-")
+        attempts = self.__dict__.setdefault("_attempts", {})
+        attempt = attempts[str(work_dir)] = attempts.get(str(work_dir), 0) + 1
+        report(channel, RunStarted(run_id=run_id, attempt=attempt, backend=self.backend))
         t0 = time.monotonic()
-        raw = self._launch(work_dir, entrypoint, limits)
+        if channel is not None:
+            from nanoresearch.execution.live import LiveOutput
+            with LiveOutput(channel, run_id, attempt):
+                raw = self._launch(work_dir, entrypoint, limits)
+        else:
+            raw = self._launch(work_dir, entrypoint, limits)
         if not raw.duration_s:
             raw.duration_s = time.monotonic() - t0
-        return self._result(work_dir, raw, before)
+        result = self._result(work_dir, raw, before)
+        report(channel, RunFinished(run_id=run_id, attempt=attempt, status=result.status,
+                                    duration_s=result.duration_s, exit_code=result.exit_code))
+        return result
 
     @abstractmethod
     def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:

@@ -221,9 +221,10 @@ class Bubble:
         return n if self.as_root else n + user_procs(os.getuid())
 
     # ------------------------------------------------------------------ run
-    def run_captured(self, work_dir: Path, entrypoint: str) -> tuple[dict, str, str]:
-        """run() with stdout and stderr read into bounded buffers: (outcome, out, err)."""
-        out, err = BoundedBuffer(), BoundedBuffer()
+    def run_captured(self, work_dir: Path, entrypoint: str, buffers=None) -> tuple[dict, str, str]:
+        """run() with stdout and stderr read into bounded buffers: (outcome, out, err).
+        `buffers`: the (out, err) pair to read into (the caller may watch them live)."""
+        out, err = buffers or (BoundedBuffer(), BoundedBuffer())
         readers: list[threading.Thread] = []
 
         def start_readers(proc: subprocess.Popen) -> None:
@@ -328,10 +329,11 @@ def _outcome(**kw) -> dict:
 
 
 def watch(proc, spec: dict, watch_dir: Path, t0: float, kill) -> tuple[bool, str | None, list]:
-    """Wait for `proc`, enforcing the wall clock and the work dir's byte and entry quotas.
-    Returns (timed_out, limit_hit, notes)."""
+    """Wait for `proc`, enforcing the wall clock and the work dir's byte and entry quotas,
+    and killing it when `spec["cancel_file"]` appears. Returns (timed_out, limit_hit, notes)."""
     base_bytes, base_files = dir_usage(watch_dir)
     quota, max_files = int(spec["disk_mb"]) << 20, int(spec["max_files"])
+    cancel_file = spec.get("cancel_file")  # the project's cancel marker: its appearance ends the run
     next_disk = t0 + DISK_EVERY_S
     while True:
         try:
@@ -339,6 +341,10 @@ def watch(proc, spec: dict, watch_dir: Path, t0: float, kill) -> tuple[bool, str
             return False, None, []
         except subprocess.TimeoutExpired:
             pass
+        if cancel_file and os.path.exists(cancel_file):
+            kill()
+            proc.wait()
+            return False, "cancelled", ["the project was cancelled: the run was killed"]
         now = time.monotonic()
         if now - t0 > float(spec["timeout_s"]):
             kill()

@@ -112,6 +112,8 @@ def _signal_failure(raw: "RawRun") -> tuple[RunStatus, FailureInfo]:
         return RunStatus.TIMEOUT, FailureInfo(category="timeout", message=(
             "killed by SIGXCPU: the CPU-time limit was reached; make the experiment cheaper "
             "(fewer epochs/samples) or raise execution.timeout_s"))
+    if raw.limit_hit == "cancelled":
+        return RunStatus.KILLED, FailureInfo(category="killed", message="killed: the project was cancelled")
     if sig == _signal.SIGXFSZ or raw.limit_hit == "disk":
         return RunStatus.KILLED, FailureInfo(category="killed", message=(
             f"killed by {name}: the disk quota was exceeded; write smaller outputs"))

@@ -40,6 +40,8 @@ def make_executor(settings, **kwargs) -> Executor:
     limits = Limits.from_settings(ex)
     if ex.backend == "ray":
         kwargs.setdefault("address", ex.ray_address)
+        cluster = getattr(settings, "cluster", None)  # experiments go where the agents go
+        kwargs.setdefault("node_resource", getattr(cluster, "agent_node_resource", None))
     if ex.backend == "slurm":
         kwargs.setdefault("partition", ex.slurm_partition)
     log.info("execution backend: %s (timeout %.0fs, %d MB, %d cpu)", ex.backend,

@@ -20,7 +20,8 @@ from pathlib import Path
 from nanoresearch.errors import UserError
 from nanoresearch.execution import bubble
 from nanoresearch.execution.base import Limits, RawRun
-from nanoresearch.execution.bubble import BoundedBuffer, drain
+from nanoresearch.execution.bubble import drain
+from nanoresearch.execution.live import output_buffers
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def run_limited(cmd: list[str], cwd: Path, env: dict[str, str], limits: Limits,
                                 start_new_session=True, close_fds=True)
     except OSError as e:
         return RawRun(exit_code=None, backend_error=f"could not start {cmd[0]}: {e}")
-    out, err = BoundedBuffer(), BoundedBuffer()
+    out, err = output_buffers()  # the run's live tail (execution/live.py) watches them
     readers = [threading.Thread(target=drain, args=(s, b), daemon=True)
                for s, b in ((proc.stdout, out), (proc.stderr, err))]
     for r in readers:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ray.job_submission import JobStatus, JobSubmissionClient
 
+from nanoresearch.agents import NODE_SLIVER
 from nanoresearch.errors import ServiceUnavailable, UserError
 from nanoresearch.execution.base import Executor, Limits, RawRun
 from nanoresearch.execution.env import safe_env_vars
@@ -51,8 +52,12 @@ class RayJobExecutor(Executor):
 
     def __init__(self, limits: Limits | None = None, address: str | None = None,
                  poll_s: float = 0.5, client: JobSubmissionClient | None = None,
-                 auth_token: str | None = None, require_cgroup: bool = False):
+                 auth_token: str | None = None, require_cgroup: bool = False,
+                 node_resource: str | None = None):
         super().__init__(limits)
+        # the custom resource that marks agent nodes (cluster.agent_node_resource): a sliver
+        # of it keeps experiments off the planner/trainer GPU nodes' spare CPUs
+        self.node_resource = node_resource
         self.require_cgroup = require_cgroup
         self.address = address or os.environ.get("RAY_JOB_ADDRESS") or os.environ.get("RAY_ADDRESS")
         if client is None and not self.address:
@@ -86,7 +91,8 @@ class RayJobExecutor(Executor):
             self.client.submit_job(
                 entrypoint="python -I job_entry.py", submission_id=sub_id,
                 runtime_env={"working_dir": str(job_dir), "env_vars": safe_env_vars({})},
-                entrypoint_num_cpus=limits.cpus, metadata={"source": "nanoresearch"})
+                entrypoint_num_cpus=limits.cpus, metadata={"source": "nanoresearch"},
+                **({"entrypoint_resources": {self.node_resource: NODE_SLIVER}} if self.node_resource else {}))
             log.info("submitted Ray job %s to %s", sub_id, self.address)
             status, waited_out = self._wait(sub_id, limits.timeout_s + STARTUP_GRACE_S)
         raw = parse_job_output(self.client.get_job_logs(sub_id), nonce)

@@ -18,6 +18,7 @@ from nanoresearch.errors import UserError
 from nanoresearch.execution import bubble
 from nanoresearch.execution.base import Executor, Limits, RawRun
 from nanoresearch.execution.bubble import UID_RANGE, command_for, python_roots  # noqa: F401
+from nanoresearch.execution.live import output_buffers
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class SandboxExecutor(Executor):
 
     def _launch(self, work_dir: Path, entrypoint: str, limits: Limits) -> RawRun:
         try:
-            o, out, err = self.bubble(limits).run_captured(work_dir, entrypoint)
+            o, out, err = self.bubble(limits).run_captured(work_dir, entrypoint, output_buffers())
         except (ValueError, RuntimeError) as e:
             raise UserError(str(e)) from None
         raw = RawRun(exit_code=o["returncode"], stdout=out, stderr=err,

@@ -18,14 +18,18 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nanoresearch.artifacts import PAPER_TEX
 from nanoresearch.errors import UserError
+from nanoresearch.progress import ProgressChannel, channel_near
+from nanoresearch.types import LatexPass
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +206,44 @@ def sandbox_args(work: Path, env: dict[str, str]) -> list[str] | None:
     return args + ["--"]
 
 
+_PASS = re.compile(r"^Run number (\d+) of rule '([^']+)'")
+
+
+def _run_reporting_passes(cmd: list[str], work: Path, env: dict[str, str], timeout_s: float,
+                          channel: ProgressChannel | None, t0: float) -> tuple[int, str]:
+    """latexmk, its output read line by line so each pass (`Run number N of rule 'X'`)
+    is reported as it starts; (returncode, output). -1 when it ran past `timeout_s`."""
+    # TeX writes 8-bit characters raw: decode leniently
+    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, errors="replace", env=env,
+                            start_new_session=True)
+    expired = threading.Event()
+
+    def kill() -> None:  # the whole group: a pdflatex child would hold the pipe open
+        expired.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    timer = threading.Timer(timeout_s, kill)
+    timer.start()
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            m = _PASS.match(line)
+            if m and channel is not None:
+                channel.report(LatexPass(rule=m.group(2).split()[0], run=int(m.group(1)),
+                                         elapsed_s=round(time.monotonic() - t0, 2)))
+        rc = proc.wait()
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        return -1, f"latexmk timed out after {timeout_s:.0f}s"
+    return rc, "".join(lines)
+
+
 def compile_pdf(paper_dir: Path, main: str = PAPER_TEX.name, timeout_s: float = 120.0,
                 sandbox: bool | None = None) -> CompileResult:
     """latexmk in a scratch copy; on success the PDF atomically replaces
@@ -219,13 +261,7 @@ def compile_pdf(paper_dir: Path, main: str = PAPER_TEX.name, timeout_s: float = 
                             "apt-get install bubblewrap, or allow user namespaces")
         cmd = (prefix or []) + latex_command(main)
         env = latex_env(BUILD_MOUNT) if prefix else latex_env(str(work))
-        try:
-            # TeX writes 8-bit characters raw: decode leniently
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace",
-                                  timeout=timeout_s, env=env)
-            rc, out = proc.returncode, proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired:
-            rc, out = -1, f"latexmk timed out after {timeout_s:.0f}s"
+        rc, out = _run_reporting_passes(cmd, work, env, timeout_s, channel_near(paper_dir), t0)
         log_path = work / f"{stem}.log"
         log_text = log_path.read_text(errors="replace") if log_path.exists() else out
         if log_path.exists():

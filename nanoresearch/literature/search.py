@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 from typing import Any, Awaitable, TypeVar
 
 from nanoresearch.errors import NanoResearchError, UserError
@@ -18,7 +19,8 @@ from nanoresearch.literature.http_sources import ArxivSource, OpenAlexSource, Se
 from nanoresearch.literature.local import LocalLibrary
 from nanoresearch.literature.userlib import UserLibrary
 from nanoresearch.literature.text import normalize_title
-from nanoresearch.types import LiteratureRecord
+from nanoresearch.progress import ProgressChannel, report
+from nanoresearch.types import LiteratureRecord, LiteratureSearched
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +46,9 @@ class LiteratureSearch:
         self.stop_when_full = stop_when_full
         self.seen: dict[str, LiteratureRecord] = {}  # every record returned, for get()
         self.last_errors: dict[str, str] = {}
+        # where each source's answer is reported (records scanned / kept) while a step
+        # searches: the project's progress channel (nanoresearch/progress.py), or None
+        self.progress: ProgressChannel | None = None
 
     async def _one(self, src: Any, query: str, k: int) -> list[LiteratureRecord]:
         if hasattr(src, "asearch"):
@@ -58,12 +63,15 @@ class LiteratureSearch:
         titles: set[str] = set()
         self.last_errors = {}
         for src in self.sources:
+            t0, before = time.monotonic(), len(out)
             try:
                 hits = await self._one(src, query, k)
             except (NanoResearchError, OSError, ValueError) as e:
                 self.last_errors[src.name] = str(e)
                 log.warning("literature source %s failed for %r: %s; trying the next source",
                             src.name, query, e)
+                report(self.progress, LiteratureSearched(source=src.name, query=query[:200], error=str(e)[:300],
+                                                         duration_s=round(time.monotonic() - t0, 3)))
                 continue
             for r in hits:
                 key = normalize_title(r.title)
@@ -73,6 +81,9 @@ class LiteratureSearch:
                 titles.add(key)
                 out.append(r)
                 self.seen[r.id] = r
+            report(self.progress, LiteratureSearched(source=src.name, query=query[:200], scanned=len(hits),
+                                                     kept=len(out) - before,
+                                                     duration_s=round(time.monotonic() - t0, 3)))
             if self.stop_when_full and len(out) >= k:
                 break
         if not out and self.last_errors:

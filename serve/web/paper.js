@@ -20,8 +20,25 @@ function renderWritingOut(v) {
         fileLink("writing/paper.tex", "LaTeX source"))) :
       (w ? block("Paper", "out-paper", h("p", { class: "muted small" }, "The paper did not compile; problems: ",
         (w.draft.problems || []).join("; ") || "none recorded")) : null),
+    renderProvenance(v.extras && v.extras.provenance),
     rounds.length ? renderReviewRounds(v.review_rounds, rounds, v.revision_history) : null,
   ];
+}
+
+// who wrote each part of the paper (writing/provenance.json): the model, or rules from the artifacts
+function renderProvenance(prov) {
+  const secs = prov && prov.data && prov.data.sections;
+  if (!secs || !Object.keys(secs).length) return null;
+  const who = (src) => { const t = String(src);
+    if (t.startsWith("kept previous")) return "kept from the previous round";
+    return t.includes("model") ? (t.startsWith("model") ? "model-written" : "rules + model") : "rule-built"; };
+  return block("Who wrote the paper", "out-provenance",
+    table(["section", "written by", "detail"], Object.entries(secs).map(([name, src]) => [
+      name.replace(/_/g, " "),
+      h("span", { class: `chip flat prov-${who(src).replace(/[^a-z]+/g, "-")}` }, who(src)),
+      h("span", { class: "muted small" }, String(src))])),
+    prov.data.analysis_notes && prov.data.analysis_notes.length
+      ? h("p", { class: "muted small" }, prov.data.analysis_notes.join("; ")) : null);
 }
 
 // LaTeX source text as a reader sees it (the abstract and title are stored as LaTeX)

@@ -1,4 +1,4 @@
-"""Each LLM call written to the ledger becomes an `llm_call` event with tokens/s."""
+"""Each LLM call written to the ledger becomes a typed `llm_call` event with tokens/s."""
 from __future__ import annotations
 
 import json
@@ -27,6 +27,10 @@ def test_calls_written_after_start_become_events(tmp_path):
         f.write('tokens": 10, "latency_s": 0}\n')
     tail.stop()
     assert [d["agent"] for _, d in got] == ["writing", "review"]
-    assert got[0] == ("llm_call", {"agent": "writing", "model": "embedded:smollm2", "prompt_tokens": 100,
-                                   "completion_tokens": 120, "seconds": 4.0, "tokens_per_s": 30.0})
+    kind, data = got[0]
+    assert kind == "llm_call" and data["at"] > 0 and data["phase"] is None
+    assert {k: data[k] for k in ("agent", "model", "prompt_tokens", "completion_tokens", "duration_s",
+                                 "tokens_per_s")} == {"agent": "writing", "model": "embedded:smollm2",
+                                                      "prompt_tokens": 100, "completion_tokens": 120,
+                                                      "duration_s": 4.0, "tokens_per_s": 30.0}
     assert got[1][1]["tokens_per_s"] is None  # no time measured: no rate invented

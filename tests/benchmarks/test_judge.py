@@ -77,7 +77,7 @@ def test_a_package_line_is_not_an_efficiency_analysis():
 
 def test_alignment_is_the_share_of_checkable_preferences_met(tmp_path):
     prefs = ["report mean and std over seeds", "significance tests before claims",
-             "an efficiency analysis (time and memory)", "simple methods first"]
+             "an efficiency analysis (time and memory)", "elegant theory"]
     j = judge_project(_ws(tmp_path, pdf=True), TOPIC, preferences=prefs)
     st = [v.status for v in j.preferences]
     assert st == ["met", "unmet", "met", "unchecked"] and j.alignment == pytest.approx(2 / 3)
@@ -96,3 +96,42 @@ def test_rubric_failures_are_recorded_and_the_system_s_own_scores_ignored(tmp_pa
     broken = ScriptedModel(["no json here"], cycle_last=True)
     j2 = judge_project(_ws(tmp_path / "b", pdf=True), TOPIC, llm=broken)
     assert j2.innovation is None and j2.expression is None and len(j2.rubric_failures) == 3
+
+
+def test_every_persona_preference_has_a_rule():
+    from benchmarks.judge_checks import CATALOG
+    from benchmarks.personas import load_personas
+
+    unchecked = [p for persona in load_personas().values() for p in persona.preferences
+                 if not any(rx.search(p.lower()) for rx, _, _ in CATALOG)]
+    assert unchecked == []
+
+
+def _ev(**kw) -> Evidence:
+    ms = [MetricRecord(method=m, dataset=d, metric="accuracy", value=0.8, seed=0)
+          for m in kw.pop("methods", ["m", "logistic regression"]) for d in kw.pop("datasets", ["wine"])]
+    return Evidence(metrics=ms, **kw)
+
+
+@pytest.mark.parametrize("pref,good,bad", [
+    ("report the best configuration per dataset",
+     dict(sections={"R": "On wine the best method is m (0.80)."}), dict(sections={"R": "m reaches 0.80 on wine."})),
+    ("methods that run on one CPU core", dict(cpus=1, runs=["succeeded"]), dict(cpus=4, runs=["succeeded"])),
+    ("simple methods first", dict(), dict(methods=["m", "transformer"])),
+    ("formal, measured writing", dict(sections={"R": "The method is 2 points better."}),
+     dict(sections={"R": "A groundbreaking result!"})),
+    ("a working experiment early", dict(runs=["succeeded", "failed"]), dict(runs=["failed", "succeeded"])),
+    ("short papers", dict(sections={"R": "A short paper."}), dict(sections={"R": "word " * 3001})),
+    ("iterate on the method quickly", dict(durations=[30.0], runs=["succeeded"]),
+     dict(durations=[900.0], runs=["succeeded"])),
+    ("worst-case metrics next to averages", dict(sections={"R": "The worst seed reaches 0.71."}),
+     dict(sections={"R": "The mean is 0.80."})),
+    ("a clear hypothesis with a mechanism",
+     dict(sections={"I": "We hypothesise that scaling helps because distances become comparable."}),
+     dict(sections={"I": "We hypothesise that scaling helps."})),
+    ("structural baselines (label propagation, heuristics)", dict(methods=["m", "common neighbours"]), dict()),
+    ("interpretable models", dict(), dict(methods=["m", "gradient boosting"])),
+])
+def test_the_new_preference_rules_can_pass_and_fail(pref, good, bad):
+    assert check_text(pref, _ev(**good)).status == "met"
+    assert check_text(pref, _ev(**bad)).status == "unmet"

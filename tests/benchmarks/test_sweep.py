@@ -5,6 +5,7 @@ sweep machinery; the end-to-end run with the scripted model is in test_sweep_e2e
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -277,7 +278,7 @@ def test_sdpo_that_publishes_nothing_and_a_raising_judge_leave_the_cell_undone(t
     assert not SweepLayout(tmp_path).is_done(Cell("tab_01", "full", 1))
     ok = sweep.run_cell(cfg, Cell("tab_01", "base", 1))  # base trains nothing: not a failure
     assert not ok.errored and ok.sdpo == {"enabled": False, "feedback": 1, "adapters_before": 0,
-                                          "adapters_after": 0}
+                                          "adapters_after": 0, "path": "in_process", "trained_by": []}
     assert ok.judge_model and ok.alignment is not None or ok.judgement["preferences"]
 
     def judge_raises(*a, **kw):
@@ -286,3 +287,65 @@ def test_sdpo_that_publishes_nothing_and_a_raising_judge_leave_the_cell_undone(t
     monkeypatch.setattr(sweep, "judge_cell", judge_raises)
     bad = sweep.run_cell(cfg, Cell("tab_01", "base", 2))
     assert bad.errored and "judge model missing" in bad.judge_error
+
+
+def _publish(settings, user_id: str, metrics: dict) -> None:
+    from storage.adapters import AdapterRegistry
+
+    src = settings.data_dir / "staged-adapter"
+    src.mkdir(parents=True, exist_ok=True)
+    (src / "adapter_config.json").write_text("{}")
+    AdapterRegistry(settings.adapters_dir).publish(user_id, src, metrics=metrics)
+
+
+@pytest.mark.parametrize("path", ["ray_train", "in_process"])
+def test_each_cell_records_which_path_trained_its_adapters(tmp_path, monkeypatch, path):
+    """A Ray sweep's cell trains through the Ray Train job, on the cycle's own thread (so
+    Ray lends the task's CPU to the Train worker); the record says which path made each
+    adapter, from the adapter's own metrics; another path than the sweep's fails the cell."""
+    import nanoresearch_app.compose as compose
+    from training.trained_by import RAY_TRAIN_METRIC
+
+    seen = []
+
+    def fake_run(settings, state, feedback=None, **kw):  # trains on the path under test
+        seen.append((kw["use_ray"], kw["train_on_ray"], settings.serve.train_in_background))
+        feedback.ask(state.user_id, state.project_id, Phase.IDEATION, "summary")
+        made_by_ray = {RAY_TRAIN_METRIC: 1.0} if path == "ray_train" else {}
+        _publish(settings, state.user_id, {"steps": 1.0, **made_by_ray})
+        return state.model_copy(update={"status": ProjectStatus.DONE})
+
+    monkeypatch.setattr(compose, "run_project", fake_run)
+    cfg = dataclasses.replace(_cfg(tmp_path), sdpo_path=path)
+    r = sweep.run_cell(cfg, Cell("tab_01", "sdpo", 1))
+    on_ray = path == "ray_train"
+    assert seen == [(False, on_ray, not on_ray)]
+    assert not r.errored and r.sdpo["path"] == path and r.sdpo["trained_by"] == [path]
+    assert r.sdpo["adapters_after"] == 1
+    # an adapter made by another path than the sweep's is a failure, not a silent switch
+    other = dataclasses.replace(cfg, sdpo_path="in_process" if on_ray else "ray_train")
+    bad = sweep.run_cell(other, Cell("tab_01", "sdpo", 2))
+    assert seen[-1] == (False, not on_ray, on_ray)
+    assert bad.errored and "not by the sweep's path" in bad.sdpo["failed"]
+    assert bad.sdpo["trained_by"] == [path]  # only this round's adapter
+
+
+def test_the_cli_picks_the_sdpo_path_from_no_ray(tmp_path, monkeypatch):
+    import benchmarks.ray_sweep as ray_sweep
+
+    got, layout = [], SweepLayout(tmp_path / "sw")
+
+    def runner(kind):
+        def run(cfg, *a):
+            got.append((kind, cfg.sdpo_path))
+            layout.save(rec("tab_01", "sdpo", 1))
+        return run
+
+    monkeypatch.setattr(sweep, "run_inline", runner("inline"))
+    monkeypatch.setattr(ray_sweep, "run_chains_ray", runner("ray"))
+    argv = ["--tasks", "tab_01", "--rounds", "1", "--variants", "sdpo", "--dry-scripted",
+            "--out", str(tmp_path / "sw")]
+    sweep.main(argv + ["--no-ray"])
+    layout.record_path(Cell("tab_01", "sdpo", 1)).unlink()
+    sweep.main(argv)
+    assert got == [("inline", "in_process"), ("ray", "ray_train")]

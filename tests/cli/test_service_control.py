@@ -48,10 +48,10 @@ def test_a_failed_planner_update_is_recorded_in_the_project(tmp_path):
 
     class _Ok:
         def wait(self):
-            return type("Rec", (), {"version": 3, "user_id": "alice"})()
+            return type("Rec", (), {"version": 3, "user_id": "alice", "metrics": {"steps": 1.0}})()
 
     ws = Workspace(tmp_path / "p-1")
     _wait_rounds([_Ok(), _Failed()], ws)
     rows = json.loads(ws.path("planner_updates.json").read_text())
-    assert rows[0] == {"status": "published", "user_id": "alice", "version": 3}
+    assert rows[0] == {"status": "published", "user_id": "alice", "version": 3, "trained_by": "in_process"}
     assert rows[1]["status"] == "failed" and "trainer crashed" in rows[1]["error"]

@@ -96,3 +96,28 @@ def test_a_status_line_forged_by_the_experiment_never_wins():
     for bad in ("{not json", '["a list"]', '{"returncode": "0"}', ""):
         raw = parse_job_output(_log(nonce, "x", bad), nonce)
         assert raw.backend_error and raw.exit_code is None, bad
+
+
+def test_ray_jobs_ask_for_the_agent_node_marker(tmp_path):
+    """On a cluster with `cluster.agent_node_resource` set, an experiment's Ray job reserves a
+    sliver of that resource, so it lands on an agent node and never on a GPU node's spare CPUs."""
+    from nanoresearch.config import load_settings
+    from nanoresearch.execution import make_executor
+
+    class Captured(Exception):
+        pass
+
+    class Client:
+        def submit_job(self, **kw):
+            self.kw = kw
+            raise Captured
+
+    for marker, want in (("agent", {"agent": 0.01}), (None, None)):
+        s = load_settings(None, {"execution": {"backend": "ray", "ray_address": "http://127.0.0.1:1"},
+                                 "cluster": {"agent_node_resource": marker}})
+        client = Client()
+        ex = make_executor(s, client=client)
+        (tmp_path / "run.py").write_text("print(1)\n")
+        with pytest.raises(Captured):
+            ex._launch(tmp_path, "run.py", ex.default_limits)
+        assert client.kw.get("entrypoint_resources") == want

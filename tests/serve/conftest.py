@@ -23,6 +23,7 @@ from nanoresearch.types import (AdapterVersion, Feedback, KnowledgeView, MemoryE
                                 ResearchTopic, Resources, Review, SkillEntry, SkillStage,
                                 StepStatus, UserProfile, new_id)
 from nanoresearch.workspace import Workspace
+from nanoresearch_app.progress import EventLog, latest_token_rate
 
 PHASES = [Phase.IDEATION, Phase.EXPERIMENT, Phase.WRITING]
 STEPS = {
@@ -86,6 +87,7 @@ class FakeProjectService:
     def __init__(self, root: Path, step_delay: float = 0.0):
         self.root = Path(root)
         self.step_delay = step_delay
+        self.hold: dict[str, threading.Event] = {}  # step name -> it starts when set (live tests)
         self.users: dict[str, str] = {}
         self.profiles: dict[str, UserProfile] = {}
         self.projects: dict[str, _Project] = {}
@@ -154,6 +156,8 @@ class FakeProjectService:
                 if p.ws.step_done(phase, name):
                     continue  # resume: a finished step is never redone
                 with p.ws.step(phase, name) as arts:
+                    if name in self.hold:
+                        self.hold[name].wait()
                     time.sleep(self.step_delay)
                     (p.ws.path(rel)).parent.mkdir(parents=True, exist_ok=True)
                     p.ws.path(rel).write_bytes(_content(rel, p.topic))
@@ -189,7 +193,9 @@ class FakeProjectService:
             project_id=project_id, user_id=p.user, status=p.status, phase=p.phase,
             waiting_feedback_for=p.waiting, manifests={ph: m.steps for ph, m in mans.items()},
             phase_status={ph: m.status for ph, m in mans.items()}, topic=p.topic,
-            has_pdf=p.ws.exists("writing/paper.pdf"))
+            has_pdf=p.ws.exists("writing/paper.pdf"),
+            # what the real service shows: the typed events of events.jsonl, tokens/s of the ledger
+            events=EventLog(p.ws.path("events.jsonl")).tail() + [r for r in [latest_token_rate(p.ws.path("ledger.jsonl"))] if r])
 
     def project_view(self, project_id: str) -> ProjectView:
         return load_view(self.projects[project_id].ws.root, project_id)

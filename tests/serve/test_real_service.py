@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,64 @@ from nanoresearch.config import load_settings
 from nanoresearch.types import MemoryEntry, SkillEntry, SkillStage
 from tests.helpers import small_library
 from tests.serve.browser import CHROMIUM, Browser, _check_png, serve_app
+from tests.serve.real_checks import (
+    check_competent_page, check_competent_research, check_paper_pages, check_progress_events,
+    check_reviews_route, check_served_inert, check_status, check_view, wait_done,
+)
 
 ADMIN = "admin-token-for-real-service-tests-0123"
 TOPIC = {"problem_statement": "Does feature standardisation change which classifier is best "
                               "for breast-cancer diagnosis?", "domain": "tabular",
          "datasets": ["breast_cancer"]}
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def real_settings(tmp: Path, models: dict, **more):
+    return load_settings(overrides={
+        "data_dir": str(tmp / "home"), "storage": {"embedder": "hash"},
+        "literature": {"library_path": str(small_library(tmp))}, "models": models,
+        # feedback from the page trains the planner: one short SDPO step keeps that quick
+        "training": {"profile": "cpu", "steps": 1, "max_prompt_tokens": 256, "max_completion_tokens": 64},
+        **more})
+
+
+def competent_settings(tmp: Path, url: str, **more):
+    """Every agent (and the planner) on the competent stand-in at `url`; seeded coding (the
+    model picks the method family), so the experiment runs the scaffold it configured."""
+    return real_settings(tmp, {"default": "openai:competent", "per_agent": {"planner": "openai:competent"}},
+                         providers={"openai_base_url": url}, coding={"mode": "seeded"}, **more)
+
+
+def _first_user(client, service):
+    r = client.post("/api/v1/users", json={"user_id": "ana", "name": "Ana"},
+                    headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(scope="module")
+def competent(tmp_path_factory):
+    """(client, service, headers, project id, app, model server) of a project the competent
+    stand-in model ran on the real service, in-process."""
+    from fastapi.testclient import TestClient
+
+    from nanoresearch_app.service import SystemProjectService
+    from serve.api import create_app
+    from serve.auth import ApiOptions
+    from tests.serve.competent_model import competent as model_server
+
+    tmp = tmp_path_factory.mktemp("competent")
+    model = model_server()
+    service = SystemProjectService(competent_settings(tmp, model.url), use_ray=False)
+    app = create_app(service, service.auth, ApiOptions(admin_token=ADMIN))
+    try:
+        with TestClient(app) as client:
+            headers = _first_user(client, service)
+            pid = client.post("/api/v1/projects", json=TOPIC, headers=headers).json()["project_id"]
+            _wait_done(client, pid, headers)
+            yield client, service, headers, pid, app, model
+    finally:
+        model.close()
 
 
 @pytest.fixture(scope="module")
@@ -42,45 +93,24 @@ def real(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real")
     script = tmp / "responses.json"
     script.write_text(json.dumps(["{}"]))
-    settings = load_settings(overrides={
-        "data_dir": str(tmp / "home"), "storage": {"embedder": "hash"},
-        "literature": {"library_path": str(small_library(tmp))},
-        "models": {"default": f"scripted:{script}", "per_agent": {"planner": f"scripted:{script}"}},
-        # feedback from the page trains the planner: one short SDPO step keeps that quick
-        "training": {"profile": "cpu", "steps": 1, "max_prompt_tokens": 256, "max_completion_tokens": 64}})
+    settings = real_settings(tmp, {"default": f"scripted:{script}", "per_agent": {"planner": f"scripted:{script}"}})
     service = SystemProjectService(settings, use_ray=False)
     app = create_app(service, service.auth, ApiOptions(admin_token=ADMIN))
     with TestClient(app) as client:
-        r = client.post("/api/v1/users", json={"user_id": "ana", "name": "Ana"},
-                        headers={"Authorization": f"Bearer {ADMIN}"})
-        assert r.status_code == 201, r.text
-        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        headers = _first_user(client, service)
         pid = client.post("/api/v1/projects", json=TOPIC, headers=headers).json()["project_id"]
         seen = _wait_done(client, pid, headers)
         yield client, service, headers, pid, seen, app
 
 
 def _wait_done(client, pid, headers, timeout=1500) -> set[str]:
-    """Poll the status route like the page does; returns the statuses seen on the way."""
-    seen, end = set(), time.time() + timeout
-    while time.time() < end:
-        st = client.get(f"/api/v1/projects/{pid}", headers=headers).json()
-        seen.add(st["status"])
-        if st["status"] not in ("created", "running", "waiting_feedback"):
-            assert st["status"] == "done", st
-            return seen
-        time.sleep(1.0)
-    raise AssertionError(f"project {pid} did not finish; last status {st}")
+    return wait_done(client, pid, headers, timeout)
 
 
 def test_status_is_typed_from_the_one_store(real):
     client, service, headers, pid, seen, _ = real
-    st = client.get(f"/api/v1/projects/{pid}", headers=headers).json()
-    assert st["kind"] == "project_status_report" and st["user_id"] == "ana"
-    assert set(st["phase_status"].values()) == {"done"} and len(st["manifests"]) == 3
-    assert st["has_pdf"] is True and st["topic"]["problem_statement"] == TOPIC["problem_statement"]
-    kinds = [e["kind"] for e in st["events"]]
-    assert "step_started" in kinds and "step_finished" in kinds and kinds[-1] in ("project_finished", "token_rate")
+    st = check_status(client, headers, pid, TOPIC)
+    assert [e["kind"] for e in st["events"]][-1] in ("project_finished", "token_rate")
     listed = client.get("/api/v1/projects", headers=headers).json()
     assert [(p["project_id"], p["status"]) for p in listed] == [(pid, "done")]
     # the registry and the API read the same file the orchestrator wrote
@@ -119,57 +149,22 @@ def test_a_model_that_answers_nothing_usable_is_credited_with_nothing(real):
 
 def test_view_shows_each_stage_as_the_workspace_holds_it(real):
     client, service, headers, pid, _, _ = real
-    root = service.settings.projects_dir / pid
-    v = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()
-    ide = A.read(root, A.IDEATION)
-    assert v["ideation"]["selected_hypothesis_id"] == ide.selected_hypothesis_id
-    assert [h["statement"] for h in v["ideation"]["hypotheses"]] == [h.statement for h in ide.hypotheses]
-    assert v["ideation"]["papers"] and v["planning"]["blueprint"]["datasets"]
-    assert v["planning"]["blueprint"]["seeds"] and v["planning"]["critiques"]
-    assert v["code"]["files"] and any(r["status"] == "succeeded" for r in v["runs"])
-    assert all(r["duration_s"] > 0 for r in v["runs"])
-    assert v["analysis"]["comparisons"] and v["analysis"]["summary"]
-    assert v["figures"] and all((root / f["path"]).is_file() and f["path"].endswith(".png") for f in v["figures"])
-    assert v["pdf"] == A.PAPER_PDF.path and v["writing"]["draft"]["title"]
-    rounds = A.review_rounds(root)
-    assert rounds and sorted(map(int, v["review_rounds"])) == sorted(rounds)
-    assert v["revision_history"]["rounds"][0]["round"] == 1
+    check_view(client, headers, pid, service.settings.projects_dir / pid)
 
 
 def test_paper_pages_render_as_images(real):
     client, _, headers, pid, _, _ = real
-    n = client.get(f"/api/v1/projects/{pid}/paper/pages", headers=headers).json()["pages"]
-    assert n >= 1
-    img = client.get(f"/api/v1/projects/{pid}/paper/pages/1", headers=headers)
-    assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
-    assert client.get(f"/api/v1/projects/{pid}/paper/pages/{n + 1}", headers=headers).status_code == 404
+    check_paper_pages(client, headers, pid)
 
 
 def test_reviews_route_reads_what_the_writer_wrote(real):
     client, service, headers, pid, _, _ = real
-    got = client.get(f"/api/v1/projects/{pid}/reviews", headers=headers).json()
-    rounds = A.review_rounds(service.settings.projects_dir / pid)
-    assert [(r["round"], r["reviewer_id"]) for r in got] == \
-        [(n, r.reviewer_id) for n in sorted(rounds) for r in rounds[n]]
-    assert any(r["is_meta"] for r in got)
+    check_reviews_route(client, headers, pid, service.settings.projects_dir / pid)
 
 
 def test_artifacts_are_served_inert(real):
     client, service, headers, pid, _, _ = real
-    base = f"/api/v1/projects/{pid}"
-    pdf = client.get(f"{base}/paper", headers=headers)
-    assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
-    assert pdf.headers["x-content-type-options"] == "nosniff"
-    assert pdf.headers["content-security-policy"].startswith("sandbox")
-    # a model-written HTML file in the workspace: listed, but served as an inert attachment
-    evil = service.settings.projects_dir / pid / "experiment" / "code" / "report.html"
-    evil.write_text("<script>fetch('/x?t='+localStorage.nr_token)</script>")
-    r = client.get(f"{base}/artifacts/experiment/code/report.html", headers=headers)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    assert r.headers["content-disposition"].startswith("attachment")
-    page = client.get("/")
-    assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert page.headers["x-content-type-options"] == "nosniff"
+    check_served_inert(client, headers, pid, service.settings.projects_dir / pid)
 
 
 def test_knowledge_lists_and_deletes(real):
@@ -262,3 +257,29 @@ def test_page_waits_at_a_stage_gate_and_its_feedback_box_moves_the_project_on(re
     assert record["feedback"]["text"] == "Add a k-NN baseline without scaling." and record["feedback"]["source"] == "web"
     given = client.get(f"/api/v1/projects/{pid}/view", headers=headers).json()["feedback"]["ideation"]
     assert [f["text"] for f in given] == ["Add a k-NN baseline without scaling."]  # shown on the stage card
+
+
+# ---------------------------------------------------------------------- a competent model
+def test_the_competent_model_wrote_the_research_and_is_credited_for_it(competent):
+    client, service, headers, pid, _, model = competent
+    root = service.settings.projects_dir / pid
+    check_status(client, headers, pid, TOPIC)
+    check_view(client, headers, pid, root)
+    check_reviews_route(client, headers, pid, root)
+    check_competent_research(client, headers, pid, root, model)
+
+
+def test_progress_inside_steps_reaches_the_events_of_the_project(competent):
+    _, service, _, pid, _, _ = competent
+    evs = check_progress_events(service.settings.projects_dir / pid)
+    assert evs[-1].kind == "project_finished"  # the service's own line once the cycle ended
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (scripts/install_system.sh)")
+def test_page_shows_what_the_competent_model_wrote(competent, tmp_path):
+    client, service, headers, pid, app, _ = competent
+    shots = Path(os.environ.get("NR_WEB_SCREENSHOT_DIR", tmp_path))
+    with serve_app(app) as url:
+        check_competent_page(url, headers["Authorization"].split()[1], pid, service.settings.projects_dir / pid,
+                             shots, tmp_path / "chromium-profile")

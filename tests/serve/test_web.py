@@ -119,3 +119,59 @@ def test_cli_screenshot_of_the_landing_page(live, tmp_path):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _check_png(png, min_bytes=10_000)
     shutil.rmtree(tmp_path / "prof", ignore_errors=True)
+
+
+def test_live_panel_follows_a_running_experiment(live, service, make_user, browser, tmp_path, monkeypatch):
+    """A researcher watching a project run: the page's live panel shows the step running
+    now, the tokens/s of the newest generation and the experiment's own output while it
+    runs, then how the run ended. The events come from the real producers (a sandbox-less
+    run of a real program in the project's workspace, a ledger line) through the real
+    tail and event log."""
+    import threading
+
+    from actors.progress import LedgerTail
+    from nanoresearch.execution.base import Limits
+    from nanoresearch.execution.local import LocalExecutor
+    from nanoresearch.types import LedgerEntry
+    from nanoresearch_app.progress import EventLog
+    from tests.serve.test_progress_events import PROGRAM
+
+    monkeypatch.setattr("nanoresearch.execution.live.OUTPUT_EVERY_S", 0.2)
+    token = make_user("alice")["Authorization"].split()[1]
+    gate = service.hold["run"] = threading.Event()  # the experiment's run step stays in progress
+    pid = service.create_project("alice", ResearchTopic(problem_statement="Does scaling help k-NN on wine?",
+                                                        domain="tabular", datasets=["wine"]))
+    service.wait_for(pid, lambda s: s.waiting_feedback_for == Phase.IDEATION)
+    service.submit_feedback(Feedback(user_id="alice", project_id=pid, phase=Phase.IDEATION, text="go", source="cli"))
+    service.wait_for(pid, lambda s: any(x.name == "run" and x.status.value == "running"
+                                        for x in s.manifests.get(Phase.EXPERIMENT, [])))
+    ws = service.projects[pid].ws
+    tail = LedgerTail(ws.path("ledger.jsonl"), EventLog(ws.path("events.jsonl")).on_event, poll_s=0.1).start()
+    code = ws.path("experiment", "code")
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "run.py").write_text(PROGRAM)
+    run = threading.Thread(target=lambda: LocalExecutor(Limits(timeout_s=120)).run(code, "run.py"))
+    try:
+        with ws.path("ledger.jsonl").open("a") as f:  # a model call, as the Ledger appends it
+            f.write(LedgerEntry(agent="debugging", provider="embedded", model="smollm2", prompt_tokens=400,
+                                completion_tokens=90, latency_s=3.0).model_dump_json() + "\n")
+        browser.cmd("Page.navigate", url=f"{live}/#token={token}&project={pid}")
+        browser.wait_js("(document.getElementById('live-step') || {}).innerText?.includes('experiment · run')", timeout=60)
+        run.start()
+        browser.wait_js("(document.getElementById('live-tail-stdout') || {}).innerText?.includes('epoch 1')", timeout=60)
+        assert "experiment running: attempt 1" in browser.js("document.getElementById('live-run').innerText")
+        assert "experiment · run for" in browser.js("document.getElementById('live-step').innerText")
+        assert browser.js("document.getElementById('live-rate').innerText").startswith("30 tokens/s · debugging")
+        assert "warming up" in browser.js("document.getElementById('live-tail-stderr').innerText")
+        assert "debugging: 90 tokens in 3.0 s · 30 tokens/s" in browser.js("document.getElementById('live-events').innerText")
+        shots = Path(os.environ.get("NR_WEB_SCREENSHOT_DIR", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        _check_png(browser.screenshot(shots / "web_live_run.png"))
+        (code / "go").write_text("")
+        run.join(timeout=60)
+        browser.wait_js("(document.getElementById('live-run') || {}).innerText?.includes('last run: attempt 1 succeeded')", timeout=30)
+        assert "epoch 2" in browser.js("document.getElementById('live-tail-stdout').innerText")
+    finally:
+        (code / "go").write_text("")
+        gate.set()
+        tail.stop()
