@@ -48,13 +48,14 @@ class Evidence(BaseModel):
         wr: WritingResult | None = artifacts.read(ws, artifacts.WRITING)
         plan: PlanningResult | None = artifacts.read(ws, artifacts.PLANNING)
         bp = plan.blueprint if plan else None
-        ok = [r for r in rr.runs if r.status == RunStatus.SUCCEEDED] if rr else []
+        runs = rr.runs if rr else []
+        ok = [r for r in runs if r.status == RunStatus.SUCCEEDED]
         return cls(metrics=[m for r in ok for m in r.metrics],
                    durations=[float(r.duration_s or 0.0) for r in ok],
                    sections={s.name: s.latex for s in wr.draft.sections} if wr else {},
                    proposed=bp.proposed_method.name if bp else "",
                    baselines=[b.name for b in bp.baselines] if bp else [],
-                   runs=[str(r.get("status")) for r in runs],
+                   runs=[r.status.value for r in runs],
                    cpus=bp.compute_budget.cpus if bp else None)
 
 
