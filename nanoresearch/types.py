@@ -830,3 +830,21 @@ class KnowledgeView(Artifact):
     memories: list[MemoryEntry] = Field(default_factory=list)  # what the system learned
     skills: list[SkillEntry] = Field(default_factory=list)  # the user's own skills
     shared_skills: list[SkillEntry] = Field(default_factory=list)  # global skills they can use
+
+
+class SDPORound(Artifact):
+    """One feedback-triggered SDPO round in the user's training history
+    (`planner_log/<user>/rounds.jsonl`, training/history.py). `feedback_ids`: the feedback
+    this round trains on for the first time; a feedback id consumed by a started or
+    published round never triggers another (the CLI's `nanoresearch feedback` and the
+    stage gate both see the same feedback). Replay of older triples is the recipe's
+    business (`SDPOConfig.replay`), not a new trigger."""
+
+    kind: Literal["sdpo_round"] = "sdpo_round"
+    round_id: str = Field(default_factory=lambda: new_id("sr-"))
+    user_id: str
+    feedback_ids: list[str] = Field(default_factory=list)
+    status: Literal["started", "published", "failed"] = "started"
+    adapter_version: int | None = None
+    error: str | None = None
+    created_at: float = Field(default_factory=now)
