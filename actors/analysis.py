@@ -5,6 +5,12 @@ a paired t-test on shared seeds or Welch's t-test, when both sides have >= 3 see
 model only writes the prose summary, and that summary is kept only if every number in
 it appears in the computed table and it claims no win the verdict does not support;
 otherwise a deterministic summary is used. The path taken is recorded in the notes.
+
+Like every agent that acts, it is given what the orchestrator retrieved for it (skills of
+the experiment stage, the user's memories for the task's conditions; actors/learning_steps.py
+`retrieve_for`): they go into the summary prompt with their ids, the model names the ids it
+followed (`used_ids`), and only the ids cited by a summary that passed the checks count as
+used (`last_used`; the deterministic path uses none).
 """
 from __future__ import annotations
 
@@ -18,13 +24,16 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from actors.agent_context import cited_ids, context_lines
 from nanoresearch import artifacts as A
 from nanoresearch.errors import ModelError
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
-from nanoresearch.types import AnalysisReport, Blueprint, Comparison, FigureRef, MetricRecord, RunResult
+from nanoresearch.types import (
+    AnalysisReport, Blueprint, Comparison, FigureRef, MemoryEntry, MetricRecord, RunResult, SkillEntry,
+)
 
 log = logging.getLogger(__name__)
 PROMPTS = yaml.safe_load((Path(__file__).parent / "prompts" / "analysis.yaml").read_text())
@@ -37,6 +46,12 @@ WIN_WORDS = re.compile(r"\b(outperform\w*|improv\w*|better|beats?|superior|surpa
 class SummaryOut(BaseModel):
     # bounded so a grammar-constrained small model closes the JSON within max_tokens
     summary: str = Field(max_length=400)
+    used_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("used_ids")
+    @classmethod
+    def _few(cls, v: list) -> list:
+        return v[:6]  # truncated, not a grammar bound (slow constrained decoding)
 
 
 def higher_is_better(metric: str) -> bool:
@@ -71,10 +86,14 @@ class AnalysisAgent:
         self.llm = llm
         self.retries = retries  # 0: one attempt, then the deterministic summary
         self.max_tokens = max_tokens
+        self.last_used: list[str] = []  # skill/memory ids the accepted summary cited
 
-    def analyze(self, blueprint: Blueprint, runs: list[RunResult], out_dir: Path) -> AnalysisReport:
+    def analyze(self, blueprint: Blueprint, runs: list[RunResult], out_dir: Path,
+                skills: list[SkillEntry] = (), memories: list[MemoryEntry] = ()) -> AnalysisReport:
         out_dir = Path(out_dir)
         notes: list[str] = []
+        self.last_used = []
+        skills, memories = list(skills), list(memories)
         records = _collect(runs, notes)
         table = _table(records)  # (method, dataset, metric) -> {seed: value}
         methods = list(dict.fromkeys(r.method for r in records))
@@ -87,7 +106,10 @@ class AnalysisAgent:
         notes.append(why)
         figures = _figures(table, primary, [proposed] + [m for m in methods if m != proposed], out_dir) \
             if records else []
-        summary = self._summary(blueprint, proposed, verdict, comps, abl, notes)
+        summary = self._summary(blueprint, proposed, verdict, comps, abl, notes, skills, memories)
+        if skills or memories:
+            notes.append(f"retrieved {len(skills)} skill(s), {len(memories)} memory(ies); cited by "
+                         f"the summary: {', '.join(self.last_used) or 'none'}")
         metrics_path = A.METRICS_ALL.at(out_dir)
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         metrics_path.write_text(json.dumps([r.model_dump() for r in records], indent=1))
@@ -107,15 +129,17 @@ class AnalysisAgent:
         return comps, abl
 
     # ------------------------------------------------------------------ summary
-    def _summary(self, bp, proposed, verdict, comps, abl, notes) -> str:
+    def _summary(self, bp, proposed, verdict, comps, abl, notes, skills=(), memories=()) -> str:
         fallback = deterministic_summary(proposed, verdict, comps, abl, bp.primary_metric)
         if self.llm is None or not comps:
             notes.append("summary: deterministic")
             return fallback
+        sk_lines, mem_lines = context_lines(skills, memories)
         prompt = _ENV.from_string(PROMPTS["summarize"]).render(
             title=bp.title, method=proposed, verdict=verdict,
             comparisons=[_line(c) for c in _primary_first(comps, bp.primary_metric)[:6]],
-            ablations=[_line(c) for c in _primary_first(abl, bp.primary_metric)[:2]])
+            ablations=[_line(c) for c in _primary_first(abl, bp.primary_metric)[:2]],
+            skills=sk_lines, memories=mem_lines)
         msgs = [{"role": "system", "content": PROMPTS["system"].strip()}, {"role": "user", "content": prompt}]
         try:
             out, _ = generate_structured(self.llm, msgs, SummaryOut, retries=self.retries,
@@ -128,6 +152,7 @@ class AnalysisAgent:
             notes.append(f"summary: deterministic (model summary rejected: {problem})")
             return fallback
         notes.append("summary: model-written, numbers checked")
+        self.last_used = cited_ids(out.used_ids, out.summary, skills, memories)
         return out.summary.strip()
 
 

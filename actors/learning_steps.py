@@ -11,6 +11,12 @@
   "when <error class> on <dataset>: <fix>" rather than "fix" or "gave_up".
 - `record_verdict`: a refuted hypothesis becomes a failed direction, a supported one a
   validated configuration, both bound to the user (every later project sees them).
+- `retrieve_for` / `count_cited`: the agents that act without a planner call of their own
+  (analysis, review) retrieve like the others: skills of their stage with the task's
+  conditions as tags, memories filtered by those conditions and bound to this project or
+  the user (standing requirements first where asked), this project's feedback in the
+  query. A retrieved skill counts as used, and a memory is reinforced, only when the
+  agent's accepted output cites its id; success is that step's outcome.
 """
 from __future__ import annotations
 
@@ -23,6 +29,9 @@ from nanoresearch import artifacts as A
 from nanoresearch.types import (
     AnalysisReport, IdeationResult, MemoryEntry, Phase, PlanningResult, WritingResult,
 )
+from nanoresearch.errors import UserError
+from nanoresearch.types import SkillEntry, SkillStage
+from storage.conditions import condition_tags, filter_conditions
 from storage.requirements import Check, check_all, enforce_blueprint, unique_forms
 from storage.scoring import overlap, tokens
 
@@ -166,3 +175,45 @@ def record_verdict(o: Orchestrator, rep: AnalysisReport) -> None:
         o.record(Phase.EXPERIMENT, "verdict", "hypothesis tested",
                  f"supported: {hyp.statement}{SEP}{rep.summary[:300]}",
                  category="validated_config", bound="user")
+
+
+# ---------------------------------------------------------------------- agent retrieval
+def retrieve_for(o: Orchestrator, stage: SkillStage, query: str, k: int = 4,
+                 requirements: bool = False) -> tuple[list[SkillEntry], list[MemoryEntry]]:
+    """Skills of `stage` and memories for the task, as `Orchestrator.plan` retrieves them
+    for the planner (conditions as tags and filters, project/user binding, feedback so far
+    in the query); `requirements`: the user's standing requirements lead the memories."""
+    st, store = o.state, o.team.store
+    conds, fb = o.conditions(), o.feedback_so_far()
+    q = f"{query}\nResearcher feedback so far:\n{fb}" if fb else query
+    skills = store.retrieve_skills(query=q, stage=stage, user_id=st.user_id,
+                                   tags=condition_tags(conds), k=k)
+    mems = store.retrieve_memories(query=q, user_id=st.user_id, conditions=filter_conditions(conds),
+                                   project_id=st.project_id, k=k)
+    if requirements:
+        reqs = unique_forms(o.requirements())
+        mems = reqs + [m for m in mems if m.id not in {r.id for r in reqs}]
+    return list(skills), list(mems)
+
+
+def count_cited(o: Orchestrator, skills: list[SkillEntry], memories: list[MemoryEntry],
+                cited: list[str], ok: bool) -> tuple[list[str], list[str]]:
+    """Usage of the cited skills (success = `ok`, the step's outcome) and reinforcement of
+    the cited memories, as `Orchestrator.finish_phase` does for a plan's citations: a
+    memory a successful step relied on gains support, a validated configuration that a
+    failed step relied on is contradicted. Returns (skill ids, memory ids) counted."""
+    ids, store = set(cited), o.team.store
+    cs = [s.id for s in skills if s.id in ids]
+    cm = [m for m in memories if m.id in ids]
+    for sid in cs:
+        try:
+            store.record_skill_usage(sid, ok)
+        except UserError as e:  # evicted or deleted meanwhile: say so, go on
+            log.warning("skill usage not recorded: %s", e)
+    for m in cm:
+        if ok or m.category == "validated_config":
+            try:
+                store.reinforce_memory(m.id, ok)
+            except UserError as e:
+                log.warning("memory not reinforced: %s", e)
+    return cs, [m.id for m in cm]

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 
 from actors.learning_steps import (
-    avoid_failed, check_paper_requirements, enforce_requirements, failed_directions,
-    record_debug, record_verdict,
+    avoid_failed, check_paper_requirements, count_cited, enforce_requirements, failed_directions,
+    record_debug, record_verdict, retrieve_for,
 )
 from actors.orchestrator import Orchestrator
 from nanoresearch import artifacts as A
 from nanoresearch.types import (
     AnalysisReport, CodeArtifact, Hypothesis, IdeationResult, Phase, PlanningResult,
-    RunsRecord, RunStatus, WritingResult,
+    RunsRecord, RunStatus, SkillStage, WritingResult,
 )
 from storage.conditions import condition_tags
 
@@ -104,9 +104,13 @@ def run_experiment(o: Orchestrator) -> None:
     ok_runs = [r for r in rr.runs if r.status == RunStatus.SUCCEEDED]
 
     def analyze() -> AnalysisReport:
-        rep = o.team.experiment.analyze(bp, ok_runs, o.ws.path("experiment"))
+        sk, mem = retrieve_for(o, SkillStage.EXPERIMENT, f"analyse and report the results of "
+                               f"{bp.proposed_method.name} vs baselines on {bp.primary_metric}")
+        rep = o.team.experiment.analyze(bp, ok_runs, o.ws.path("experiment"), skills=sk, memories=mem)
+        cs, cm = count_cited(o, sk, mem, o.team.experiment.last_cited, ok=bool(ok_runs))
         o.record(P, "analysis", f"verdict {rep.verdict}", rep.summary[:800],
-                 ok=bool(ok_runs))
+                 ok=bool(ok_runs), retrieved=[x.id for x in [*sk, *mem]], cited_skills=cs,
+                 cited_memories=cm)
         return rep
 
     rep = o.step(P, "analysis", A.ANALYSIS.path, AnalysisReport, analyze)
@@ -131,10 +135,17 @@ def run_writing(o: Orchestrator) -> None:
                f"{prof.target_venue or 'a general ML venue'} on: {pr.blueprint.title}")
 
     def write() -> WritingResult:
+        rsk, rmem = retrieve_for(o, SkillStage.REVIEW, f"review a paper on {pr.blueprint.title} "
+                                 f"for {prof.target_venue or 'a general ML venue'}", requirements=True)
         res = o.team.writing.write(topic=st.topic, profile=prof, hypothesis=hyp,
                                    blueprint=pr.blueprint, papers=ide.papers, analysis=rep,
                                    metrics=metrics, paper_dir=o.ws.path("writing"),
-                                   plan=b.plan, skills=b.skills, workspace_root=o.ws.root)
+                                   plan=b.plan, skills=b.skills, workspace_root=o.ws.root,
+                                   review_skills=rsk, review_memories=rmem)
+        cs, cm = count_cited(o, rsk, rmem, o.team.writing.review_cited, ok=bool(res.pdf_path))
+        o.record(P, "review_context", f"reviewers given {len(rsk)} skill(s), {len(rmem)} memory(ies)",
+                 f"cited: {', '.join(cs + cm) or 'none'}", retrieved=[x.id for x in [*rsk, *rmem]],
+                 cited_skills=cs, cited_memories=cm)
         metas = [r for r in res.reviews if r.is_meta]
         for r in metas:
             o.record(P, "review", f"round {r.round} meta-review overall {r.overall}",

@@ -1,7 +1,11 @@
 """Stage III review agent: an ensemble of structured LLM reviews plus a meta-review.
 
-It gets no skill bank or memory (its constructor takes none) so its judgement is not
-biased by what the system learnt about the user. LLM reviewers are lenient, so the
+Like every agent that acts, it is given what the orchestrator retrieved for it: review-
+stage skills (what to check) and the user's memories for the task (standing requirements
+first), passed per call as extra criteria with their ids, never as scores: the anchors,
+the leniency cap and the deterministic checks are the same with or without them. A
+reviewer names the ids it applied (`used_ids`); only ids cited by a usable (model-path)
+review count as used (`last_used`). LLM reviewers are lenient, so the
 scores are calibrated three ways: anchor examples in the rubric, overall capped at one
 point above the mean of the sub-scores, and deterministic checks of the paper on disk
 (PDF compiled, results table present, numbers traced, enough citations, no empty
@@ -19,14 +23,15 @@ from typing import Sequence
 
 import yaml
 from jinja2 import Template
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from actors.agent_context import cited_ids, context_lines
 from nanoresearch import artifacts as A
 from nanoresearch.errors import StructuredOutputError
 from nanoresearch.latex import cited_keys
 from nanoresearch.llm.base import LLM
 from nanoresearch.llm.structured import generate_structured
-from nanoresearch.types import ChatMessage, PaperDraft, Review
+from nanoresearch.types import ChatMessage, MemoryEntry, PaperDraft, Review, SkillEntry
 
 log = logging.getLogger(__name__)
 PROMPTS = yaml.safe_load((Path(__file__).parent / "prompts" / "review.yaml").read_text())
@@ -49,6 +54,12 @@ class ReviewOut(BaseModel):
     overall: int
     confidence: int
     revision_requests: list[str] = Field(default_factory=list)
+    used_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("used_ids")
+    @classmethod
+    def _few(cls, v: list) -> list:
+        return v[:6]  # truncated, not a grammar bound (slow constrained decoding)
 
 
 @dataclass
@@ -81,20 +92,28 @@ class ReviewAgent:
         self.excerpt_chars = excerpt_chars
         self.max_tokens = max_tokens
         self.paths: list[str] = []  # per review: "model" or "fallback: <why>"
+        self.last_used: list[str] = []  # skill/memory ids the last call's usable reviews cited
 
     def review(self, draft: PaperDraft, paper_dir: Path | None = None, round: int = 1,
-               venue: str = "conference") -> list[Review]:
-        """n reviews followed by the meta-review (is_meta=True), all for `round`."""
+               venue: str = "conference", skills: Sequence[SkillEntry] = (),
+               memories: Sequence[MemoryEntry] = ()) -> list[Review]:
+        """n reviews followed by the meta-review (is_meta=True), all for `round`.
+        `skills`/`memories`: what was retrieved for the review stage (criteria, with ids)."""
         penalties = self.audit(draft, paper_dir)
-        reviews = [self._one(i, draft, penalties, round, venue) for i in range(self.n_reviewers)]
+        self.last_used = []
+        ctx = (list(skills), list(memories))
+        reviews = [self._one(i, draft, penalties, round, venue, ctx) for i in range(self.n_reviewers)]
         return reviews + [meta_review(reviews, penalties, round)]
 
     # ------------------------------------------------------------------ one reviewer
-    def _one(self, i: int, draft: PaperDraft, penalties: list[Penalty], round: int, venue: str) -> Review:
+    def _one(self, i: int, draft: PaperDraft, penalties: list[Penalty], round: int, venue: str,
+             ctx: tuple[list, list] = ([], [])) -> Review:
         personas = PROMPTS["personas"]
         rubric = Template(PROMPTS["rubric"]).render(sections=", ".join(SECTION_NAMES)).strip()
+        sk_lines, mem_lines = context_lines(*ctx)
         prompt = Template(PROMPTS["review"]).render(persona=personas[i % len(personas)], rubric=rubric,
-                                                    paper=self.paper_excerpt(draft)).strip()
+                                                    paper=self.paper_excerpt(draft), skills=sk_lines,
+                                                    memories=mem_lines).strip()
         msgs = [ChatMessage(role="system", content=Template(PROMPTS["system"]).render(venue=venue).strip()),
                 ChatMessage(role="user", content=prompt)]
         try:
@@ -103,6 +122,8 @@ class ReviewAgent:
             if degenerate(out):
                 raise StructuredOutputError("ReviewOut", 1, "placeholder review (no content, flat scores)")
             self.paths.append("model")
+            text = " ".join([out.summary, *out.weaknesses, *out.revision_requests])
+            self.last_used += [x for x in cited_ids(out.used_ids, text, *ctx) if x not in self.last_used]
         except StructuredOutputError as e:
             log.info("reviewer %d fell back to the checklist review: %s", i + 1, e)
             out = ReviewOut(summary="Checklist review (the model's review was unusable).",

@@ -16,7 +16,7 @@ from actors.writing_revise import revise_loop
 from nanoresearch import artifacts as A
 from nanoresearch.config import Budgets, CodeSearchSettings
 from nanoresearch.types import (
-    AnalysisReport, Blueprint, CodeArtifact, Plan, RunResult, SkillEntry, WritingResult,
+    AnalysisReport, Blueprint, CodeArtifact, MemoryEntry, Plan, RunResult, SkillEntry, WritingResult,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ExperimentRunner:
         self.search, self.ray_address = search or CodeSearchSettings(), ray_address
         self._skills: list[SkillEntry] = []
         self._plan_steps: list[str] = []
+        self.last_cited: list[str] = []  # ids the analysis agent's accepted summary cited
 
     def write_code(self, blueprint: Blueprint, plan: Plan | None, skills: list[SkillEntry],
                    code_dir: Path) -> CodeArtifact:
@@ -67,22 +68,49 @@ class ExperimentRunner:
         return debug_loop(code, Path(code_dir), self.executor, _Debugger(self.debugging),
                           self.budgets.debug_attempts, on_event=on_event, skills=both)
 
-    def analyze(self, blueprint: Blueprint, runs: list[RunResult], out_dir: Path) -> AnalysisReport:
-        return self.analysis.analyze(blueprint, runs, Path(out_dir))
+    def analyze(self, blueprint: Blueprint, runs: list[RunResult], out_dir: Path,
+                skills: Sequence[SkillEntry] = (), memories: Sequence[MemoryEntry] = ()) -> AnalysisReport:
+        """`skills`/`memories`: what was retrieved for the analysis; `last_cited` then holds
+        the ids its accepted summary cited (read back: a remote agent keeps it)."""
+        rep = self.analysis.analyze(blueprint, runs, Path(out_dir), list(skills), list(memories))
+        self.last_cited = list(self.analysis.last_used)
+        return rep
+
+
+class _Reviewer:
+    """What revise_loop expects (`review(draft, paper_dir, round, venue)`) over a plain or
+    remote review agent, with the review stage's retrieved skills and memories passed to
+    every round; the ids its usable reviews cited are collected over the rounds."""
+
+    def __init__(self, agent: Any, skills: Sequence[SkillEntry], memories: Sequence[MemoryEntry]):
+        self.agent, self.skills, self.memories = agent, list(skills), list(memories)
+        self.cited: list[str] = []
+
+    def review(self, draft, paper_dir=None, round: int = 1, venue: str = "conference"):
+        out = self.agent.review(draft, paper_dir, round=round, venue=venue, skills=self.skills,
+                                memories=self.memories)
+        self.cited += [x for x in self.agent.last_used if x not in self.cited]
+        return out
 
 
 class PaperWriter:
     def __init__(self, writing: Any, review: Any, budgets: Budgets):
         self.writing, self.review, self.budgets = writing, review, budgets
+        self.review_cited: list[str] = []  # ids the reviewers cited, over all rounds
 
     def write(self, *, topic, profile, hypothesis, blueprint, papers, analysis, metrics,
-              paper_dir: Path, plan=None, skills=(), workspace_root: Path | None = None) -> WritingResult:
+              paper_dir: Path, plan=None, skills=(), workspace_root: Path | None = None,
+              review_skills: Sequence[SkillEntry] = (),
+              review_memories: Sequence[MemoryEntry] = ()) -> WritingResult:
+        """`review_skills`/`review_memories`: retrieved for the review stage (every round)."""
         paper_dir = Path(paper_dir)
         draft = self.writing.write(topic=topic, profile=profile, hypothesis=hypothesis, blueprint=blueprint,
                                    papers=papers, analysis=analysis,
                                    runs_metrics=[m.model_dump() for m in metrics], paper_dir=paper_dir,
                                    plan=plan, skills=list(skills), workspace_root=workspace_root)
-        res = revise_loop(self.writing, self.review, draft, paper_dir, self.budgets,
+        reviewer = _Reviewer(self.review, review_skills, review_memories)
+        res = revise_loop(self.writing, reviewer, draft, paper_dir, self.budgets,
                           venue=profile.paper_format)
+        self.review_cited = reviewer.cited
         pdf = A.PAPER_PDF.at(paper_dir)
         return res.model_copy(update={"pdf_path": str(pdf) if pdf.exists() else None})

@@ -2,6 +2,15 @@
 
     python -m benchmarks.sdpo                    # real SmolLM2-135M, 2 threads
     python -m benchmarks.sdpo --tiny --steps 3   # a tiny random Llama (smoke run)
+    python -m benchmarks.sdpo --learning         # does the default recipe learn? (SmolLM2)
+    python -m benchmarks.sdpo --learning --lr 1e-4 --control   # another recipe; a control feedback
+
+`--learning` (benchmarks/sdpo_learning.py): one feedback round at the DEFAULT CPU recipe
+(or the recipe the flags override) on four logged plans that ignore the persona's
+preference, then the held-out margin: log p(plan that satisfies the feedback) minus log
+p(plans that do not), under the user's adapter vs the base model, plus another user's
+drift. `--control`: the same round with a feedback that asks for something else, so the
+gain can be attributed to what the feedback says.
 
 Measures (1) seconds per SDPO optimizer step on one (x, y, o) triple against the floor
 it cannot beat: one teacher forward plus one student forward/backward of exactly the
@@ -103,8 +112,54 @@ def bench_swap(base_dir: Path, cfg: SDPOConfig, swaps: int) -> dict:
             "first_request_after_publish_s": statistics.median(first_req), "plain_request_s": base_req}
 
 
+def bench_learning(base_dir: Path, cfg: SDPOConfig, rounds: int, feedback: str) -> dict:
+    from benchmarks.sdpo_learning import run_learning
+    from tests.serve.planner_fixtures import publish_random
+
+    root = Path(tempfile.mkdtemp(prefix="bench-learn-"))
+    settings = load_settings(overrides={"data_dir": str(root / "data")})
+    res = run_learning(base_dir, settings, cfg, rounds=rounds, feedback=feedback,
+                       bob_adapter=lambda reg: publish_random(reg, base_dir, root, "bob", seed=7))
+    r = lambda xs: [round(x, 3) for x in xs]  # noqa: E731
+    return {"feedback": feedback, "rounds": rounds, "round_s": round(res.seconds / rounds, 1),
+            "margin_base": r(res.base), "margin_after": r(res.alice), "margin_gain": r(res.gains),
+            "satisfying_logp_gain": r(res.good_gains), "other_user_drift": round(res.bob_drift, 6),
+            "loss_first": round(res.metrics.get("loss_first", float("nan")), 4),
+            "loss_last": round(res.metrics.get("loss_last", float("nan")), 4)}
+
+
+def learning_main(args, base_dir: Path) -> None:
+    from benchmarks.sdpo_learning import CONTROL_FEEDBACK, FEEDBACK
+
+    over = {k: v for k, v in (("learning_rate", args.lr), ("steps", args.train_steps),
+                              ("on_policy", args.on_policy or None), ("loss", args.train_loss)) if v is not None}
+    cfg = SDPOConfig(**over)
+    runs = [bench_learning(base_dir, cfg, args.rounds, FEEDBACK)]
+    if args.control:
+        runs.append(bench_learning(base_dir, cfg, args.rounds, CONTROL_FEEDBACK))
+    print(f"recipe: lr {cfg.learning_rate:g}, {cfg.steps} steps x batch {cfg.batch_size}, loss {cfg.loss}, "
+          f"{'on' if cfg.on_policy else 'off'}-policy, r {cfg.lora_r}; threads {args.threads}")
+    for run in runs:
+        print(f"feedback: {run['feedback']}")
+        for k in ("margin_base", "margin_after", "margin_gain", "satisfying_logp_gain"):
+            print(f"  {k:<22} {run[k]}  (mean {statistics.fmean(run[k]):+.2f} nats)")
+        print(f"  {'other user drift':<22} {run['other_user_drift']}  round {run['round_s']} s, "
+              f"loss {run['loss_first']} -> {run['loss_last']}")
+    print(json.dumps({"benchmark": "sdpo_learning", "model": base_dir.name, "threads": args.threads,
+                      "recipe": {k: cfg.to_dict()[k] for k in ("learning_rate", "steps", "batch_size", "loss",
+                                                               "on_policy", "replay", "lora_r")},
+                      "runs": runs}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--learning", action="store_true", help="measure learning at the default recipe")
+    ap.add_argument("--rounds", type=int, default=1, help="--learning: feedback rounds")
+    ap.add_argument("--control", action="store_true", help="--learning: also a control feedback")
+    ap.add_argument("--lr", type=float, default=None, help="--learning: override the learning rate")
+    ap.add_argument("--train-steps", type=int, default=None, help="--learning: override steps")
+    ap.add_argument("--train-loss", default=None, choices=["sampled_token", "full_kl", "topk_kl"])
+    ap.add_argument("--on-policy", action="store_true", help="--learning: on-policy SDPO")
     ap.add_argument("--tiny", action="store_true", help="tiny random Llama instead of SmolLM2")
     ap.add_argument("--steps", type=int, default=5, help="timed repetitions")
     ap.add_argument("--prompt-words", type=int, default=150)
@@ -119,6 +174,8 @@ def main() -> None:
         base_dir = make_tiny_model_dir(Path(tempfile.mkdtemp(prefix="bench-tiny-")))
     else:
         base_dir = ensure_base_model(load_settings())
+    if args.learning:
+        return learning_main(args, base_dir)
     cfg = SDPOConfig(loss=args.loss, max_completion_tokens=512, max_prompt_tokens=1024)
     step = bench_step(base_dir, cfg, make_triple(args.prompt_words, args.completion_words), args.steps)
     swap = bench_swap(base_dir, cfg, max(2, args.steps // 2))

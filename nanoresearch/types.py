@@ -931,3 +931,21 @@ class FeedbackRecord(Artifact):
     kind: Literal["feedback_record"] = "feedback_record"
     feedback: Feedback | None = None
     memories: list[str] = Field(default_factory=list)
+
+
+class SDPORound(Artifact):
+    """One feedback-triggered SDPO round in the user's training history
+    (`planner_log/<user>/rounds.jsonl`, training/history.py). `feedback_ids`: the feedback
+    this round trains on for the first time; a feedback id consumed by a started or
+    published round never triggers another (the CLI's `nanoresearch feedback` and the
+    stage gate both see the same feedback). Replay of older triples is the recipe's
+    business (`SDPOConfig.replay`), not a new trigger."""
+
+    kind: Literal["sdpo_round"] = "sdpo_round"
+    round_id: str = Field(default_factory=lambda: new_id("sr-"))
+    user_id: str
+    feedback_ids: list[str] = Field(default_factory=list)
+    status: Literal["started", "published", "failed"] = "started"
+    adapter_version: int | None = None
+    error: str | None = None
+    created_at: float = Field(default_factory=now)

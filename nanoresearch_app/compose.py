@@ -315,6 +315,9 @@ def _wait_rounds(pending: list, ws: Any = None) -> None:
     for h in pending:
         try:
             rec = h.wait()
+            if rec is None:  # its feedback was consumed by an earlier round (e.g. the CLI's)
+                outcomes.append({"status": "skipped", "why": getattr(h, "skipped", "")})
+                continue
             log.info("planner adapter v%s published for %s", rec.version, rec.user_id)
             outcomes.append({"status": "published", "user_id": rec.user_id, "version": rec.version,
                              "trained_by": trained_by(rec.metrics)})
@@ -342,7 +345,9 @@ def apply_feedback(settings: Settings, fb: Feedback, wait: bool = False,
     """Feedback given after a stage finished: log it beside the planner calls it judges,
     then train the user's next adapter (SDPO; the Ray Train job unless `use_ray=False`),
     in the background unless `wait`. The published version is what the live Serve
-    replica answers with from its next request (it follows the registry's pointer)."""
+    replica answers with from its next request (it follows the registry's pointer). A
+    feedback already consumed by a round (the stage gate saw it first) trains nothing
+    again: the answer says `skipped` (training/history.py `claim_round`)."""
     from serve.planner_log import PlannerLog
 
     PlannerLog(settings.data_dir).log_feedback(fb)
@@ -350,6 +355,8 @@ def apply_feedback(settings: Settings, fb: Feedback, wait: bool = False,
     if wait:
         s.serve.train_in_background = False
     handle = train_round(s, fb.user_id, use_ray)
+    if getattr(handle, "skipped", None):  # this feedback was trained on already (stage gate)
+        return {"feedback": fb.feedback_id, "training": f"skipped: {handle.skipped}"}
     if not wait:
         return {"feedback": fb.feedback_id, "training": "started in the background"}
     rec = handle.wait()

@@ -5,7 +5,11 @@ The round runs in a daemon *thread* of the caller: Ray Train's `fit()` blocks it
 while the work happens in Ray worker processes, and the in-process round is one call, so
 a thread keeps the next stage going without extra resources; the caller gets a handle
 (`wait()`, `done()`). One round per user at a time (a lock per user), so two rounds
-never race for the same parent version.
+never race for the same parent version. Each feedback triggers at most one round: the
+round claims the user's unconsumed feedback ids in the training history first
+(training/history.py); when there are none (the CLI's `nanoresearch feedback` already
+trained on what the stage gate now passes on, or the reverse) the handle is done at once
+with `skipped` saying why and `wait()` returns None.
 """
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from nanoresearch.config import Settings
-from nanoresearch.types import AdapterVersion
+from nanoresearch.types import AdapterVersion, SDPORound
+from training.history import PlannerHistory
 from training.sdpo_config import SDPOConfig
 
 log = logging.getLogger(__name__)
@@ -28,12 +33,15 @@ class BackgroundTraining:
         self.user_id = user_id
         self.result: AdapterVersion | None = None
         self.error: BaseException | None = None
+        self.skipped: str | None = None  # why no round ran (its feedback was trained already)
+        self.round: SDPORound | None = None  # the claim in the training history
         self._done = threading.Event()
 
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self, timeout: float | None = None) -> AdapterVersion:
+    def wait(self, timeout: float | None = None) -> AdapterVersion | None:
+        """The published version; None when the round was skipped (see `skipped`)."""
         if not self._done.wait(timeout):
             raise TimeoutError(f"SDPO round for {self.user_id!r} still running after {timeout} s")
         if self.error is not None:
@@ -58,6 +66,17 @@ def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
     (else after the round). `job` is the round to run (the Ray Train job); None trains
     in this process."""
     handle = BackgroundTraining(user_id)
+    history = PlannerHistory(settings.data_dir)
+    if history.triples(user_id):  # none at all: the job itself says so (UserError)
+        handle.round = history.claim_round(user_id)
+        if handle.round is None:
+            handle.skipped = (f"every feedback of user {user_id!r} was already consumed by an "
+                              "earlier SDPO round; nothing new to train on")
+            log.info("SDPO round skipped: %s", handle.skipped)
+            handle._done.set()
+            if on_done is not None:
+                on_done(handle)
+            return handle
 
     def in_process() -> AdapterVersion:
         from training.rounds import run_round_from_paths
@@ -69,9 +88,13 @@ def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
         try:
             with _user_lock(user_id):
                 handle.result = (job or in_process)()
+            if handle.round is not None:
+                handle.round = history.finish_round(handle.round, handle.result.version)
         except BaseException as e:  # noqa: BLE001 - handed to the caller via wait()
             log.error("SDPO round for %s failed: %s", user_id, e)
             handle.error = e
+            if handle.round is not None:  # released: the next trigger trains these ids
+                handle.round = history.finish_round(handle.round, error=f"{type(e).__name__}: {e}"[:500])
         finally:
             handle._done.set()
             if on_done is not None:

@@ -92,12 +92,16 @@ class FakeExperiment:
         return code, [RunResult(status=RunStatus.SUCCEEDED, metrics=[
             MetricRecord(method="m", dataset="digits", metric="accuracy", value=0.9)])]
 
-    def analyze(self, bp, runs, out_dir):
+    last_cited: list = []
+
+    def analyze(self, bp, runs, out_dir, skills=(), memories=()):
         CALLS["analysis"] += 1
         return AnalysisReport(summary="m beats lr", verdict="supported")
 
 
 class FakeWriting:
+    review_cited: list = []
+
     def write(self, **kw):
         CALLS["writing"] += 1
         return WritingResult(draft=PaperDraft(title="T"), pdf_path="writing/paper.pdf",

@@ -103,7 +103,7 @@ class TwoIdeas(fakes.FakeIdeation):
 
 
 class Refuting(fakes.FakeExperiment):
-    def analyze(self, bp, runs, out_dir):
+    def analyze(self, bp, runs, out_dir, skills=(), memories=()):
         return AnalysisReport(summary="the method is no better than lr", verdict="refuted")
 
 
