@@ -163,7 +163,7 @@ def section_sources(events, inputs: PaperInputs) -> dict[str, str]:
     return out
 
 
-def write_provenance(events, inputs: PaperInputs, paper_dir: Path) -> None:
+def write_provenance(events, inputs: PaperInputs, paper_dir: Path, requirements=()) -> None:
     """writing/provenance.json: where every part of the paper came from, plus what the
     system decided on the way (verdict, analysis notes, literature filter, design)."""
     atomic_write_json(paper_dir / "provenance.json", {
@@ -172,6 +172,8 @@ def write_provenance(events, inputs: PaperInputs, paper_dir: Path) -> None:
         "design": inputs.design.model_dump(),
         "resolved_inputs": list(inputs.blueprint.resolved_inputs),
         "literature": inputs.related_counts,
+        "requirements": list(requirements),
+        "claims_dropped": list(getattr(inputs, "claims_dropped", [])),
         "verdict": inputs.analysis.verdict,
         "analysis_notes": list(inputs.analysis.notes),
         "events": [{"step": e.step, "action": e.action, "outcome": e.outcome[:300], "ok": e.ok} for e in events],

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 from actors.planning_design import derive_design, named_methods
 from actors.writing_design import Ranking, rankings
 from actors.writing_related import select_citable, study_groups, themes
-from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex
+from actors import writing_tables as wt
+from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex, results_table
 from nanoresearch.types import (AnalysisReport, Blueprint, DatasetCard, Hypothesis,
                                 LiteratureRecord, MetricRecord, Plan, ResearchTopic,
                                 SkillEntry, UserProfile)
@@ -91,8 +92,13 @@ class PaperInputs:
     retrieved: list[LiteratureRecord] = field(init=False)
     related_counts: dict[str, int] = field(init=False)
     ranks: list[Ranking] = field(init=False)
+    efficiency: list[MetricRecord] = field(init=False)  # fit time / peak memory per method
+    condition_metrics: list[MetricRecord] = field(init=False)  # learning-curve / perturbed scores
+    required: list[dict] = field(default_factory=list)  # standing requirement forms on the paper
+    claims_dropped: list[str] = field(default_factory=list)  # sentences the claim gate removed, with why
 
     def __post_init__(self) -> None:
+        self.metrics, self.efficiency, self.condition_metrics = wt.split_metrics(self.metrics)
         # only relevant records with complete references are cited (writing_related.py)
         self.retrieved = list({p.id: p for p in self.papers}.values())
         design = self.design
@@ -109,6 +115,60 @@ class PaperInputs:
                     self.evidence.add(v, f"mean {r.metric} of {meth} {lv} on {r.dataset}")
             if r.p_value is not None:
                 self.evidence.add(r.p_value, f"interaction p-value on {r.dataset}", "p_value")
+        wt.add_evidence(self.evidence, self.condition_records(), self.efficiency)
+        import re as _re
+        for lv in self.design.levels:  # "25% of the training split", "noise (level 0.5)": configuration
+            for num, pct in _re.findall(r"(\d+(?:\.\d+)?)(\s*%)?", lv):
+                self.evidence.add(float(num), f"design level: {lv}", "count")
+                if pct:
+                    self.evidence.add(float(num) / 100, f"design level: {lv}")
+
+    @property
+    def claim_facts(self) -> str:
+        """What the project itself states (the researcher's topic and the catalog cards; not
+        model output): a venue, award or date may be claimed only if it is here or in a reference."""
+        t = self.topic
+        return " ".join([t.problem_statement, t.background, t.extra_context, *t.user_requirements,
+                         *(f"{c.name} {c.source} {c.license} {c.description} {c.size}" for c in self.cards)])
+
+    # ------------------------------------------------------------------ conditions and costs
+    @property
+    def primary(self) -> str:
+        have = list(dict.fromkeys(m.metric for m in self.metrics))
+        return self.blueprint.primary_metric if self.blueprint.primary_metric in have else (have or [""])[0]
+
+    def condition_records(self) -> list[MetricRecord]:
+        return wt.condition_records(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+
+    def condition_table(self) -> str:
+        recs = self.condition_records()
+        if not recs:
+            return ""
+        what = ("a model trained on a share of the training split (learning curve)" if self.design.kind == "scaling"
+                else "the clean and each perturbed test set")
+        n = len({m.seed for m in recs})
+        return results_table(recs, label="tab:conditions", method_order=[self.method, *self.baselines], caption=(
+            f"{escape_latex(self.primary)} per method for {what}: mean $\\pm$ standard deviation over "
+            f"{n} seed{'s' if n != 1 else ''}; best mean per column in bold."))
+
+    def condition_sentences(self) -> list[str]:
+        out = wt.condition_sentences(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+        return out + (["Table~\\ref{tab:conditions} gives every condition."] if out else [])
+
+    def wants_efficiency(self) -> bool:
+        """An efficiency table in the results when the question is about time, cost or
+        memory (a standing requirement for one is enforced in finalize, and recorded so)."""
+        import re as _re
+
+        said = _re.search(r"\b(?:training[- ]time|time|cost|memory|efficien\w*|faster|slower|speed)\b",
+                          self.topic.problem_statement, _re.I)
+        return bool(self.efficiency) and bool(said)
+
+    def efficiency_table(self) -> str:
+        return wt.efficiency_table(self.efficiency, [self.method, *self.baselines])
+
+    def efficiency_sentence(self) -> str:
+        return wt.efficiency_sentence(self.efficiency)
 
     @property
     def design(self):
@@ -192,7 +252,7 @@ class PaperInputs:
                        *self.code_provenance()],
             "experimental_setup": [f"Datasets: {human_list(self.datasets)}", f"Metrics: {human_list(bp.metrics)}",
                                    f"Seeds: {len(bp.seeds)}", *[f"{c.name}: {c.size}" for c in self.cards if c.size]],
-            "results": [*self.ranking_sentences(), *self.comparison_facts()],
+            "results": [*self.ranking_sentences(), *self.comparison_facts(), *self.condition_sentences()[:-1]],
             "limitations": [*self.design.unrealised, f"Only {len(self.datasets)} dataset(s) were used.",
                             *self.code_provenance()[1:2]]
             + ([f"Planned but not run: {human_list(self.datasets_not_run)}."] if self.datasets_not_run else []),
@@ -255,7 +315,22 @@ class PaperInputs:
         return (f"We evaluate on {data}. We compare {escape_latex(self.method)} with "
                 f"{human_list([escape_latex(b) for b in self.baselines])}, report "
                 f"{human_list([escape_latex(m) for m in bp.metrics])} on the test split, and repeat every "
-                f"run with {n_seeds} random seeds.")
+                f"run with {n_seeds} random seeds." + self.condition_setup())
+
+    def condition_setup(self) -> str:
+        """How the scaling / robustness conditions were run (only those that ran)."""
+        d, e = self.design, escape_latex
+        ran = {m.split for m in self.condition_metrics}
+        if d.kind == "scaling" and ran:
+            shares = [lv for lv in d.levels if not lv.startswith("100%")]
+            return (f" For the learning curve, every method is also trained on {human_list([e(x) for x in shares])} "
+                    "(a seeded, class-stratified subset of the same training split) and scored on the same test split.")
+        if d.kind == "robustness" and ran:
+            return (" For robustness, every trained model is also scored on perturbed copies of the test "
+                    f"features: {human_list([e(x) for x in d.levels[1:]])}; Gaussian noise has a standard "
+                    "deviation of the level times each feature's standard deviation on the training split, "
+                    "and a named modality limits the noise to that modality's features.")
+        return ""
 
     # ------------------------------------------------------------------ design-aware text
     def ranking_sentences(self) -> list[str]:
@@ -361,7 +436,8 @@ class PaperInputs:
             "related_work": self.related_paragraph(),
             "method": self.method_text() + " " + " ".join(e(x) for x in self.code_provenance()),
             "experimental_setup": self.setup_details(),
-            "results": " ".join(self.ranking_sentences() or self.comparison_sentences()) + " " + self.verdict_sentence(),
+            "results": " ".join([*(self.ranking_sentences() or self.comparison_sentences()),
+                                 *self.condition_sentences()]) + " " + self.verdict_sentence(),
             "limitations": f"The study covers {_plural(len(self.datasets), 'dataset')} and a small compute budget, so "
                            "the conclusions may not transfer to larger data or models. "
                            + " ".join(e(n.rstrip(".")) + "." for n in self.design.unrealised)
