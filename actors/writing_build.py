@@ -55,7 +55,23 @@ def figure_blocks(inputs: PaperInputs, paper_dir: Path, problems: list[str]) -> 
             "\\begin{figure}[t]", "\\centering",
             f"\\includegraphics[width=\\linewidth]{{figures/{dest.name}}}",
             f"\\caption{{{caption}}}", f"\\label{{{label}}}", "\\end{figure}"])))
-    return out
+    return out + condition_figure_block(inputs, paper_dir)
+
+
+def condition_figure_block(inputs: PaperInputs, paper_dir: Path) -> list[tuple[str, str]]:
+    """The learning curve / robustness profile drawn from the condition records."""
+    from actors.writing_tables import condition_figure
+
+    kind, dest = inputs.design.kind, paper_dir / "figures" / "conditions.png"
+    if not condition_figure(inputs.metrics, inputs.condition_metrics, kind, inputs.primary, dest):
+        return []
+    what = ("against the share of the training split it was trained on" if kind == "scaling"
+            else "on the clean and each perturbed test set")
+    caption = (f"Mean {escape_latex(inputs.primary)} per method {what}; error bars show one standard "
+               "deviation over seeds.")
+    return [("fig:conditions", "\n".join([
+        "\\begin{figure}[t]", "\\centering", f"\\includegraphics[width=\\linewidth]{{figures/{dest.name}}}",
+        f"\\caption{{{caption}}}", "\\label{fig:conditions}", "\\end{figure}"]))]
 
 
 def section_file(name: str, body: str) -> str:

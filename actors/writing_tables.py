@@ -130,3 +130,39 @@ def add_evidence(ev: EvidenceSet, cond_recs: Sequence[MetricRecord], eff: Sequen
     if eff:
         add_metrics(ev, eff)
         add_metrics(ev, efficiency_records(eff))
+
+
+def condition_figure(test: Sequence[MetricRecord], cond: Sequence[MetricRecord], kind: str, metric: str,
+                     path) -> bool:
+    """The learning curve (mean primary metric per method against the training share) or
+    the robustness profile (per test condition), error bars one std over seeds."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [m for m in [*cond, *test] if m.metric == metric]
+    splits = sorted({m.split for m in recs}, key=_order)
+    if len(splits) < 2:
+        return False
+    xs = ([float(s.split("=", 1)[1]) if s != "test" else 1.0 for s in splits] if kind == "scaling"
+          else list(range(len(splits))))
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    many = len({m.dataset for m in recs}) > 1
+    for ds in dict.fromkeys(m.dataset for m in recs):
+        for meth in dict.fromkeys(m.method for m in recs):
+            vals = [[m.value for m in recs if m.method == meth and m.dataset == ds and m.split == s] for s in splits]
+            if all(vals):
+                ax.errorbar(xs, [statistics.fmean(v) for v in vals],
+                            yerr=[statistics.stdev(v) if len(v) > 1 else 0 for v in vals], marker="o", capsize=3,
+                            label=f"{meth} ({ds})" if many else meth)
+    if kind == "scaling":
+        ax.set_xlabel("share of the training split")
+    else:
+        ax.set_xticks(xs, [condition_label(s, kind) for s in splits], fontsize=6, rotation=20, ha="right")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return True

@@ -26,7 +26,9 @@ _VENUE_RX = re.compile(r"\b(?:" + "|".join(re.escape(v) for v in VENUES) + r")\b
 _PUBLISHED = re.compile(r"\b(?:published|appeared|presented|accepted|introduced|proposed|reported)\s+"
                         r"(?:in|at|to|by)\s+(?:the\s+)?((?:[A-Z][\w\-&]*\.?\s*){1,6})")
 _AWARD = re.compile(r"\b(?:best[- ]paper|test[- ]of[- ]time|award(?:ed|s)?|prize|won the)\b", re.I)
-_YEAR = re.compile(r"(?<![\d.])(1[89]\d\d|20\d\d)(?![\d.])")
+# a year in a date context ("in 1995", "since 2012", "(2019)"), not a count ("1900 samples")
+_YEAR = re.compile(r"(?:\b(?:in|since|from|until|by|during|year|around|circa|before|after)\s+|\()"
+                   r"(1[89]\d\d|20\d\d)(?!\d|\.\d|\s*(?:samples|examples|rows|images|records|features|points))")
 
 # what each method family is, and words that characterise it otherwise
 _M = {

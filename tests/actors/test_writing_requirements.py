@@ -138,6 +138,7 @@ def test_condition_runs_get_their_table_and_sentences(tmp_path, kind):
     assert "\\label{tab:conditions}" in secs["results"]
     assert ("25\\% of the training split" if kind == "scaling" else "clean test set") in secs["results"]
     assert "changes least" in secs["results"]
+    assert "\\label{fig:conditions}" in secs["results"] and (tmp_path / "paper" / "figures" / "conditions.png").exists()
     # the main results table holds only the test split (the conditions do not leak into it)
     main = secs["results"].split("\\label{tab:results}")[0].rsplit("\\begin{table", 1)[-1]
     assert "0.9" in main and "0.8" not in main.split("tabular")[1]
