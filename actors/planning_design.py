@@ -6,8 +6,11 @@ model gets it too; a strong model's draft is held to the same check):
                the paper reports the ranking in each condition, whether it changes, and the
                significance of the change
 - ablation     "Does adding / component C improve M?"     -> M with and without C
-- scaling      "How does ... change as the data shrinks?" -> a curve over sizes
-- robustness   "Is A more robust ... noise / shift?"      -> clean vs perturbed test sets
+- scaling      "How does ... change as the data shrinks?" -> a learning curve: every method also
+               trained on shares of the training split (the seeded harness's "train_fractions");
+               a capacity axis (components, buckets) is recorded as not run
+- robustness   "Is A more robust ... noise / shift?"      -> clean vs perturbed test sets (the
+               harness's "test_perturbations"; per modality when one modality is corrupted)
 
 `design_issues` is the reviewer's rule: a blueprint that leaves out a named method, dataset
 or metric, or lacks an arm the form needs, does not answer the question, and it says why.

@@ -351,6 +351,10 @@ class PaperInputs:
         d, e = self.design, escape_latex
         data = human_list([e(x) for x in self.datasets])
         if d.kind == "factorial":
+            if len(d.levels) > 2:
+                return (f"We run each of {human_list([e(m) for m in d.methods])} in every condition "
+                        f"({human_list([e(x) for x in d.levels])}) on {data}, and compare the rankings "
+                        "across conditions.")
             return (f"We run each of {human_list([e(m) for m in d.methods])} {e(d.levels[0])} and "
                     f"{e(d.levels[-1])} on {data}, and compare the rankings of the two conditions.")
         return (f"We compare {e(self.method)} with {human_list([e(b) for b in self.baselines])} on {data}.")
@@ -378,11 +382,16 @@ class PaperInputs:
     def method_text(self) -> str:
         d, e = self.design, escape_latex
         if d.kind == "factorial":
-            return (f"Each classifier ({human_list([e(m) for m in d.methods])}) is trained in two "
-                    f"conditions: on the raw features ({e(d.levels[0])}) and on features rescaled to zero "
-                    "mean and unit variance with statistics estimated on the training split only "
-                    f"({e(d.levels[-1])}). Hyperparameters are the same in both conditions, so a "
-                    "difference between conditions is due to the preprocessing alone.")
+            what = {"standardisation": "on features rescaled to zero mean and unit variance",
+                    "quantile transformation": "on features mapped through their empirical quantiles to a "
+                                               "standard normal distribution"}
+            conds = [f"{'on the raw features' if lv.startswith('without') else what.get(lv[5:], e(lv))} ({e(lv)})"
+                     for lv in d.levels]
+            return (f"Each classifier ({human_list([e(m) for m in d.methods])}) is trained in "
+                    f"{ {2: 'two', 3: 'three', 4: 'four'}.get(len(d.levels), len(d.levels))} conditions: "
+                    f"{human_list(conds)}; every transformation is "
+                    "estimated on the training split only. Hyperparameters are the same in every condition, so "
+                    "a difference between conditions is due to the preprocessing alone.")
         desc = self.blueprint.proposed_method.description
         own = desc if desc and desc.strip() != self.hypothesis.statement.strip() else ""
         return (f"The proposed method, {e(self.method)}, " + (f"works as follows: {e(own.rstrip('.'))}. " if own
