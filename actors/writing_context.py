@@ -322,9 +322,9 @@ class PaperInputs:
         d, e = self.design, escape_latex
         ran = {m.split for m in self.condition_metrics}
         if d.kind == "scaling" and ran:
-            shares = [lv for lv in d.levels if not lv.startswith("100%")]
+            shares = [lv.split(" of ")[0] for lv in d.levels if not lv.startswith("100%")]
             return (f" For the learning curve, every method is also trained on {human_list([e(x) for x in shares])} "
-                    "(a seeded, class-stratified subset of the same training split) and scored on the same test split.")
+                    "of the training split (seeded, class-stratified subsets) and scored on the same test set.")
         if d.kind == "robustness" and ran:
             return (" For robustness, every trained model is also scored on perturbed copies of the test "
                     f"features: {human_list([e(x) for x in d.levels[1:]])}; Gaussian noise has a standard "
@@ -357,7 +357,14 @@ class PaperInputs:
                         "across conditions.")
             return (f"We run each of {human_list([e(m) for m in d.methods])} {e(d.levels[0])} and "
                     f"{e(d.levels[-1])} on {data}, and compare the rankings of the two conditions.")
-        return (f"We compare {e(self.method)} with {human_list([e(b) for b in self.baselines])} on {data}.")
+        extra = ""
+        if d.kind == "scaling" and self.condition_metrics:
+            extra = (" To trace a learning curve, every method is also trained on "
+                     f"{human_list([e(x.split(' of ')[0]) for x in d.levels if not x.startswith('100%')])} "
+                     "of its training data.")
+        elif d.kind == "robustness" and self.condition_metrics:
+            extra = " Every trained model is also scored on perturbed copies of the test set."
+        return (f"We compare {e(self.method)} with {human_list([e(b) for b in self.baselines])} on {data}.{extra}")
 
     def related_paragraph(self) -> str:
         """One sentence per theme of cited work: what the group does, how this study differs;
@@ -415,6 +422,15 @@ class PaperInputs:
     def headline(self, where: str) -> str:
         """The answer in one sentence, worded per place so no sentence is printed twice."""
         e = escape_latex
+        gap = wt.condition_gap(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+        if gap:
+            ds, a, b, g_ref, g_hard, hard = gap
+            ref = "all training data" if self.design.kind == "scaling" else "the clean test set"
+            if where == "abstract":
+                return (f"We find that the gap in mean {e(self.primary)} between {e(a)} and {e(b)} on {e(ds)} "
+                        f"is {g_ref:.3f} on {ref} and {g_hard:.3f} with {e(hard)}.")
+            return (f"In answer to the question: with {e(hard)}, {e(a)} and {e(b)} differ by {g_hard:.3f} in mean "
+                    f"{e(self.primary)} on {e(ds)}, against {g_ref:.3f} on {ref}.")
         for r in self.ranks[:1]:
             best = [r.order[lv][0][0] for lv in r.levels]
             if where == "abstract":

@@ -82,7 +82,7 @@ def condition_sentences(test: Sequence[MetricRecord], cond: Sequence[MetricRecor
             continue
         where = condition_label(hard, kind)
         parts = ", ".join(f"{e(meth)} from {r:.3f} to {v:.3f}" for meth, r, v in moves)
-        lead = (f"On {e(ds)}, training on {e(where)} instead of the full training split moves the mean "
+        lead = (f"On {e(ds)}, training on {e(where)} instead of all of it moves the mean "
                 f"{e(metric)} of {parts}." if kind == "scaling" else
                 f"On {e(ds)}, {e(where)} moves the mean {e(metric)} of {parts} relative to the clean test set.")
         best = min(moves, key=lambda x: abs(x[2] - x[1]))
@@ -166,3 +166,22 @@ def condition_figure(test: Sequence[MetricRecord], cond: Sequence[MetricRecord],
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return True
+
+
+def condition_gap(test: Sequence[MetricRecord], cond: Sequence[MetricRecord], kind: str, metric: str):
+    """The question's answer for a scaling / robustness design: on the first dataset, the
+    gap between the two best methods (on the reference condition) there and under the
+    hardest condition. -> (dataset, a, b, gap_ref, gap_hard, hard condition label) or None."""
+    for ds in dict.fromkeys(m.dataset for m in test):
+        ref = {k[0]: v for k, v in _means([m for m in test if m.dataset == ds and m.metric == metric]).items()}
+        splits = sorted({m.split for m in cond if m.dataset == ds and m.metric == metric}, key=_order)
+        if len(ref) < 2 or not splits:
+            continue
+        hard = splits[0] if kind == "scaling" else splits[-1]
+        hm = {k[0]: v for k, v in _means([m for m in cond if m.dataset == ds and m.split == hard
+                                          and m.metric == metric]).items()}
+        low = any(t in metric.lower() for t in ("rmse", "mae", "mse", "loss", "error", "mape", "mase"))
+        a, b = sorted(ref, key=lambda k: ref[k], reverse=not low)[:2]
+        if a in hm and b in hm:
+            return ds, a, b, ref[a] - ref[b], hm[a] - hm[b], condition_label(hard, kind)
+    return None

@@ -144,3 +144,8 @@ def test_condition_runs_get_their_table_and_sentences(tmp_path, kind):
     assert "0.9" in main and "0.8" not in main.split("tabular")[1]
     if kind == "scaling":
         assert "learning curve" in secs["experimental_setup"]
+    # the abstract and the conclusion answer the question with the gap under the hardest condition
+    assert "We find that the gap in mean accuracy between" in d.abstract
+    assert "In answer to the question: with" in secs["conclusion"]
+    from nanoresearch.latex.prose import repeated_sentences
+    assert repeated_sentences([d.abstract, *(v for k, v in secs.items() if k != "provenance")]) == []
