@@ -50,7 +50,7 @@ def as_researcher_writes(task: dict) -> dict:
     return dict(task, domain=DISPLAY.get(task["domain"], task["domain"]), datasets=refs)
 
 
-def run_task(qid: str, data_dir: Path, fast: bool) -> int:
+def run_task(qid: str, data_dir: Path, fast: bool, overrides: list[str] = ()) -> int:
     task = as_researcher_writes(json.loads((TASKS / f"{qid}.json").read_text()))
     path = data_dir / "tasks" / f"{qid}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +59,8 @@ def run_task(qid: str, data_dir: Path, fast: bool) -> int:
     if (data_dir / "projects" / qid / "project.json").exists():  # interrupted: continue from its last step
         cmd = [sys.executable, "-m", "nanoresearch_cli", "resume", "--no-ray", qid]
     cmd += ["--set", "budgets.review_rounds=0"] if fast else []
+    for kv in overrides:  # e.g. providers.embedded_engine=transformers
+        cmd += ["--set", kv]
     env = dict(os.environ, NANORESEARCH_HOME=str(data_dir))
     with open(data_dir / f"{qid}.log", "a") as log:
         return subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure-only", action="store_true")
     ap.add_argument("--fast", action="store_true", help="no revision rounds (see the docstring)")
     ap.add_argument("--rerun", action="store_true", help="run tasks whose project already finished again")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
+                    help="a setting for every task's run, e.g. providers.embedded_engine=transformers")
     args = ap.parse_args(argv)
     rows = []
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.measure_only or (done and not args.rerun):
             rc = None if args.measure_only else "resumed"
         else:
-            rc = run_task(qid, args.data_dir, args.fast)
+            rc = run_task(qid, args.data_dir, args.fast, args.overrides)
         topic = ResearchTopic.model_validate_json((TASKS / f"{qid}.json").read_text())
         row = measure(project, topic) if project.exists() else {"task": qid, "design": False,
                                                                    "design_issues": ["no project"]}

@@ -10,7 +10,7 @@ def test_finished_tasks_are_not_run_again_and_results_land_in_the_out_dir(tmp_pa
     done.mkdir(parents=True)
     (done / "result.json").write_text("{}")
     ran = []
-    monkeypatch.setattr(pq, "run_task", lambda qid, data_dir, fast: ran.append(qid) or 1)
+    monkeypatch.setattr(pq, "run_task", lambda qid, data_dir, fast, overrides=(): ran.append(qid) or 1)
     pq.main(["--tasks", "tab_01,ts_01", "--data-dir", str(tmp_path), "--fast"])
     assert ran == ["ts_01"]  # tab_01 finished: resumed, not rerun
     rows = [json.loads(x) for x in (tmp_path / "paper_quality.jsonl").read_text().splitlines()]
@@ -26,5 +26,6 @@ def test_an_interrupted_project_is_resumed_not_restarted(tmp_path, monkeypatch):
     (tmp_path / "projects" / "ts_01" / "project.json").write_text("{}")
     calls = []
     monkeypatch.setattr(pq.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or type("R", (), {"returncode": 0})())
-    pq.run_task("ts_01", tmp_path, fast=True)
+    pq.run_task("ts_01", tmp_path, fast=True, overrides=["providers.embedded_engine=transformers"])
     assert calls[0][3:6] == ["resume", "--no-ray", "ts_01"] and "budgets.review_rounds=0" in calls[0]
+    assert calls[0][-2:] == ["--set", "providers.embedded_engine=transformers"]
