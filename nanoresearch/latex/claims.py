@@ -14,7 +14,7 @@ Two kinds, both by rule (so small-model prose and templates pass the same gate):
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Sequence
 
 # venues people name; a sentence naming one must find it in the references or the facts
 VENUES = ("JMLR", "Journal of Machine Learning Research", "NeurIPS", "NIPS", "ICML", "ICLR", "AAAI",
@@ -108,6 +108,3 @@ def provenance_claim_reason(sentence: str, papers: Sequence = (), facts: str = "
 def claim_reason(sentence: str, papers: Sequence = (), facts: str = "") -> str | None:
     return method_claim_reason(sentence) or provenance_claim_reason(sentence, papers, facts)
 
-
-def gate_claims(sentences: Iterable[str], papers: Sequence = (), facts: str = "") -> list[tuple[str, str | None]]:
-    return [(s, claim_reason(s, papers, facts)) for s in sentences]
