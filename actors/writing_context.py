@@ -119,9 +119,8 @@ class PaperInputs:
         import re as _re
         for lv in self.design.levels:  # "25% of the training split", "noise (level 0.5)": configuration
             for num, pct in _re.findall(r"(\d+(?:\.\d+)?)(\s*%)?", lv):
-                self.evidence.add(float(num), f"design level: {lv}", "count")
-                if pct:
-                    self.evidence.add(float(num) / 100, f"design level: {lv}")
+                # "25%" traces as the share 0.25 only: a bare 25 ("a factor of 25") must not
+                self.evidence.add(float(num) / 100 if pct else float(num), f"design level: {lv}")
 
     @property
     def claim_facts(self) -> str:
@@ -147,7 +146,8 @@ class PaperInputs:
         what = ("a model trained on a share of the training split (learning curve)" if self.design.kind == "scaling"
                 else "the clean and each perturbed test set")
         n = len({m.seed for m in recs})
-        return results_table(recs, label="tab:conditions", method_order=[self.method, *self.baselines], caption=(
+        return results_table(recs, label="tab:conditions", method_order=[self.method, *self.baselines],
+                             keep_column_order=True, caption=(
             f"{escape_latex(self.primary)} per method for {what}: mean $\\pm$ standard deviation over "
             f"{n} seed{'s' if n != 1 else ''}; best mean per column in bold."))
 

@@ -43,7 +43,8 @@ def filler_reason(sentence: str) -> str | None:
     words = _content_words(s)
     grams = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
     rep = next((g for g in dict.fromkeys(grams) if grams.count(g) > 1), None)
-    if rep and len(words) < 25:
+    measured = len(re.findall(r"\d\.\d", s)) >= 2  # a sentence of measured values repeats method names, not itself
+    if rep and len(words) < 25 and not measured:
         return f"circular: repeats {rep!r}"
     m = re.match(r"^(?:the )?([\w\- ]{3,60}?) (?:is|are|means) ", s, re.I)
     if m:
