@@ -317,6 +317,10 @@ class PaperInputs:
                 f"{human_list([escape_latex(m) for m in bp.metrics])} on the test split, and repeat every "
                 f"run with {n_seeds} random seeds." + self.condition_setup())
 
+    def _classification(self) -> bool:
+        tasks = {c.task for c in self.cards if c.name in self.datasets}
+        return "classification" in tasks or (not tasks and self.primary not in ("rmse", "mae", "r2", "mase", "smape"))
+
     def condition_setup(self) -> str:
         """How the scaling / robustness conditions were run (only those that ran)."""
         d, e = self.design, escape_latex
@@ -324,7 +328,8 @@ class PaperInputs:
         if d.kind == "scaling" and ran:
             shares = [lv.split(" of ")[0] for lv in d.levels if not lv.startswith("100%")]
             return (f" For the learning curve, every method is also trained on {human_list([e(x) for x in shares])} "
-                    "of the training split (seeded, class-stratified subsets) and scored on the same test set.")
+                    "of the training split (seeded subsets" + (", stratified by class" if self._classification() else "")
+                    + ") and scored on the same test set.")
         if d.kind == "robustness" and ran:
             return (" For robustness, every trained model is also scored on perturbed copies of the test "
                     f"features: {human_list([e(x) for x in d.levels[1:]])}; Gaussian noise has a standard "
@@ -376,8 +381,12 @@ class PaperInputs:
                     "do not survey related work here.")
         differ = {"factorial": f"whereas this study measures whether {e(self.design.factor)} changes "
                                "the ranking of the methods it compares",
-                  }.get(self.design.kind, "whereas this study runs a controlled comparison of "
-                                          f"{e(self.method)} against the baselines on the same data")
+                  "scaling": "whereas this study measures how the gap between the methods changes with "
+                             "the amount of training data",
+                  "robustness": "whereas this study measures how the methods hold up on perturbed test sets",
+                  }.get(self.design.kind if self.design.kind == "factorial" or self.condition_metrics else "",
+                        "whereas this study runs a controlled comparison of "
+                        f"{e(self.method)} against the baselines on the same data")
         out = []
         for _, stem, recs in themes(self.papers):
             keys = ",".join(bib_key(r.id) for r in recs)
