@@ -348,8 +348,16 @@ class PaperInputs:
             best = [r.order[lv][0][0] for lv in r.levels]
             p = (f" (interaction of the two leading methods with the condition: paired t-test over "
                  f"{r.n_seeds} seeds, $p = {fmt_num(r.p_value, 3).strip('$')}$)") if r.p_value is not None else ""
-            out.append(f"The best method {'changes from ' + e(best[0]) + ' to ' + e(best[-1]) if r.changed else 'stays ' + e(best[0])}"
-                       f" when {e(self.design.factor)} is applied{p}.")
+            if len(r.levels) == 2:
+                out.append(f"The best method {'changes from ' + e(best[0]) + ' to ' + e(best[-1]) if r.changed else 'stays ' + e(best[0])}"
+                           f" when {e(self.design.factor)} is applied{p}.")
+                continue
+            # several interventions: each against the untreated condition (the test is the last one's)
+            for i, lv in enumerate(r.levels[1:], 1):
+                head = e(lv[:1].upper() + lv[1:])
+                change = (f"changes from {e(best[0])} ({e(r.levels[0])}) to {e(best[i])}" if best[i] != best[0]
+                          else f"stays {e(best[0])}, as {e(r.levels[0])}")
+                out.append(f"{head}, the best method {change}" + (p if i == len(r.levels) - 1 else "") + ".")
         return out
 
     def design_sentence(self) -> str:

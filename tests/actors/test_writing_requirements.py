@@ -149,3 +149,24 @@ def test_condition_runs_get_their_table_and_sentences(tmp_path, kind):
     assert "In answer to the question: with" in secs["conclusion"]
     from nanoresearch.latex.prose import repeated_sentences
     assert repeated_sentences([d.abstract, *(v for k, v in secs.items() if k != "provenance")]) == []
+
+
+def test_three_condition_factorial_states_each_change_against_the_untreated_condition():
+    """tab_03: without preprocessing / with standardisation / with quantile transformation; the
+    best method may change with one intervention and not the other, and the text says which."""
+    from types import SimpleNamespace
+
+    from actors.writing_context import PaperInputs
+    from actors.writing_design import Ranking
+
+    topic = ResearchTopic(problem_statement="How much do standardisation and quantile transformation change the "
+                          "accuracy of k-NN, SVM and logistic regression on breast-cancer diagnosis?", domain="tabular")
+    d = derive_design(topic)
+    lv = d.levels
+    rank = Ranking("breast_cancer", "accuracy", lv, {lv[0]: [("logistic regression", 0.952), ("k-NN", 0.927)],
+                                                     lv[1]: [("logistic regression", 0.967), ("SVM", 0.966)],
+                                                     lv[2]: [("SVM", 0.964), ("k-NN", 0.963)]}, True, 0.019, 5)
+    out = PaperInputs.ranking_sentences(SimpleNamespace(design=d, ranks=[rank]))
+    assert "With standardisation, the best method stays logistic regression, as without preprocessing." in out
+    assert any(s.startswith("With quantile transformation, the best method changes from logistic regression "
+                            "(without preprocessing) to SVM") and "p = 0.019" in s for s in out)
