@@ -32,7 +32,7 @@ from nanoresearch.types import (
 from nanoresearch.errors import UserError
 from nanoresearch.types import SkillEntry, SkillStage
 from storage.conditions import condition_tags, filter_conditions
-from storage.requirements import Check, check_all, enforce_blueprint, unique_forms
+from storage.requirements import Check, check_all, enforce_blueprint, enforced_ids, unique_forms
 from storage.scoring import overlap, tokens
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,10 @@ def enforce_requirements(o: Orchestrator, pr: PlanningResult) -> PlanningResult:
 
 def check_paper_requirements(o: Orchestrator, res: WritingResult) -> None:
     def run() -> RequirementsRecord:
-        rec = RequirementsRecord(checks=check_all(_requirements(o), draft=res.draft))
+        reqs = _requirements(o)  # the writer enforced paper forms by rule (writing/provenance.json)
+        prov = o.ws.read_json("writing/provenance.json") if o.ws.exists("writing/provenance.json") else {}
+        rec = RequirementsRecord(checks=check_all(reqs, draft=res.draft,
+                                                  enforced=enforced_ids(reqs, prov.get("requirements", []))))
         for c in rec.checks:
             if c.met is False:
                 o.record(Phase.WRITING, "requirements", f"unmet: {c.form}", c.evidence, ok=False)

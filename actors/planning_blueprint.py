@@ -153,7 +153,9 @@ def scrub(d: DraftOut, fallback: DraftOut) -> tuple[DraftOut, list[str]]:
 
 
 def from_blueprint(bp: Blueprint) -> DraftOut:
-    return DraftOut(title=bp.title, datasets=[d.name for d in bp.datasets],
+    """The previous blueprint as a draft (scrub's fallback): not validated against the
+    model's size limits, since a factorial design may have more arms than a model may draft."""
+    return DraftOut.model_construct(title=bp.title, datasets=[d.name for d in bp.datasets],
                     baselines=[b.name for b in bp.baselines], method=bp.proposed_method.name,
                     method_description=bp.proposed_method.description, metrics=bp.metrics,
                     primary_metric=bp.primary_metric, ablations=[a.name for a in bp.ablations])

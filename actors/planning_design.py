@@ -6,8 +6,11 @@ model gets it too; a strong model's draft is held to the same check):
                the paper reports the ranking in each condition, whether it changes, and the
                significance of the change
 - ablation     "Does adding / component C improve M?"     -> M with and without C
-- scaling      "How does ... change as the data shrinks?" -> a curve over sizes
-- robustness   "Is A more robust ... noise / shift?"      -> clean vs perturbed test sets
+- scaling      "How does ... change as the data shrinks?" -> a learning curve: every method also
+               trained on shares of the training split (the seeded harness's "train_fractions");
+               a capacity axis (components, buckets) is recorded as not run
+- robustness   "Is A more robust ... noise / shift?"      -> clean vs perturbed test sets (the
+               harness's "test_perturbations"; per modality when one modality is corrupted)
 
 `design_issues` is the reviewer's rule: a blueprint that leaves out a named method, dataset
 or metric, or lacks an arm the form needs, does not answer the question, and it says why.
@@ -35,6 +38,7 @@ METHOD_WORDS: list[tuple[str, str]] = [
 FACTORS: list[tuple[str, str]] = [
     (r"(?:feature |input )?standardi[sz](?:ation|ing|e)|z-scor\w*|feature scaling|scaling of (?:the )?features",
      "standardisation"),
+    (r"quantile[- ]transform\w*", "quantile transformation"),
 ]
 _RANKING = re.compile(r"\b(?:which|ranking|rank|order|best|winner|favou?r)\b", re.I)
 _CHANGE = re.compile(r"\b(?:change|alter|affect|flip|reverse|matter)\w*", re.I)
@@ -63,35 +67,89 @@ def named_metrics(topic: ResearchTopic) -> list[str]:
     return [k for k, pat in METRIC_WORDS.items() if re.search(pat, text, re.I)]
 
 
-def _factor(text: str) -> tuple[str, str] | None:
-    for pat, name in FACTORS:
-        m = re.search(pat, text, re.I)
-        if m:
-            return m.group(0), name
-    return None
+def _factors(text: str) -> list[tuple[str, str]]:
+    """Every intervention the question names, in the order it names them."""
+    hits = [(m.start(), m.group(0), name) for pat, name in FACTORS for m in [re.search(pat, text, re.I)] if m]
+    return [(w, n) for _, w, n in sorted(hits)]
+
+
+def _domain(topic: ResearchTopic) -> str:
+    from nanoresearch.datasets.resolve import resolve_domain
+    from nanoresearch.scaffolds import DOMAIN_SPECS
+    from nanoresearch.errors import UserError
+
+    try:
+        return resolve_domain(topic.domain or "general", tuple(DOMAIN_SPECS))
+    except UserError:
+        return topic.domain or "general"
+
+
+_DATA_SIZE = re.compile(r"\b(?:training[- ]set (?:size|shrinks?|grows?)|the training set shrinks|"
+                        r"as the (?:training )?(?:set|data) (?:shrinks?|grows?)|data[- ]size|learning curves?|"
+                        r"few(?:er)? (?:labels|training (?:examples|samples))|amount of (?:training )?data)\b", re.I)
+
+
+def scaling_levels(q: str) -> list[str]:
+    """Training-set shares of a data-size question: the percentages it names (down to its
+    smallest), else 10%, 25%, 50%; always ending at the full training split."""
+    pcts = sorted({float(p) for p in re.findall(r"(\d+(?:\.\d+)?)\s*%", q) if 0 < float(p) <= 100})
+    lo = pcts[0] if pcts and pcts[0] < 100 else None
+    fr = sorted({lo, *(x for x in (25.0, 50.0, 75.0) if x > lo)}) if lo else [10.0, 25.0, 50.0]
+    return [f"{f:g}% of the training split" for f in fr] + ["100% of the training split"]
+
+
+def robustness_levels(q: str, domain: str) -> list[str]:
+    """Perturbed test sets a robustness question asks for (the harness's kinds): noise by
+    default; dropout for missing/corrupted values; a shift for shift; per modality when the
+    question says one modality is corrupted."""
+    kinds = []
+    if re.search(r"\bnois", q, re.I) or not re.search(r"\bshift|missing|dropout|corrupt", q, re.I):
+        kinds.append("gaussian noise")
+    if re.search(r"\bmissing|dropout|corrupt", q, re.I) and not kinds:
+        kinds.append("feature dropout")
+    if re.search(r"\bshift", q, re.I):
+        kinds.append("shift")
+    blocks = ["image", "text"] if domain == "multimodal" and re.search(r"\b(?:one|a|either) modality|"
+                                                                       r"modalit(?:y|ies) (?:is|are) corrupt", q, re.I) else [""]
+    return ["clean test set"] + [f"{k}{' on the ' + b + ' features' if b else ''} (level {lv:g})"
+                                 for k in kinds for b in blocks for lv in (0.5, 1.0)]
 
 
 def derive_design(topic: ResearchTopic) -> DesignSpec:
     q = topic.problem_statement
     methods = named_methods(q)
     metrics = named_metrics(topic)
-    factor = _factor(q)
-    if factor and len(methods) >= 2 and (_RANKING.search(q) or _CHANGE.search(q)):
-        words, name = factor
-        levels = [f"without {name}", f"with {name}"]
-        return DesignSpec(kind="factorial", methods=methods, factor=name, levels=levels, metrics=metrics,
-                          arms=[f"{m} {lv}" for m in methods for lv in levels],
-                          rationale=f"the question asks whether {words!r} changes the result of "
-                                    f"{len(methods)} named methods: every method runs with and without it")
+    factors = _factors(q)
+    domain = _domain(topic)
+    from nanoresearch.scaffolds.build import SUPERVISED_DOMAINS
+
+    if factors and len(methods) >= 2 and (_RANKING.search(q) or _CHANGE.search(q)):
+        names = [n for _, n in factors]
+        levels = ([f"without {names[0]}", f"with {names[0]}"] if len(names) == 1 else
+                  ["without preprocessing", *(f"with {n}" for n in names)])
+        return DesignSpec(kind="factorial", methods=methods, factor=" or ".join(names), levels=levels,
+                          metrics=metrics, arms=[f"{m} {lv}" for m in methods for lv in levels],
+                          rationale=f"the question asks whether {' and '.join(repr(w) for w, _ in factors)} "
+                                    f"change the result of {len(methods)} named methods: every method runs "
+                                    "in every condition")
     if _ROBUST.search(q):
+        runs = domain in SUPERVISED_DOMAINS
         return DesignSpec(kind="robustness", methods=methods, factor="test-time perturbation",
-                          levels=["clean test set", "perturbed test set"], metrics=metrics,
-                          rationale="the question is about robustness to a perturbed test set",
-                          unrealised=["perturbed test sets are not generated by the offline scaffolds"])
+                          levels=robustness_levels(q, domain), metrics=metrics,
+                          rationale="the question is about robustness to a perturbed test set: every "
+                                    "method is scored on the clean and on perturbed test sets",
+                          unrealised=[] if runs else [f"perturbed test sets are not generated by the "
+                                                      f"offline {domain} harness"])
     if _SCALING.search(q):
-        return DesignSpec(kind="scaling", methods=methods, factor="training-set size or capacity",
-                          metrics=metrics, rationale="the question asks how a result changes along an axis",
-                          unrealised=["curves over data size are not run by the offline scaffolds"])
+        data_size = bool(_DATA_SIZE.search(q)) and domain in SUPERVISED_DOMAINS
+        return DesignSpec(kind="scaling", methods=methods,
+                          factor="training-set size" if _DATA_SIZE.search(q) else "model or feature capacity",
+                          levels=scaling_levels(q) if data_size else [], metrics=metrics,
+                          rationale="the question asks how a result changes along an axis"
+                                    + (": learning curves over shares of the training split" if data_size else ""),
+                          unrealised=[] if data_size else [
+                              "curves over this axis are not run by the offline harness; only the "
+                              "full-size configuration ran"])
     if _ABLATE.search(q) and len(methods) <= 1:
         return DesignSpec(kind="ablation", methods=methods, metrics=metrics,
                           rationale="the question asks whether one component helps: run with and without it")
@@ -151,6 +209,11 @@ def design_issues(bp: Blueprint, topic: ResearchTopic) -> list[str]:
             if arm.lower() not in [a.lower() for a in _arms(bp)]:
                 out.append(f"factorial arm {arm!r} is missing: without it the ranking change with "
                            f"and without {d.factor} cannot be measured")
+    if d.kind in ("scaling", "robustness") and len(d.levels) > 1 and not d.unrealised:
+        from nanoresearch.scaffolds.build import design_config
+
+        if not design_config(d.kind, d.levels, _domain(topic)):
+            out.append(f"the {d.kind} design has no runnable conditions ({', '.join(d.levels)})")
     if d.kind == "ablation" and not bp.ablations:
         out.append("the question asks whether a component helps, but no ablation removes it")
     return out

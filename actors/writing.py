@@ -30,6 +30,7 @@ from nanoresearch.types import (AnalysisReport, Blueprint, ChatMessage, DatasetC
                                 SkillEntry, TrajectoryEvent, UserProfile)
 
 from actors import writing_build as build
+from actors import writing_requirements as wreq
 from actors.writing_context import SECTION_TITLES, SECTIONS, PaperInputs, load_metrics
 from actors.writing_text import clean_model_text, drop_seen, safe_model_latex, sanitize_latex
 
@@ -69,6 +70,7 @@ class WritingState:
     prose: dict[str, str] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     figures: list[tuple[str, str]] = field(default_factory=list)
+    requirements: list[dict] = field(default_factory=list)  # per paper form: met / enforced / why not
 
 
 class WritingAgent:
@@ -92,15 +94,18 @@ class WritingAgent:
               blueprint: Blueprint, papers: Sequence[LiteratureRecord], analysis: AnalysisReport,
               runs_metrics: Any, paper_dir: Path, plan: Plan | None = None,
               skills: Sequence[SkillEntry] = (), cards: Sequence[DatasetCard] = (),
-              workspace_root: Path | None = None) -> PaperDraft:
+              workspace_root: Path | None = None, requirements: Sequence[dict] = ()) -> PaperDraft:
         """Draft, check and compile the paper in `paper_dir`; returns the draft (its
-        `compiled`/`pdf_path` say whether a PDF exists, `problems` what went wrong)."""
+        `compiled`/`pdf_path` say whether a PDF exists, `problems` what went wrong).
+        Standing requirements on the paper (forms from `requirements` and the plan's
+        "[standing requirement] paper ..." steps) are enforced by rule in finalize()."""
         check_tex_installation()  # fail before any model call, naming the Debian packages
         paper_dir = Path(paper_dir)
         paper_dir.mkdir(parents=True, exist_ok=True)
         st = self.state = WritingState(PaperInputs(
             topic, profile, hypothesis, blueprint, list(papers), analysis, load_metrics(runs_metrics),
             list(cards), plan, skills, workspace_root), paper_dir)
+        st.inputs.required = wreq.paper_forms(plan, requirements)
         title = self._make_outline()
         draft = PaperDraft(title=title, bib_keys=st.inputs.keys)
         st.figures = build.figure_blocks(st.inputs, paper_dir, draft.problems)
@@ -149,6 +154,11 @@ class WritingAgent:
         """Write files, audit, compile with the fix loop, save draft.json."""
         self._need_state()
         draft.problems = [p for p in draft.problems if p.startswith("figure")]
+        self.state.requirements = wreq.enforce(draft, self.inputs, self.inputs.required)
+        for r in self.state.requirements:
+            if r["enforced"] or r["met"] is False:
+                self.events.append(TrajectoryEvent(step="requirement", action=f"paper {r['form']['field']}: "
+                                                   f"{r['form']['value']}", outcome=r["how"], ok=bool(r["met"])))
         build.set_provenance_section(draft, self.events, self.inputs)
         tex = build.write_paper(draft, self.inputs, self.paper_dir)
         report = build.final_checks(draft, self.inputs, self.paper_dir)
@@ -175,7 +185,7 @@ class WritingAgent:
             self.events.append(TrajectoryEvent(step="compile", action="latexmk", ok=result.ok,
                                                outcome=f"{result.seconds:.1f}s, {result.pages} pages"))
         build.save_draft(draft, self.paper_dir)
-        build.write_provenance(self.events, self.inputs, self.paper_dir)
+        build.write_provenance(self.events, self.inputs, self.paper_dir, self.state.requirements)
         return draft
 
     def _repair_numbers(self, draft: PaperDraft, report):
@@ -276,7 +286,9 @@ class WritingAgent:
     def _checked(self, name: str, latex: str) -> tuple[str, list[str]]:
         inp = self.inputs
         latex, report = check_section(latex, section=name, bib_keys=inp.keys, evidence=inp.evidence,
-                                      papers=inp.papers, mode="remove")
+                                      papers=inp.papers, mode="remove", facts=inp.claim_facts)
+        inp.claims_dropped += [f"{name}: {f.detail}: {f.sentence[:200]}" for f in report.findings
+                               if f.check == "claim" and f"{name}: {f.detail}: {f.sentence[:200]}" not in inp.claims_dropped]
         return latex, [str(f) for f in report.problems]
 
     def _assemble(self, name: str) -> str:
@@ -292,13 +304,19 @@ class WritingAgent:
             return prose
         wide = inp.profile.paper_format == "conference" and len({(m.dataset, m.metric) for m in inp.metrics}) > 2
         table = results_table(inp.metrics, method_order=[inp.method, *inp.baselines], wide=wide)
+        curve = "learning curve" if inp.design.kind == "scaling" else "robustness profile"
         refs = (" Table~\\ref{tab:results} reports every method." if table else "") + "".join(
+            f" Figure~\\ref{{{label}}} plots the {curve}." if label == "fig:conditions" else
             f" Figure~\\ref{{{label}}} shows the analysis figure." for label, _ in self.state.figures)
         det = " ".join(inp.ranking_sentences() or inp.comparison_sentences()) + " " + inp.verdict_sentence() + refs
+        cond = " ".join(inp.condition_sentences())
+        eff = inp.efficiency_sentence() if inp.wants_efficiency() else ""
         seen: set[str] = set()
-        drop_seen(det, seen)
+        drop_seen(" ".join([det, cond, eff]), seen)
         prose = drop_seen(prose, seen)  # a small model echoes the facts it was given
-        return "\n\n".join(x for x in [det.strip(), prose, table, *[b for _, b in self.state.figures]] if x)
+        tables = [table, inp.condition_table(), inp.efficiency_table() if eff else ""]
+        return "\n\n".join(x for x in [det.strip(), cond, eff, prose, *tables,
+                                        *[b for _, b in self.state.figures]] if x)
 
     # ------------------------------------------------------------------ LaTeX fixes
     def _fix_section(self, name: str, err, attempt: int) -> str | None:

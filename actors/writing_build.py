@@ -56,7 +56,23 @@ def figure_blocks(inputs: PaperInputs, paper_dir: Path, problems: list[str]) -> 
             "\\begin{figure}[t]", "\\centering",
             f"\\includegraphics[width=\\linewidth]{{figures/{dest.name}}}",
             f"\\caption{{{caption}}}", f"\\label{{{label}}}", "\\end{figure}"])))
-    return out
+    return out + condition_figure_block(inputs, paper_dir)
+
+
+def condition_figure_block(inputs: PaperInputs, paper_dir: Path) -> list[tuple[str, str]]:
+    """The learning curve / robustness profile drawn from the condition records."""
+    from actors.writing_tables import condition_figure
+
+    kind, dest = inputs.design.kind, paper_dir / "figures" / "conditions.png"
+    if not condition_figure(inputs.metrics, inputs.condition_metrics, kind, inputs.primary, dest):
+        return []
+    what = ("against the share of the training split it was trained on" if kind == "scaling"
+            else "on the clean and each perturbed test set")
+    caption = (f"Mean {escape_latex(inputs.primary)} per method {what}; error bars show one standard "
+               "deviation over seeds.")
+    return [("fig:conditions", "\n".join([
+        "\\begin{figure}[t]", "\\centering", f"\\includegraphics[width=\\linewidth]{{figures/{dest.name}}}",
+        f"\\caption{{{caption}}}", "\\label{fig:conditions}", "\\end{figure}"]))]
 
 
 def section_file(name: str, body: str) -> str:
@@ -164,7 +180,7 @@ def section_sources(events, inputs: PaperInputs) -> dict[str, str]:
     return out
 
 
-def write_provenance(events, inputs: PaperInputs, paper_dir: Path) -> None:
+def write_provenance(events, inputs: PaperInputs, paper_dir: Path, requirements=()) -> None:
     """writing/provenance.json: where every part of the paper came from, plus what the
     system decided on the way (verdict, analysis notes, literature filter, design)."""
     atomic_write_json(A.PROVENANCE.at(paper_dir), {
@@ -173,6 +189,8 @@ def write_provenance(events, inputs: PaperInputs, paper_dir: Path) -> None:
         "design": inputs.design.model_dump(),
         "resolved_inputs": list(inputs.blueprint.resolved_inputs),
         "literature": inputs.related_counts,
+        "requirements": list(requirements),
+        "claims_dropped": list(getattr(inputs, "claims_dropped", [])),
         "verdict": inputs.analysis.verdict,
         "analysis_notes": list(inputs.analysis.notes),
         "events": [{"step": e.step, "action": e.action, "outcome": e.outcome[:300], "ok": e.ok} for e in events],

@@ -16,8 +16,9 @@ from typing import Any, Sequence
 from actors.planning_design import derive_design, named_methods
 from actors.writing_design import Ranking, rankings
 from actors.writing_related import select_citable, study_groups, themes
+from actors import writing_tables as wt
 from nanoresearch import artifacts as A
-from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex
+from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex, results_table
 from nanoresearch.types import (AnalysisReport, Blueprint, DatasetCard, Hypothesis,
                                 LiteratureRecord, MetricRecord, Plan, ResearchTopic,
                                 SkillEntry, UserProfile)
@@ -92,8 +93,13 @@ class PaperInputs:
     retrieved: list[LiteratureRecord] = field(init=False)
     related_counts: dict[str, int] = field(init=False)
     ranks: list[Ranking] = field(init=False)
+    efficiency: list[MetricRecord] = field(init=False)  # fit time / peak memory per method
+    condition_metrics: list[MetricRecord] = field(init=False)  # learning-curve / perturbed scores
+    required: list[dict] = field(default_factory=list)  # standing requirement forms on the paper
+    claims_dropped: list[str] = field(default_factory=list)  # sentences the claim gate removed, with why
 
     def __post_init__(self) -> None:
+        self.metrics, self.efficiency, self.condition_metrics = wt.split_metrics(self.metrics)
         # only relevant records with complete references are cited (writing_related.py)
         self.retrieved = list({p.id: p for p in self.papers}.values())
         design = self.design
@@ -110,6 +116,60 @@ class PaperInputs:
                     self.evidence.add(v, f"mean {r.metric} of {meth} {lv} on {r.dataset}")
             if r.p_value is not None:
                 self.evidence.add(r.p_value, f"interaction p-value on {r.dataset}", "p_value")
+        wt.add_evidence(self.evidence, self.condition_records(), self.efficiency)
+        import re as _re
+        for lv in self.design.levels:  # "25% of the training split", "noise (level 0.5)": configuration
+            for num, pct in _re.findall(r"(\d+(?:\.\d+)?)(\s*%)?", lv):
+                # "25%" traces as the share 0.25 only: a bare 25 ("a factor of 25") must not
+                self.evidence.add(float(num) / 100 if pct else float(num), f"design level: {lv}")
+
+    @property
+    def claim_facts(self) -> str:
+        """What the project itself states (the researcher's topic and the catalog cards; not
+        model output): a venue, award or date may be claimed only if it is here or in a reference."""
+        t = self.topic
+        return " ".join([t.problem_statement, t.background, t.extra_context, *t.user_requirements,
+                         *(f"{c.name} {c.source} {c.license} {c.description} {c.size}" for c in self.cards)])
+
+    # ------------------------------------------------------------------ conditions and costs
+    @property
+    def primary(self) -> str:
+        have = list(dict.fromkeys(m.metric for m in self.metrics))
+        return self.blueprint.primary_metric if self.blueprint.primary_metric in have else (have or [""])[0]
+
+    def condition_records(self) -> list[MetricRecord]:
+        return wt.condition_records(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+
+    def condition_table(self) -> str:
+        recs = self.condition_records()
+        if not recs:
+            return ""
+        what = ("a model trained on a share of the training split (learning curve)" if self.design.kind == "scaling"
+                else "the clean and each perturbed test set")
+        n = len({m.seed for m in recs})
+        return results_table(recs, label="tab:conditions", method_order=[self.method, *self.baselines],
+                             keep_column_order=True, caption=(
+            f"{escape_latex(self.primary)} per method for {what}: mean $\\pm$ standard deviation over "
+            f"{n} seed{'s' if n != 1 else ''}; best mean per column in bold."))
+
+    def condition_sentences(self) -> list[str]:
+        out = wt.condition_sentences(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+        return out + (["Table~\\ref{tab:conditions} gives every condition."] if out else [])
+
+    def wants_efficiency(self) -> bool:
+        """An efficiency table in the results when the question is about time, cost or
+        memory (a standing requirement for one is enforced in finalize, and recorded so)."""
+        import re as _re
+
+        said = _re.search(r"\b(?:training[- ]time|time|cost|memory|efficien\w*|faster|slower|speed)\b",
+                          self.topic.problem_statement, _re.I)
+        return bool(self.efficiency) and bool(said)
+
+    def efficiency_table(self) -> str:
+        return wt.efficiency_table(self.efficiency, [self.method, *self.baselines])
+
+    def efficiency_sentence(self) -> str:
+        return wt.efficiency_sentence(self.efficiency)
 
     @property
     def design(self):
@@ -193,7 +253,7 @@ class PaperInputs:
                        *self.code_provenance()],
             "experimental_setup": [f"Datasets: {human_list(self.datasets)}", f"Metrics: {human_list(bp.metrics)}",
                                    f"Seeds: {len(bp.seeds)}", *[f"{c.name}: {c.size}" for c in self.cards if c.size]],
-            "results": [*self.ranking_sentences(), *self.comparison_facts()],
+            "results": [*self.ranking_sentences(), *self.comparison_facts(), *self.condition_sentences()[:-1]],
             "limitations": [*self.design.unrealised, f"Only {len(self.datasets)} dataset(s) were used.",
                             *self.code_provenance()[1:2]]
             + ([f"Planned but not run: {human_list(self.datasets_not_run)}."] if self.datasets_not_run else []),
@@ -256,7 +316,27 @@ class PaperInputs:
         return (f"We evaluate on {data}. We compare {escape_latex(self.method)} with "
                 f"{human_list([escape_latex(b) for b in self.baselines])}, report "
                 f"{human_list([escape_latex(m) for m in bp.metrics])} on the test split, and repeat every "
-                f"run with {n_seeds} random seeds.")
+                f"run with {n_seeds} random seeds." + self.condition_setup())
+
+    def _classification(self) -> bool:
+        tasks = {c.task for c in self.cards if c.name in self.datasets}
+        return "classification" in tasks or (not tasks and self.primary not in ("rmse", "mae", "r2", "mase", "smape"))
+
+    def condition_setup(self) -> str:
+        """How the scaling / robustness conditions were run (only those that ran)."""
+        d, e = self.design, escape_latex
+        ran = {m.split for m in self.condition_metrics}
+        if d.kind == "scaling" and ran:
+            shares = [lv.split(" of ")[0] for lv in d.levels if not lv.startswith("100%")]
+            return (f" For the learning curve, every method is also trained on {human_list([e(x) for x in shares])} "
+                    "of the training split (seeded subsets" + (", stratified by class" if self._classification() else "")
+                    + ") and scored on the same test set.")
+        if d.kind == "robustness" and ran:
+            return (" For robustness, every trained model is also scored on perturbed copies of the test "
+                    f"features: {human_list([e(x) for x in d.levels[1:]])}; Gaussian noise has a standard "
+                    "deviation of the level times each feature's standard deviation on the training split, "
+                    "and a named modality limits the noise to that modality's features.")
+        return ""
 
     # ------------------------------------------------------------------ design-aware text
     def ranking_sentences(self) -> list[str]:
@@ -269,17 +349,36 @@ class PaperInputs:
             best = [r.order[lv][0][0] for lv in r.levels]
             p = (f" (interaction of the two leading methods with the condition: paired t-test over "
                  f"{r.n_seeds} seeds, $p = {fmt_num(r.p_value, 3).strip('$')}$)") if r.p_value is not None else ""
-            out.append(f"The best method {'changes from ' + e(best[0]) + ' to ' + e(best[-1]) if r.changed else 'stays ' + e(best[0])}"
-                       f" when {e(self.design.factor)} is applied{p}.")
+            if len(r.levels) == 2:
+                out.append(f"The best method {'changes from ' + e(best[0]) + ' to ' + e(best[-1]) if r.changed else 'stays ' + e(best[0])}"
+                           f" when {e(self.design.factor)} is applied{p}.")
+                continue
+            # several interventions: each against the untreated condition (the test is the last one's)
+            for i, lv in enumerate(r.levels[1:], 1):
+                head = e(lv[:1].upper() + lv[1:])
+                change = (f"changes from {e(best[0])} ({e(r.levels[0])}) to {e(best[i])}" if best[i] != best[0]
+                          else f"stays {e(best[0])}, as {e(r.levels[0])}")
+                out.append(f"{head}, the best method {change}" + (p if i == len(r.levels) - 1 else "") + ".")
         return out
 
     def design_sentence(self) -> str:
         d, e = self.design, escape_latex
         data = human_list([e(x) for x in self.datasets])
         if d.kind == "factorial":
+            if len(d.levels) > 2:
+                return (f"We run each of {human_list([e(m) for m in d.methods])} in every condition "
+                        f"({human_list([e(x) for x in d.levels])}) on {data}, and compare the rankings "
+                        "across conditions.")
             return (f"We run each of {human_list([e(m) for m in d.methods])} {e(d.levels[0])} and "
                     f"{e(d.levels[-1])} on {data}, and compare the rankings of the two conditions.")
-        return (f"We compare {e(self.method)} with {human_list([e(b) for b in self.baselines])} on {data}.")
+        extra = ""
+        if d.kind == "scaling" and self.condition_metrics:
+            extra = (" To trace a learning curve, every method is also trained on "
+                     f"{human_list([e(x.split(' of ')[0]) for x in d.levels if not x.startswith('100%')])} "
+                     "of its training data.")
+        elif d.kind == "robustness" and self.condition_metrics:
+            extra = " Every trained model is also scored on perturbed copies of the test set."
+        return (f"We compare {e(self.method)} with {human_list([e(b) for b in self.baselines])} on {data}.{extra}")
 
     def related_paragraph(self) -> str:
         """One sentence per theme of cited work: what the group does, how this study differs;
@@ -291,8 +390,12 @@ class PaperInputs:
                     "do not survey related work here.")
         differ = {"factorial": f"whereas this study measures whether {e(self.design.factor)} changes "
                                "the ranking of the methods it compares",
-                  }.get(self.design.kind, "whereas this study runs a controlled comparison of "
-                                          f"{e(self.method)} against the baselines on the same data")
+                  "scaling": "whereas this study measures how the gap between the methods changes with "
+                             "the amount of training data",
+                  "robustness": "whereas this study measures how the methods hold up on perturbed test sets",
+                  }.get(self.design.kind if self.design.kind == "factorial" or self.condition_metrics else "",
+                        "whereas this study runs a controlled comparison of "
+                        f"{e(self.method)} against the baselines on the same data")
         out = []
         for _, stem, recs in themes(self.papers):
             keys = ",".join(bib_key(r.id) for r in recs)
@@ -304,11 +407,16 @@ class PaperInputs:
     def method_text(self) -> str:
         d, e = self.design, escape_latex
         if d.kind == "factorial":
-            return (f"Each classifier ({human_list([e(m) for m in d.methods])}) is trained in two "
-                    f"conditions: on the raw features ({e(d.levels[0])}) and on features rescaled to zero "
-                    "mean and unit variance with statistics estimated on the training split only "
-                    f"({e(d.levels[-1])}). Hyperparameters are the same in both conditions, so a "
-                    "difference between conditions is due to the preprocessing alone.")
+            what = {"standardisation": "on features rescaled to zero mean and unit variance",
+                    "quantile transformation": "on features mapped through their empirical quantiles to a "
+                                               "standard normal distribution"}
+            conds = [f"{'on the raw features' if lv.startswith('without') else what.get(lv[5:], e(lv))} ({e(lv)})"
+                     for lv in d.levels]
+            return (f"Each classifier ({human_list([e(m) for m in d.methods])}) is trained in "
+                    f"{ {2: 'two', 3: 'three', 4: 'four'}.get(len(d.levels), len(d.levels))} conditions: "
+                    f"{human_list(conds)}; every transformation is "
+                    "estimated on the training split only. Hyperparameters are the same in every condition, so "
+                    "a difference between conditions is due to the preprocessing alone.")
         desc = self.blueprint.proposed_method.description
         own = desc if desc and desc.strip() != self.hypothesis.statement.strip() else ""
         return (f"The proposed method, {e(self.method)}, " + (f"works as follows: {e(own.rstrip('.'))}. " if own
@@ -332,6 +440,15 @@ class PaperInputs:
     def headline(self, where: str) -> str:
         """The answer in one sentence, worded per place so no sentence is printed twice."""
         e = escape_latex
+        gap = wt.condition_gap(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+        if gap:
+            ds, a, b, g_ref, g_hard, hard = gap
+            ref = "all training data" if self.design.kind == "scaling" else "the clean test set"
+            if where == "abstract":
+                return (f"We find that the gap in mean {e(self.primary)} between {e(a)} and {e(b)} on {e(ds)} "
+                        f"is {g_ref:.3f} on {ref} and {g_hard:.3f} with {e(hard)}.")
+            return (f"In answer to the question: with {e(hard)}, {e(a)} and {e(b)} differ by {g_hard:.3f} in mean "
+                    f"{e(self.primary)} on {e(ds)}, against {g_ref:.3f} on {ref}.")
         for r in self.ranks[:1]:
             best = [r.order[lv][0][0] for lv in r.levels]
             if where == "abstract":
@@ -362,7 +479,8 @@ class PaperInputs:
             "related_work": self.related_paragraph(),
             "method": self.method_text() + " " + " ".join(e(x) for x in self.code_provenance()),
             "experimental_setup": self.setup_details(),
-            "results": " ".join(self.ranking_sentences() or self.comparison_sentences()) + " " + self.verdict_sentence(),
+            "results": " ".join([*(self.ranking_sentences() or self.comparison_sentences()),
+                                 *self.condition_sentences()]) + " " + self.verdict_sentence(),
             "limitations": f"The study covers {_plural(len(self.datasets), 'dataset')} and a small compute budget, so "
                            "the conclusions may not transfer to larger data or models. "
                            + " ".join(e(n.rstrip(".")) + "." for n in self.design.unrealised)

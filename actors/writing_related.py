@@ -20,7 +20,7 @@ from nanoresearch.embeddings import HashEmbedder
 from nanoresearch.literature.text import tokenize
 from nanoresearch.types import LiteratureRecord
 
-THRESHOLD = 0.30  # calibrated on the labelled set: see module docstring and the test
+THRESHOLD = 0.38  # calibrated on the labelled set (max F1 over 80 records, 5 questions): see the test
 # words of a question that say nothing about its topic
 _GENERIC = set(tokenize("does do change changes which best better improve improves match matches "
                         "outperform model models method methods approach using based study data "
@@ -65,7 +65,9 @@ def study_groups(question: str, methods: Sequence[str], datasets: Sequence[str],
     if factor:
         groups.append(f"{factor} {_SYNONYMS.get(factor, '')}")
     rest = set(tokenize(question)) - _GENERIC - {t for g in groups for t in tokenize(g)}
-    return groups + ([" ".join(sorted(rest))] if rest and not groups else [])
+    # the question's own topic words are a facet too when it names fewer than two methods
+    # ("late fusion ... modality ... noise"): the data alone would rank any classifier paper
+    return groups + ([" ".join(sorted(rest))] if rest and len(methods) < 2 else [])
 
 
 def _lexical(groups: Sequence[str], r: LiteratureRecord) -> float:

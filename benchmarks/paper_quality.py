@@ -8,6 +8,11 @@ references? Counts per paper, a table, then one JSON line.
     # measure projects that already ran (no model calls)
     python -m benchmarks.paper_quality --measure-only --data-dir /tmp/pq
 
+A task whose project already finished (writing/result.json exists) is not run again
+(`--rerun` forces it), so an interrupted sweep resumes where it stopped; each measured
+row is appended to <data-dir>/paper_quality.jsonl and the summary written to
+<data-dir>/paper_quality.json.
+
 The full cycle on the embedded model takes minutes per task on 2 cores; `--fast` sets
 `budgets.review_rounds=0` (no revision rounds: the first draft is what is measured, and
 revision only rewrites sections through the same gates).
@@ -28,13 +33,14 @@ from nanoresearch import artifacts as A
 from nanoresearch.datasets import get_catalog
 from nanoresearch.latex import cited_keys
 from nanoresearch.latex.bib import bib_key
+from nanoresearch.latex.claims import claim_reason
 from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences
 from nanoresearch.types import IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus
 
 TASKS = Path(__file__).parent / "tasks"
 DISPLAY = {"timeseries": "Time Series", "graph": "Graph ML", "cv": "CV", "nlp": "NLP",
            "tabular": "Tabular", "audio": "Audio", "multimodal": "Multimodal"}
-COLUMNS = ("design", "cited_rel", "cited", "repeated", "filler", "leaks", "incomplete_refs", "pdf")
+COLUMNS = ("design", "cited_rel", "cited", "repeated", "filler", "leaks", "claims", "incomplete_refs", "pdf")
 
 
 def as_researcher_writes(task: dict) -> dict:
@@ -45,15 +51,19 @@ def as_researcher_writes(task: dict) -> dict:
     return dict(task, domain=DISPLAY.get(task["domain"], task["domain"]), datasets=refs)
 
 
-def run_task(qid: str, data_dir: Path, fast: bool) -> int:
+def run_task(qid: str, data_dir: Path, fast: bool, overrides: list[str] = ()) -> int:
     task = as_researcher_writes(json.loads((TASKS / f"{qid}.json").read_text()))
     path = data_dir / "tasks" / f"{qid}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(task, indent=1))
     cmd = [sys.executable, "-m", "nanoresearch_cli", "run", "--no-ray", "--task", str(path), "--project", qid]
+    if (data_dir / "projects" / qid / "project.json").exists():  # interrupted: continue from its last step
+        cmd = [sys.executable, "-m", "nanoresearch_cli", "resume", "--no-ray", qid]
     cmd += ["--set", "budgets.review_rounds=0"] if fast else []
+    for kv in overrides:  # e.g. providers.embedded_engine=transformers
+        cmd += ["--set", kv]
     env = dict(os.environ, NANORESEARCH_HOME=str(data_dir))
-    with open(data_dir / f"{qid}.log", "w") as log:
+    with open(data_dir / f"{qid}.log", "a") as log:
         return subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
 
 
@@ -75,6 +85,10 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
     issues = design_issues(bp, topic) if bp else ["no blueprint"]
     if bp and bp.design and bp.design.kind == "factorial":
         issues += [f"arm {a!r} did not run" for a in bp.design.arms if a not in ran]
+    if bp and bp.design and bp.design.kind in ("scaling", "robustness") and not bp.design.unrealised:
+        want = "train_fraction=" if bp.design.kind == "scaling" else "perturbed:"
+        if not any(sp.startswith(want) for sp in _ran_splits(project)):
+            issues.append(f"the {bp.design.kind} conditions ({want}...) did not run")
     row["design"], row["design_issues"] = not issues, issues
     abstract, secs = _body(paper)
     texts = [abstract, *secs]
@@ -82,9 +96,22 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
     row["repeated"] = len(repeated_sentences(texts))
     row["filler"] = sum(bool(filler_reason(s)) for s in sentences)
     row["leaks"] = sum(bool(leak_reason(s)) for s in sentences)
+    ide = project / "ideation" / "ideation.json"
+    papers = IdeationResult.model_validate_json(ide.read_text()).papers if ide.exists() else []
+    row["claims"] = sum(bool(claim_reason(s, papers, " ".join([topic.problem_statement, topic.background])))
+                        for s in sentences)
     row.update(_citations(project, texts, topic, bp))
     row["pdf"] = A.PAPER_PDF.at(paper).exists()
     return row
+
+
+def _ran_splits(project: Path) -> set[str]:
+    runs = project / "experiment" / "runs.json"
+    if not runs.exists():
+        return set()
+    doc = json.loads(runs.read_text())
+    return {m.get("split", "test") for r in doc.get("runs", []) if r.get("status") == "succeeded"
+            for m in r.get("metrics", [])}
 
 
 def _ran_methods(project: Path) -> set[str]:
@@ -110,22 +137,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/paper_quality"))
     ap.add_argument("--measure-only", action="store_true")
     ap.add_argument("--fast", action="store_true", help="no revision rounds (see the docstring)")
+    ap.add_argument("--rerun", action="store_true", help="run tasks whose project already finished again")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
+                    help="a setting for every task's run, e.g. providers.embedded_engine=transformers")
     args = ap.parse_args(argv)
     rows = []
+    args.data_dir.mkdir(parents=True, exist_ok=True)
     for qid in [t for t in args.tasks.split(",") if t]:
-        rc = 0 if args.measure_only else run_task(qid, args.data_dir, args.fast)
-        topic = ResearchTopic.model_validate_json((TASKS / f"{qid}.json").read_text())
         project = args.data_dir / "projects" / qid
+        done = (project / "writing" / "result.json").exists()
+        if args.measure_only or (done and not args.rerun):
+            rc = None if args.measure_only else "resumed"
+        else:
+            rc = run_task(qid, args.data_dir, args.fast, args.overrides)
+        topic = ResearchTopic.model_validate_json((TASKS / f"{qid}.json").read_text())
         row = measure(project, topic) if project.exists() else {"task": qid, "design": False,
                                                                    "design_issues": ["no project"]}
         row["rc"] = rc
         rows.append(row)
+        with open(args.data_dir / "paper_quality.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
     print(" | ".join(["task", *COLUMNS, "rc"]))
     for r in rows:
         print(" | ".join(str(r.get(c, "-")) for c in ["task", *COLUMNS, "rc"]))
     total = {c: sum(int(r.get(c) or 0) for r in rows) for c in COLUMNS}
-    print(json.dumps({"benchmark": "paper_quality", "tasks": len(rows), **total,
-                      "design_failures": {r["task"]: r["design_issues"] for r in rows if not r["design"]}}))
+    summary = {"benchmark": "paper_quality", "tasks": len(rows), **total,
+               "design_failures": {r["task"]: r["design_issues"] for r in rows if not r["design"]}}
+    (args.data_dir / "paper_quality.json").write_text(json.dumps({**summary, "rows": rows}, indent=1))
+    print(json.dumps(summary))
     return 0
 
 

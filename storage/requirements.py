@@ -15,8 +15,11 @@ says "this project") whose `form` says which artifact must show what:
     blueprint min_baselines / min_datasets  2    at least that many planned
 
 Planning, coding and writing retrieve them; the orchestrator enforces blueprint forms by
-rule (so even the embedded model honours them) and checks paper forms after writing; every
-project records met/unmet in `requirements.json`. Text that fits no form stays an ordinary
+rule (so even the embedded model honours them), the writer enforces paper forms by rule
+from the artifacts (`enforce_paper`: an efficiency table from the runs' recorded fit time
+and memory, a limitations section, mean +- std, the significance test stated) and the
+orchestrator checks them after writing; every project records met/unmet/enforced in
+`requirements.json`. Text that fits no form stays an ordinary
 preference memory: nothing is claimed checkable that is not.
 """
 from __future__ import annotations
@@ -199,6 +202,42 @@ def check_paper(form: dict[str, str], draft: PaperDraft) -> tuple[bool | None, s
         hit = re.search(_MENTIONS[v][1], body, re.I)
         return bool(hit), f"section text shows {v}: {hit.group(0)[:60]!r}" if hit else f"no {v} in the section text"
     return None, f"unknown paper field {f!r}"
+
+
+def form_key(form: dict[str, str]) -> str:
+    return f"{form.get('field')}:{form.get('value')}"
+
+
+def enforce_paper(form: dict[str, str], draft: PaperDraft,
+                  material: dict[str, tuple[str, str] | str]) -> tuple[bool, str]:
+    """Change the draft by rule so it meets a paper form, from material the writer built
+    from the artifacts: material[form_key] is (section name, LaTeX to append there; a
+    missing section is added before the conclusion) or a string saying why it cannot be
+    built. -> (enforced, how); (False, "met") when it already held."""
+    from nanoresearch.types import Section
+
+    met, _ = check_paper(form, draft)
+    if met is not False:
+        return False, "met" if met else "not a paper form"
+    got = material.get(form_key(form))
+    if not isinstance(got, tuple):
+        return False, f"cannot: {got or 'no rule builds ' + form_key(form)}"
+    name, latex = got
+    sec = next((s for s in draft.sections if s.name == name), None)
+    if sec is None:
+        at = next((i for i, s in enumerate(draft.sections) if s.name in ("conclusion", "provenance")),
+                  len(draft.sections))
+        draft.sections.insert(at, Section(name=name, latex=latex))
+    else:
+        sec.latex = sec.latex.rstrip() + "\n\n" + latex
+    ok, ev = check_paper(form, draft)
+    return bool(ok), (f"added to {name}" if ok else f"cannot: added to {name} but still unmet ({ev})")
+
+
+def enforced_ids(reqs: Iterable[MemoryEntry], records: Iterable[dict]) -> set[str]:
+    """Ids of the requirements whose form the writer enforced (its provenance records)."""
+    done = {form_key(r["form"]) for r in records if r.get("enforced")}
+    return {m.id for m in reqs if m.form.get("artifact") == "paper" and form_key(m.form) in done}
 
 
 def unique_forms(reqs: Iterable[MemoryEntry]) -> list[MemoryEntry]:

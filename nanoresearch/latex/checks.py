@@ -29,7 +29,7 @@ _FLOATS = re.compile(r"\\begin\{(table|figure|tabular)\*?\}.*?\\end\{\1\*?\}", r
 
 @dataclass
 class Finding:
-    check: Literal["cite", "reference", "number", "prose"]
+    check: Literal["cite", "reference", "number", "prose", "claim"]
     section: str
     line: int
     text: str  # the offending cite key / number / reference as written
@@ -181,7 +181,7 @@ def check_significance(text: str, evidence: EvidenceSet, section: str = "", alph
 
 def check_section(text: str, *, section: str, bib_keys: Iterable[str], evidence: EvidenceSet,
                   papers: Sequence[LiteratureRecord], mode: Literal["remove", "block"] = "remove",
-                  ) -> tuple[str, CheckReport]:
+                  facts: str = "") -> tuple[str, CheckReport]:
     """All checks on one section, in order (cites first, so cite keys never count as
     numbers; then textual references; then numbers)."""
     report = CheckReport()
@@ -193,18 +193,21 @@ def check_section(text: str, *, section: str, bib_keys: Iterable[str], evidence:
     report.extend(r)
     text, r = check_significance(text, evidence, section)
     report.extend(r)
-    text, r = check_prose(text, section)
+    text, r = check_prose(text, section, papers, facts)
     report.extend(r)
     return text, report
 
 
-def check_prose(text: str, section: str = "") -> tuple[str, CheckReport]:
-    """Filler and internal-text sentences are removed (nanoresearch/latex/prose.py)."""
+def check_prose(text: str, section: str = "", papers: Sequence[LiteratureRecord] = (),
+                facts: str = "") -> tuple[str, CheckReport]:
+    """Filler, internal-text and unbacked-claim sentences are removed
+    (nanoresearch/latex/prose.py, claims.py); a claim's finding has kind "claim"."""
     from nanoresearch.latex.prose import gate_prose
 
-    text, reasons = gate_prose(text)
+    text, reasons = gate_prose(text, papers, facts)
     report = CheckReport()
     for why in reasons:
         kind, _, sent = why.partition(": ")
-        report.findings.append(Finding("prose", section, 0, sent[:120], why[:200], "removed", sent))
+        report.findings.append(Finding("claim" if why.startswith(("unbacked", "contradicts")) else "prose",
+                                       section, 0, sent[:120], why[:200], "removed", sent))
     return text, report

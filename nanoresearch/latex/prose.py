@@ -1,6 +1,7 @@
-"""Prose gates: sentences that say nothing, and internal text that must never reach the
+"""Prose gates: sentences that say nothing, internal text that must never reach the
 body of a paper (verdict codes, fallbacks, provenance, summaries of the system's own
-decisions). Both run on model text and on artifact-built text alike; what they remove is
+decisions), and claims nobody recorded (claims.py). All run on model text and on
+artifact-built text alike; what they remove is
 reported, and the provenance goes to writing/provenance.json and the appendix instead.
 
     filler_reason("Feature-based decision-making is a method that uses data analysis to "
@@ -42,7 +43,8 @@ def filler_reason(sentence: str) -> str | None:
     words = _content_words(s)
     grams = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
     rep = next((g for g in dict.fromkeys(grams) if grams.count(g) > 1), None)
-    if rep and len(words) < 25:
+    measured = len(re.findall(r"\d\.\d", s)) >= 2  # a sentence of measured values repeats method names, not itself
+    if rep and len(words) < 25 and not measured:
         return f"circular: repeats {rep!r}"
     m = re.match(r"^(?:the )?([\w\- ]{3,60}?) (?:is|are|means) ", s, re.I)
     if m:
@@ -59,13 +61,17 @@ def leak_reason(sentence: str) -> str | None:
 
 
 def split_sentences(text: str) -> list[str]:
-    out = re.split(r"(?<=[.!?])\s+(?=[A-Z\\])", text.strip())
+    out = re.split(r"(?<=[.!?])\s+(?=[A-Z\\]|[a-z]-[A-Z])", text.strip())  # "k-NN ..." opens one too
     return [s for s in out if s.strip()]
 
 
-def gate_prose(text: str) -> tuple[str, list[str]]:
-    """Drop filler and internal-text sentences from prose (floats and tables untouched);
+def gate_prose(text: str, papers=(), facts: str = "") -> tuple[str, list[str]]:
+    """Drop filler, internal-text and unbacked-claim sentences (nanoresearch/latex/claims.py:
+    a venue/publication/award/date in no reference or project fact, a method family
+    characterised contrary to the fact table) from prose (floats and tables untouched);
     returns (text, reasons). Paragraph breaks are kept."""
+    from nanoresearch.latex.claims import claim_reason
+
     reasons: list[str] = []
     paras = []
     for para in re.split(r"\n\s*\n", text):
@@ -74,7 +80,7 @@ def gate_prose(text: str) -> tuple[str, list[str]]:
             continue
         kept = []
         for s in split_sentences(para):
-            why = leak_reason(s) or filler_reason(s)
+            why = leak_reason(s) or filler_reason(s) or claim_reason(s, papers, facts)
             if why:
                 reasons.append(f"{why}: {s[:120]}")
             else:

@@ -14,7 +14,7 @@ from nanoresearch.latex.escape import escape_latex
 from nanoresearch.types import MetricRecord
 
 LOWER_IS_BETTER = ("loss", "error", "err", "rmse", "mse", "mae", "mape", "perplexity", "ppl",
-                   "time", "latency", "seconds", "wer", "cer", "nll", "brier")
+                   "time", "latency", "seconds", "wer", "cer", "nll", "brier", "memory")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -46,12 +46,14 @@ def _cell(vals: list[float], d: int, best: bool) -> str:
 
 
 def results_table(metrics: Sequence[MetricRecord], *, caption: str = "", label: str = "tab:results",
-                  method_order: Sequence[str] = (), max_columns: int = 6, wide: bool = False) -> str:
-    """A booktabs table as LaTeX; empty string when there are no metrics."""
+                  method_order: Sequence[str] = (), max_columns: int = 6, wide: bool = False,
+                  keep_column_order: bool = False) -> str:
+    """A booktabs table as LaTeX; empty string when there are no metrics. Columns are sorted
+    by (dataset, metric), or kept in the records' order (conditions along an axis)."""
     table = aggregate(metrics)
     if not table:
         return ""
-    columns = sorted(table)[:max_columns]
+    columns = (list(table) if keep_column_order else sorted(table))[:max_columns]
     methods = list(dict.fromkeys([*method_order, *sorted({m for c in columns for m in table[c]})]))
     methods = [m for m in methods if any(m in table[c] for c in columns)]
     header = " & ".join(f"{escape_latex(ds)} ({escape_latex(met)})" for ds, met in columns)

@@ -43,14 +43,60 @@ _WITH_STD = re.compile(r"\b(?:with|w/|after)\s+(?:feature\s+)?(?:standardi[sz]|s
                        r"\bstandardi[sz]ed\b|\bscaled\b", re.I)
 
 
-def apply_condition(spec: dict, name: str) -> dict:
-    """Make the spec's preprocessing match the condition its name states (no-op otherwise)."""
-    steps = [s for s in spec.get("steps", []) if s not in ("standardize", "minmax")]
-    if _WITHOUT_STD.search(name):
+_WITH_QUANTILE = re.compile(r"\b(?:with|w/|after)\s+(?:a\s+)?quantile[- ]transform", re.I)
+_WITHOUT_PREP = re.compile(r"\bwithout (?:any )?(?:preprocessing|scaling|rescaling)\b|\bunscaled\b", re.I)
+# multimodal arms name their fusion: "late fusion" averages per-modality probabilities,
+# "early fusion" concatenates both modalities' features, "image-only"/"text-only" use one
+_FUSION = [(re.compile(r"\blate fusion\b", re.I), {"modalities": ["image", "text"], "fusion": "late"}),
+           (re.compile(r"\bearly fusion\b|\bconcatenat", re.I), {"modalities": ["image", "text"]}),
+           (re.compile(r"\bimage[- ]only\b", re.I), {"modalities": ["image"]}),
+           (re.compile(r"\btext[- ]only\b", re.I), {"modalities": ["text"]})]
+
+
+def apply_condition(spec: dict, name: str, domain: str = "") -> dict:
+    """Make the spec's preprocessing (and, for multimodal arms, its fusion) match the
+    condition its name states (no-op otherwise)."""
+    steps = [s for s in spec.get("steps", []) if s not in ("standardize", "minmax", "quantile")]
+    if _WITH_QUANTILE.search(name):
+        spec["steps"] = ["quantile", *steps]
+    elif _WITHOUT_PREP.search(name) or _WITHOUT_STD.search(name):
         spec["steps"] = steps
     elif _WITH_STD.search(name):
         spec["steps"] = ["standardize", *steps]
+    if domain == "multimodal":
+        feats = next((dict(f) for rx, f in _FUSION if rx.search(name)), None)
+        if feats is not None:
+            spec["features"] = dict(spec.get("features") or {}, **feats)
+            if "fusion" not in feats:
+                spec["features"].pop("fusion", None)
     return spec
+
+
+# domains whose template runs nr_common.run_supervised: learning curves and perturbed test
+# sets are run there (config "train_fractions" / "test_perturbations")
+SUPERVISED_DOMAINS = ("tabular", "audio", "cv", "nlp", "multimodal")
+
+
+def design_config(kind: str, levels: list[str], domain: str) -> dict:
+    """The config entries a scaling (data-size) or robustness design needs in the seeded
+    harness; {} when the domain's harness cannot run it (the design says so)."""
+    if domain not in SUPERVISED_DOMAINS:
+        return {}
+    if kind == "scaling":
+        fr = sorted({float(m.group(1)) / 100 for lv in levels
+                     for m in [re.match(r"(\d+(?:\.\d+)?)% of the training", lv)] if m})
+        return {"train_fractions": [f for f in fr if 0 < f < 1]} if fr else {}
+    if kind == "robustness":
+        out = []
+        for lv in levels:
+            m = re.match(r"(gaussian noise|feature dropout|shift)(?: on the (\w+) features)? \(level (\d+(?:\.\d+)?)\)", lv)
+            if m:
+                p = {"name": lv, "kind": m.group(1).replace(" ", "_"), "level": float(m.group(3))}
+                if m.group(2):
+                    p["block"] = m.group(2)
+                out.append(p)
+        return {"test_perturbations": out} if out else {}
+    return {}
 
 
 def _same_arm(a: dict, b: dict) -> bool:
@@ -72,7 +118,7 @@ def choose_baselines(domain: str, task: str, names: list[str], match, notes: lis
         base = next((copy.deepcopy(b) for b in defaults if b["family"] == fam),
                     {"family": fam, "params": {}, "steps": list(STD) if fam in ("logreg", "svm_rbf", "knn", "mlp") else []})
         base["name"] = name
-        apply_condition(base, name)
+        apply_condition(base, name, domain)
         if not any(_same_arm(base, b) for b in out):
             out.append(base)
     for b in defaults:
@@ -142,4 +188,5 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=2) + "\n"
 
 
-__all__ = ["ablation_variants", "choose_baselines", "job_sbatch", "map_metrics", "RUN_SH"]
+__all__ = ["ablation_variants", "choose_baselines", "design_config", "job_sbatch", "map_metrics", "RUN_SH",
+           "SUPERVISED_DOMAINS"]

@@ -162,13 +162,14 @@ def _conditioned(spec: dict, name: str, domain: str = "", task: str = "") -> dic
     """A factorial arm named "<family> with/without standardisation" runs that family in
     that condition, whatever was filled: the name in the paper is what ran."""
     from nanoresearch.scaffolds import match_baseline
-    from nanoresearch.scaffolds.build import _WITH_STD, _WITHOUT_STD, apply_condition
+    from nanoresearch.scaffolds.build import (_WITH_QUANTILE, _WITH_STD, _WITHOUT_PREP, _WITHOUT_STD,
+                                              apply_condition)
 
-    if domain and (_WITH_STD.search(name) or _WITHOUT_STD.search(name)):
+    if domain and any(rx.search(name) for rx in (_WITH_STD, _WITHOUT_STD, _WITH_QUANTILE, _WITHOUT_PREP)):
         fam = match_baseline(domain, task, name)
         if fam and fam not in ("majority", spec.get("family")) and spec.get("family") != "custom":
             spec.update(family=fam, params={})
-    return apply_condition(spec, name)
+    return apply_condition(spec, name, domain)
 
 
 def fill_model(domain: str, task: str, allow_code: bool = False) -> type[BaseModel]:

@@ -121,7 +121,7 @@ BASELINE_KEYWORDS: list[tuple[tuple[str, ...], str]] = [
     # "AR(p) linear", "TF-IDF with full vocabulary", "early fusion" = features concatenated)
     (("1-nn", "nn euclidean", "k nearest"), "knn"), (("ar(", "autoregress", "linear regression", "linear ar",
                                                        "ar model"), "ridge"),
-    (("tf-idf", "tfidf"), "logreg"), (("early fusion", "concatenat"), "logreg"),
+    (("tf-idf", "tfidf"), "logreg"), (("early fusion", "concatenat", "late fusion"), "logreg"),
 ]
 
 

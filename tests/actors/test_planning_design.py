@@ -102,11 +102,7 @@ def _as_researcher_writes(t: ResearchTopic) -> ResearchTopic:
 def test_every_task_resolves_from_display_names_and_module_paths(path):
     task = ResearchTopic.model_validate_json(open(path).read())
     written = _as_researcher_writes(task)
-    if task.question_id == "mm_02":  # late fusion: no seeded implementation, so it stops (named)
-        with pytest.raises(UserError, match="'late fusion'"):
-            resolve_topic(written, CATALOG)
-        return
-    topic, notes = resolve_topic(written, CATALOG)
+    topic, notes = resolve_topic(written, CATALOG)  # mm_02's late fusion runs in the multimodal harness
     assert (topic.domain, topic.datasets) == (task.domain, task.datasets)
     assert any("(domain)" in n for n in notes)
 
@@ -118,3 +114,32 @@ def test_unknown_dataset_stops_with_the_closest_entries_and_what_to_do():
         resolve_topic(t, CATALOG)
     with pytest.raises(UserError, match="unknown domain 'Robotics'"):
         resolve_topic(t.model_copy(update={"domain": "Robotics"}), CATALOG)
+
+
+def _task(qid):
+    return ResearchTopic.model_validate_json(open(f"benchmarks/tasks/{qid}.json").read())
+
+
+def test_benchmark_designs_reach_the_seeded_config(tmp_path):
+    """tab_03 (three preprocessing conditions incl. quantile), tab_04 (learning curve) and
+    mm_02 (late vs early fusion under per-modality noise) plan into configs that run them."""
+    draft = {"title": "t", "datasets": [], "baselines": [], "method": "m", "method_description": "",
+             "metrics": [], "primary_metric": "", "ablations": []}
+    seen = {}
+    for qid in ("tab_03", "tab_04", "mm_02"):
+        topic, _ = resolve_topic(_task(qid), CATALOG)
+        bp = _plan(topic, dict(draft, datasets=topic.datasets)).blueprint
+        assert not design_issues(bp, topic), (qid, design_issues(bp, topic))
+        CodingAgent(None, CATALOG).write(bp, None, [], tmp_path / qid)
+        seen[qid] = (bp, json.loads((tmp_path / qid / "config.json").read_text()))
+    bp, cfg = seen["tab_03"]
+    steps = {a["name"]: a["steps"] for a in [cfg["method"], *cfg["baselines"]]}
+    assert set(bp.design.arms) <= set(steps) and len(bp.design.arms) == 9
+    assert all(("quantile" in steps[a]) == a.endswith("with quantile transformation") for a in bp.design.arms)
+    assert all(("standardize" in steps[a]) == a.endswith("with standardisation") for a in bp.design.arms)
+    bp, cfg = seen["tab_04"]
+    assert bp.design.kind == "scaling" and cfg["train_fractions"] == [0.25, 0.5, 0.75]
+    bp, cfg = seen["mm_02"]
+    assert bp.design.kind == "robustness" and {p["block"] for p in cfg["test_perturbations"]} == {"image", "text"}
+    fusion = {b["name"]: b.get("features", {}).get("fusion") for b in cfg["baselines"]}
+    assert fusion["late fusion"] == "late" and fusion["early fusion"] is None

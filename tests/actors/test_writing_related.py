@@ -1,6 +1,7 @@
 """Related work: the relevance threshold calibrated on a hand-labelled set of records
-from the offline library (relevance_labels.json, default topic of the main job), and the
-rule that an incomplete reference is omitted."""
+from the offline library (relevance_labels.json: 80 records over 5 questions, the main
+job's default topic and benchmark tasks tab_04, mm_02, ts_01, nlp_01), and the rule that
+an incomplete reference is omitted."""
 from __future__ import annotations
 
 import json
@@ -11,29 +12,59 @@ from actors.writing_related import (THRESHOLD, complete_reference, score_records
 from nanoresearch.types import LiteratureRecord
 
 LABELS = json.loads((Path(__file__).parent / "relevance_labels.json").read_text())
-METHODS = ["k-NN", "SVM", "logistic regression"]
+SETS = LABELS["sets"]
+DEFAULT = SETS[0]
+METHODS = DEFAULT["methods"]
 
 
-def _records():
+def _records(s=DEFAULT):
     return [LiteratureRecord(id=f"arxiv:{r['arxiv_id']}", title=r["title"], abstract=r["abstract"],
                              authors=["A. Author"], year=2025, url=f"https://arxiv.org/abs/{r['arxiv_id']}")
-            for r in LABELS["records"]], {f"arxiv:{r['arxiv_id']}": r["relevant"] for r in LABELS["records"]}
+            for r in s["records"]], {f"arxiv:{r['arxiv_id']}": r["relevant"] for r in s["records"]}
 
 
-def _groups():
-    return study_groups(LABELS["query"], METHODS, ["breast_cancer classification"], "standardisation")
+def _groups(s=DEFAULT):
+    from nanoresearch.datasets import get_catalog
+
+    cat = get_catalog()  # as the writer builds them: "<dataset> <task>"
+    ds = [d if " " in d or d not in cat else f"{d} {cat[d].task}" for d in s["datasets"]]
+    return study_groups(s["query"], s["methods"], ds, s["factor"])
 
 
-def test_threshold_separates_the_labelled_set():
-    recs, label = _records()
-    scored = score_records(_groups(), recs)
-    above = [s for s in scored if s.score >= THRESHOLD]
-    tp = sum(label[s.record.id] for s in above)
-    precision, recall = tp / max(1, len(above)), tp / sum(label.values())
-    # measured at calibration: precision 0.50 (3 of 6), recall 0.43 (3 of 7) on 24 records; the
-    # clearly unrelated records (cyclones, sparse autoencoders, Romanian maths) stay out
-    assert precision >= 0.5 and recall >= 0.4, (precision, recall)
-    out = {s.record.title.split(":")[0] for s in scored if s.score < THRESHOLD}
+def _scored():
+    out = []
+    for s in SETS:
+        recs, label = _records(s)
+        out += [(s["task"], x, label[x.record.id]) for x in score_records(_groups(s), recs)]
+    return out
+
+
+def _pr(scored, threshold):
+    above = [x for x in scored if x[1].score >= threshold]
+    tp = sum(lab for _, _, lab in above)
+    return tp / max(1, len(above)), tp / max(1, sum(lab for _, _, lab in scored))
+
+
+def test_labelled_set_is_large_enough():
+    assert sum(len(s["records"]) for s in SETS) >= 60 and len(SETS) >= 4
+    assert all(any(r["relevant"] for r in s["records"]) for s in SETS)
+
+
+def test_threshold_is_calibrated_on_the_labelled_set():
+    scored = _scored()
+    precision, recall = _pr(scored, THRESHOLD)
+    # measured at calibration (80 records, 26 relevant, 5 questions; retrieval's top hits, so the
+    # base rate is 0.33): precision 0.52 (17 of 33), recall 0.65 (17 of 26); the threshold is the
+    # F1 maximum over 0.20..0.40 in steps of 0.02
+    assert precision >= 0.5 and recall >= 0.6, (precision, recall)
+    f1 = {t / 100: (lambda p, r: 2 * p * r / max(1e-9, p + r))(*_pr(scored, t / 100)) for t in range(20, 41, 2)}
+    assert f1[round(THRESHOLD, 2)] == max(f1.values()), f1
+    base = sum(lab for *_, lab in scored) / len(scored)
+    assert precision > base + 0.15  # better than citing everything retrieval returned
+    # the clearly unrelated records of the default topic (cyclones, sparse autoencoders,
+    # Romanian maths) stay out
+    recs, _ = _records()
+    out = {x.record.title.split(":")[0] for x in score_records(_groups(), recs) if x.score < THRESHOLD}
     assert {"HurriCast", "Composite Code Sparse Autoencoders for first stage retrieval", "RoMath"} <= out
 
 

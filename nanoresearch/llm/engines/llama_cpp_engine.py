@@ -29,6 +29,31 @@ def import_llama_cpp():
     return llama_cpp
 
 
+_params_lock = threading.Lock()
+
+
+def _load_without_extra_buffers(llama_cpp, **kwargs):
+    """Load with plain CPU weight buffers: on CPUs with AMX, llama-cpp-python 0.3.36's
+    repacked "extra" buffers segfault in ggml_backend_amx_mul_mat on the first decode
+    (measured on this project's machine); Llama() does not expose use_extra_bufts, so the
+    default model params it reads are wrapped for the duration of the load."""
+    low = llama_cpp.llama_cpp
+    with _params_lock:
+        orig = low.llama_model_default_params
+
+        def params():
+            p = orig()
+            if hasattr(p, "use_extra_bufts"):
+                p.use_extra_bufts = False
+            return p
+
+        low.llama_model_default_params = params
+        try:
+            return llama_cpp.Llama(**kwargs)
+        finally:
+            low.llama_model_default_params = orig
+
+
 class LlamaCppLLM(LLM):
     provider = "embedded"
 
@@ -41,8 +66,8 @@ class LlamaCppLLM(LLM):
                              "providers.embedded_engine=transformers for an HF model dir")
         self.model, self.path, self.engine = model_name, path, "llama_cpp"
         t0 = time.perf_counter()
-        self.llama = llama_cpp.Llama(model_path=str(path), chat_format="chatml", n_ctx=n_ctx,
-                                     n_threads=threads, seed=seed, verbose=False)
+        self.llama = _load_without_extra_buffers(llama_cpp, model_path=str(path), chat_format="chatml",
+                                                 n_ctx=n_ctx, n_threads=threads, seed=seed, verbose=False)
         self.load_s = time.perf_counter() - t0
         self._lock = threading.Lock()  # a Llama context is not thread-safe
         log.info("llama.cpp engine loaded %s in %.2fs", path.name, self.load_s)

@@ -38,7 +38,9 @@ FAMILIES = {
                                                "max_iter": (int, 20, 400)}},
     "naive_bayes": {"kinds": ["clf"], "params": {"alpha": (float, 1e-3, 10.0)}},
 }
-STEPS = {"standardize": None, "minmax": None, "pca": (int, 1, 256), "select_k": (int, 1, 512)}
+STEPS = {"standardize": None, "minmax": None, "quantile": None, "pca": (int, 1, 256), "select_k": (int, 1, 512)}
+# test-time perturbations a robustness design may ask for (config "test_perturbations")
+PERTURBATIONS = ("gaussian_noise", "feature_dropout", "shift")
 HIGHER_IS_BETTER = {"accuracy", "macro_f1", "auc", "average_precision", "r2"}
 
 
@@ -132,6 +134,9 @@ def _with_steps(steps: list, est, seed: int, sparse: bool):
             parts.append(preprocessing.StandardScaler(with_mean=not sparse))
         elif name == "minmax":
             parts.append(preprocessing.MaxAbsScaler())
+        elif name == "quantile":  # rank-based map of every feature to a standard normal
+            parts.append(preprocessing.QuantileTransformer(output_distribution="normal",
+                                                           n_quantiles=100, random_state=seed))
         elif name == "pca":
             parts.append(decomposition.TruncatedSVD(n_components=int(arg or 20), random_state=seed)
                          if sparse else decomposition.PCA(n_components=int(arg or 20),
@@ -195,7 +200,8 @@ class Recorder:
             if metric in keep and v is not None and math.isfinite(float(v)):
                 self.records.append({"method": method, "dataset": dataset, "metric": metric,
                                      "value": float(v), "seed": int(seed), "split": split})
-        print(f"[{time.time() - self.t0:6.1f}s] {dataset} seed={seed} {method}: "
+        print(f"[{time.time() - self.t0:6.1f}s] {dataset} seed={seed} {method}"
+              + ("" if split == "test" else f" [{split}]") + ": "
               + ", ".join(f"{k}={float(v):.4f}" for k, v in values.items()), flush=True)
 
     def write(self, path: str | Path = "metrics.json") -> Path:
@@ -225,9 +231,80 @@ def default_features(arrays: dict, tr: np.ndarray, te: np.ndarray, spec: dict):
     return X[tr], X[te], False
 
 
-def run_supervised(cfg: dict, featurize=default_features) -> Recorder:
-    """Every dataset x seed x method: split, featurize, fit, predict, score."""
+def fit_measured(est, X, y):
+    """Fit, timing it and tracing its peak Python/numpy allocation (tracemalloc): the
+    per-method runtime and memory an efficiency table reports."""
+    import tracemalloc
+
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        est.fit(X, y)
+        secs = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return est, {"fit_seconds": secs, "peak_memory_mb": peak / 2 ** 20}
+
+
+def train_subset(tr: np.ndarray, frac: float, seed: int, y: np.ndarray | None) -> np.ndarray:
+    """A seeded, class-stratified share of the training indices (at least 2 per class)."""
+    rng = np.random.default_rng(seed + 7919)
+    if y is None:
+        return np.sort(rng.permutation(tr)[: max(2, int(round(frac * len(tr))))])
+    keep = []
+    for c in np.unique(y[tr]):
+        idx = rng.permutation(tr[y[tr] == c])
+        keep.append(idx[: max(min(2, len(idx)), int(round(frac * len(idx))))])
+    return np.sort(np.concatenate(keep))
+
+
+def perturb(Xte, Xtr, p: dict, seed: int, blocks: dict | None = None):
+    """The test features under one perturbation, scaled by the training features' spread:
+    gaussian_noise (sd = level x per-feature std), feature_dropout (a share `level` of the
+    entries set to 0), shift (every feature moved by level x its std). `block` limits it
+    to one named column block (e.g. one modality)."""
+    import scipy.sparse as sp
+
+    kind, level = p["kind"], float(p.get("level", 0.5))
+    if kind not in PERTURBATIONS:
+        raise ValueError(f"unknown perturbation {kind!r}; choose from {PERTURBATIONS}")
+    rng = np.random.default_rng(seed + 104729)
+    X = Xte.toarray() if sp.issparse(Xte) else np.array(Xte, dtype=np.float64, copy=True)
+    ref = Xtr.toarray() if sp.issparse(Xtr) else np.asarray(Xtr, dtype=np.float64)
+    cols = slice(None)
+    if p.get("block"):
+        if not blocks or p["block"] not in blocks:
+            raise ValueError(f"perturbation block {p['block']!r} unknown; have {sorted(blocks or {})}")
+        cols = slice(*blocks[p["block"]])
+    sub, std = X[:, cols], ref[:, cols].std(0) + 1e-12
+    if kind == "gaussian_noise":
+        sub += rng.normal(0.0, 1.0, sub.shape) * std * level
+    elif kind == "shift":
+        sub += std * level
+    else:
+        sub[rng.random(sub.shape) < level] = 0.0
+    X[:, cols] = sub
+    return sp.csr_matrix(X) if sp.issparse(Xte) else X.astype(np.float32)
+
+
+def _score(est, X, y, kind: str) -> dict:
+    pred = est.predict(X)
+    return (classification_metrics(y, pred, predict_scores(est, X)) if kind == "clf"
+            else regression_metrics(y, pred))
+
+
+def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder:
+    """Every dataset x seed x method: split, featurize, fit, predict, score. Also records
+    per method its fit time and peak memory (split "efficiency"); with
+    cfg["train_fractions"] the test scores of models trained on those shares of the
+    training split (split "train_fraction=F": a learning curve); with
+    cfg["test_perturbations"] the scores on perturbed test features (split
+    "perturbed:NAME"). `featurize` may return a 4th item, named column blocks; `wrap(est,
+    spec, blocks)` may wrap the estimator (e.g. late fusion)."""
     rec = Recorder(cfg.get("metrics"))
+    fracs = [float(f) for f in cfg.get("train_fractions") or [] if 0 < float(f) < 1]
+    perts = list(cfg.get("test_perturbations") or [])
     for ds in cfg["datasets"]:
         arrays, doc = load_dataset(ds, cfg)
         kind = "reg" if doc["card"]["task"] == "regression" else "clf"
@@ -237,13 +314,25 @@ def run_supervised(cfg: dict, featurize=default_features) -> Recorder:
             tr, te = split_indices(y if kind == "clf" else None, len(y), seed, cfg.get("test_frac", 0.3))
             tr = tr[: int(cfg.get("max_train", len(tr)))]
             for spec in method_specs(cfg):
-                Xtr, Xte, sparse = featurize(arrays, tr, te, spec)
-                est = make_estimator(spec, seed, kind, sparse)
-                est.fit(Xtr, y[tr])
-                pred = est.predict(Xte)
-                values = (classification_metrics(y[te], pred, predict_scores(est, Xte)) if kind == "clf"
-                          else regression_metrics(y[te], pred))
-                rec.add(spec["name"], ds, values, seed)
+                def fit(idx):
+                    Xtr, Xte, sparse, *more = featurize(arrays, idx, te, spec)
+                    blocks = more[0] if more else None
+                    est = make_estimator(spec, seed, kind, sparse)
+                    est = wrap(est, spec, blocks) if wrap else est
+                    est, cost = fit_measured(est, Xtr, y[idx])
+                    return est, cost, Xtr, Xte, blocks
+                est, cost, Xtr, Xte, blocks = fit(tr)
+                rec.add(spec["name"], ds, _score(est, Xte, y[te], kind), seed)
+                rec.add(spec["name"], ds, cost, seed, split="efficiency")
+                for p in perts:
+                    Xp = perturb(Xte, Xtr, p, seed, blocks)
+                    rec.add(spec["name"], ds, _score(est, Xp, y[te], kind), seed,
+                            split=f"perturbed:{p.get('name') or p['kind']}")
+                for f in fracs:
+                    sub = train_subset(tr, f, seed, y if kind == "clf" else None)
+                    est_f, _, _, Xte_f, _ = fit(sub)
+                    rec.add(spec["name"], ds, _score(est_f, Xte_f, y[te], kind), seed,
+                            split=f"train_fraction={f:g}")
     return rec
 
 
@@ -262,7 +351,7 @@ def bar_figure(records: list[dict], metric: str, path: str | Path = "figures/res
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in records if r["metric"] == metric]
+    rows = [r for r in records if r["metric"] == metric and r.get("split", "test") == "test"]
     datasets = sorted({r["dataset"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
     fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(methods) * len(datasets)), 3.2))
@@ -282,10 +371,53 @@ def bar_figure(records: list[dict], metric: str, path: str | Path = "figures/res
     return out
 
 
+def condition_figure(records: list[dict], metric: str, prefix: str, path: str | Path) -> Path | None:
+    """Mean +- std over seeds of `metric` per method across the conditions whose split
+    starts with `prefix` (plus the unperturbed / full-data test split): a learning curve
+    for "train_fraction=", a robustness profile for "perturbed:"."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in records if r["metric"] == metric and (r["split"].startswith(prefix) or r["split"] == "test")]
+    conds = sorted({r["split"] for r in rows if r["split"] != "test"})
+    if not conds:
+        return None
+    curve = prefix == "train_fraction="
+    if curve:
+        order = sorted(conds, key=lambda c: float(c.split("=")[1])) + ["test"]
+        xs, labels = [float(c.split("=")[1]) if c != "test" else 1.0 for c in order], None
+    else:
+        order = ["test", *conds]
+        xs, labels = list(range(len(order))), ["clean"] + [c.split(":", 1)[1] for c in conds]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for ds in sorted({r["dataset"] for r in rows}):
+        for m in dict.fromkeys(r["method"] for r in rows):
+            vals = [[r["value"] for r in rows if r["method"] == m and r["dataset"] == ds and r["split"] == c]
+                    for c in order]
+            if all(vals):
+                ax.errorbar(xs, [np.mean(v) for v in vals], yerr=[np.std(v) for v in vals], marker="o",
+                            capsize=3, label=m if len({r["dataset"] for r in rows}) == 1 else f"{m} ({ds})")
+    ax.set_xlabel("share of the training split" if curve else "test condition")
+    if labels:
+        ax.set_xticks(xs, labels, fontsize=7, rotation=15)
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    out = HERE / path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def finish(rec: Recorder, cfg: dict) -> None:
     if not rec.records:
         sys.exit("no metrics were produced; check the config's datasets and metrics")
     rec.write()
-    present = [r["metric"] for r in rec.records]
-    bar_figure(rec.records, cfg.get("primary_metric") if cfg.get("primary_metric") in present else present[0])
+    present = [r["metric"] for r in rec.records if r["split"] == "test"] or [rec.records[0]["metric"]]
+    metric = cfg.get("primary_metric") if cfg.get("primary_metric") in present else present[0]
+    bar_figure(rec.records, metric)
+    condition_figure(rec.records, metric, "train_fraction=", "figures/learning_curve.png")
+    condition_figure(rec.records, metric, "perturbed:", "figures/robustness.png")
     print(f"wrote {len(rec.records)} metric records in {time.time() - rec.t0:.1f}s", flush=True)

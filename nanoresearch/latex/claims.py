@@ -1,0 +1,110 @@
+"""Claim gate: sentences that state something about the world the project cannot back.
+
+Two kinds, both by rule (so small-model prose and templates pass the same gate):
+- provenance claims: a venue, publication, award or date ("published in JMLR", "won the
+  best paper award", "introduced in 1995") that appears in neither the references (venue,
+  title, year, id) nor the project's own facts;
+- method-family claims: a sentence that characterises a method the scaffolds implement
+  contrary to a small fact table ("k-NN is based on a linear model", "random forest is a
+  boosting method").
+
+    claim_reason("k-NN is based on a linear model.")  -> "contradicts the method facts (k-NN is
+                                                         instance-based (non-parametric), not linear)"
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+# venues people name; a sentence naming one must find it in the references or the facts
+VENUES = ("JMLR", "Journal of Machine Learning Research", "NeurIPS", "NIPS", "ICML", "ICLR", "AAAI",
+          "IJCAI", "KDD", "SIGKDD", "CVPR", "ICCV", "ECCV", "ACL", "EMNLP", "NAACL", "COLING", "TPAMI",
+          "TKDE", "Machine Learning Journal", "Nature", "Science", "PNAS", "AISTATS", "UAI", "COLT",
+          "ICASSP", "Interspeech", "WWW", "SIGIR", "WSDM", "ICDM", "SDM", "ECML", "TMLR", "Neural Computation",
+          "Pattern Recognition", "Bioinformatics", "The Lancet", "JAMA", "IEEE Transactions")
+_VENUE_RX = re.compile(r"\b(?:" + "|".join(re.escape(v) for v in VENUES) + r")\b")
+_PUBLISHED = re.compile(r"\b(?:published|appeared|presented|accepted|introduced|proposed|reported)\s+"
+                        r"(?:in|at|to|by)\s+(?:the\s+)?((?:[A-Z][\w\-&]*\.?\s*){1,6})")
+_AWARD = re.compile(r"\b(?:best[- ]paper|test[- ]of[- ]time|award(?:ed|s)?|prize|won the)\b", re.I)
+# a year in a date context ("in 1995", "since 2012", "(2019)"), not a count ("1900 samples")
+_YEAR = re.compile(r"(?:\b(?:in|since|from|until|by|during|year|around|circa|before|after)\s+|\()"
+                   r"(1[89]\d\d|20\d\d)(?!\d|\.\d|\s*(?:samples|examples|rows|images|records|features|points))")
+
+# what each method family is, and words that characterise it otherwise
+_M = {
+    "k-NN": (r"\bk-?nn\b|\bk[- ]nearest[- ]neighbou?rs?\b|\bnearest[- ]neighbou?r (?:classifier|method|model)",
+             "instance-based (non-parametric)",
+             r"linear|parametric|tree|ensemble|neural|boost|bagg|margin|kernel machine|generative|probabilistic model"),
+    "logistic regression": (r"\blogistic regression\b", "a linear, probabilistic classifier",
+                            r"non-?linear|non-?parametric|instance-based|nearest|tree|ensemble|boost|bagg|"
+                            r"neural network|unsupervised|clustering|generative"),
+    "SVM": (r"\bsvms?\b|\bsupport[- ]vector (?:machines?|classifiers?)", "margin-based (kernel)",
+            r"probabilistic|generative|tree|ensemble|boost|bagg|instance-based|nearest|neural network|"
+            r"unsupervised|clustering"),
+    "random forest": (r"\brandom forests?\b", "a bagged tree ensemble",
+                      r"linear|boost|single (?:decision )?tree|neural|instance-based|nearest|kernel|margin|"
+                      r"unsupervised|clustering"),
+    "gradient boosting": (r"\bgradient[- ]boost\w*|\bboosted trees\b", "a boosted tree ensemble",
+                          r"linear|bagg|random forest|neural|instance-based|nearest|kernel|margin|unsupervised"),
+    "decision tree": (r"\bdecision trees?\b", "a single tree of axis-aligned splits",
+                      r"linear|ensemble|boost|bagg|neural|instance-based|nearest|kernel|margin"),
+    "naive Bayes": (r"\bnaive bayes\b", "a probabilistic, generative classifier",
+                    r"discriminative|tree|ensemble|boost|bagg|nearest|instance-based|margin|neural|kernel"),
+    "MLP": (r"\bmlps?\b|\bmulti-?layer perceptrons?\b", "a feed-forward neural network",
+            r"linear model|linear classifier|tree|ensemble|boost|bagg|instance-based|nearest|kernel|generative"),
+    "ridge regression": (r"\bridge regression\b", "a linear model with an L2 penalty",
+                         r"non-?linear|tree|ensemble|boost|bagg|instance-based|nearest|neural|unsupervised"),
+    "linear regression": (r"\blinear regression\b", "a linear model",
+                          r"non-?linear|tree|ensemble|boost|bagg|instance-based|nearest|neural|classifier"),
+}
+# "<M> is/are (a/an) ... <term>", "<M> is based on / uses / relies on ... <term>", "<M>, a ... <term>"
+_CHAR = r"(?:\s+(?:is|are|was|were|acts as|works as)\s+(?:based on\s+|built on\s+)?|\s+(?:uses|relies on|builds|fits|learns)\s+|\s*,\s+(?=an?\s))"
+
+
+def _negated(span: str) -> bool:
+    return bool(re.search(r"\b(?:not|no|never|neither|nor|rather than|instead of)\b", span, re.I))
+
+
+def method_claim_reason(sentence: str) -> str | None:
+    """Why the sentence characterises a method family wrongly, else None."""
+    for name, (pat, fact, wrong) in _M.items():
+        for m in re.finditer(rf"(?:{pat})(?:\s+(?:classifiers?|methods?|models?|algorithms?))?{_CHAR}"
+                             rf"((?:[\w\-()]+\s+){{0,5}}?)((?:{wrong})\w*)", sentence, re.I):
+            if _negated(m.group(0)) or re.search(r"\b(?:unlike|in contrast to)\b[^,.;]*$",
+                                                 sentence[:m.start()], re.I):
+                continue
+            if re.search(r"\b(?:and|or|than|versus|vs)\b", m.group(1), re.I):
+                continue  # "k-NN is compared with a linear model": not a characterisation
+            return f"contradicts the method facts ({name} is {fact}, not {m.group(2).lower()})"
+    return None
+
+
+def _allowed_text(papers: Sequence, facts: str) -> str:
+    parts = [facts]
+    for p in papers:
+        parts += [str(getattr(p, a, "") or "") for a in ("title", "venue", "year", "id", "url", "abstract")]
+    return " ".join(parts)
+
+
+def provenance_claim_reason(sentence: str, papers: Sequence = (), facts: str = "") -> str | None:
+    """Why the sentence claims a venue / publication / award / date nobody recorded."""
+    allowed = _allowed_text(papers, facts)
+    low = allowed.lower()
+    for m in _VENUE_RX.finditer(sentence):
+        if m.group(0).lower() not in low:
+            return f"unbacked venue claim ({m.group(0)!r} is in no reference or project fact)"
+    for m in _PUBLISHED.finditer(sentence):
+        venue = m.group(1).strip().rstrip(".")
+        if venue and venue.lower() not in low and not re.match(r"(?:Table|Figure|Section|This|Our|We)\b", venue):
+            return f"unbacked publication claim ({venue!r} is in no reference or project fact)"
+    if _AWARD.search(sentence) and not _AWARD.search(allowed):
+        return f"unbacked award claim ({_AWARD.search(sentence).group(0)!r})"
+    for y in _YEAR.findall(re.sub(r"\\cite\w*\{[^}]*\}", " ", sentence)):
+        if y not in allowed:
+            return f"unbacked date ({y} is the year of no reference or project fact)"
+    return None
+
+
+def claim_reason(sentence: str, papers: Sequence = (), facts: str = "") -> str | None:
+    return method_claim_reason(sentence) or provenance_claim_reason(sentence, papers, facts)
+

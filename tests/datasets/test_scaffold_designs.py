@@ -1,0 +1,93 @@
+"""Scaling and robustness designs run in the seeded harness: a data-size question becomes
+learning curves (models trained on shares of the training split), a robustness question
+perturbed test sets (per modality for multimodal), and every method records its fit time
+and peak memory; tab_03's quantile transformation and mm_02's late fusion are runnable."""
+import json
+
+from actors.planning_design import derive_design
+from nanoresearch.scaffolds.build import apply_condition, choose_baselines, design_config
+from nanoresearch.scaffolds import match_baseline
+from nanoresearch.types import MetricRecord, ResearchTopic
+from tests.datasets.test_scaffolds import materialize, run_experiment
+
+
+def _records(work):
+    return [MetricRecord.model_validate(r) for r in json.loads((work / "metrics.json").read_text())]
+
+
+def test_data_size_question_runs_learning_curves_and_records_efficiency(tmp_path):
+    topic = ResearchTopic(problem_statement="How does the RMSE gap between kernel ridge regression and "
+                          "gradient boosting on the diabetes data change as the training set shrinks "
+                          "from 100% to 25%?", domain="Tabular", datasets=["diabetes"])
+    d = derive_design(topic)
+    assert d.kind == "scaling" and d.factor == "training-set size" and not d.unrealised
+    extra = design_config(d.kind, d.levels, "tabular")
+    assert extra == {"train_fractions": [0.25, 0.5, 0.75]}
+    cfg = materialize(tmp_path, "tabular", "diabetes", "regression", seeds=(0, 1))
+    cfg.update(extra)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc, _ = run_experiment(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = _records(tmp_path)
+    splits = {r.split for r in recs}
+    assert {"test", "efficiency", "train_fraction=0.25", "train_fraction=0.5", "train_fraction=0.75"} <= splits
+    eff = [r for r in recs if r.split == "efficiency"]
+    assert {r.metric for r in eff} == {"fit_seconds", "peak_memory_mb"}
+    assert {r.method for r in eff} == {r.method for r in recs if r.split == "test"}
+    assert all(r.value > 0 for r in eff if r.metric == "peak_memory_mb")
+    # less data, worse fit: the 25% curve point of gradient boosting has a higher RMSE than the full one
+    def mean(split):
+        v = [r.value for r in recs if r.split == split and r.metric == "rmse" and r.method == "Proposed"]
+        return sum(v) / len(v)
+    assert mean("train_fraction=0.25") > mean("test")
+    assert (tmp_path / "figures" / "learning_curve.png").stat().st_size > 1000
+
+
+def test_robustness_question_runs_per_modality_noise_with_late_fusion(tmp_path):
+    topic = ResearchTopic(problem_statement="Is late fusion more robust than early fusion for emoji "
+                          "categorisation when one modality is corrupted by noise at test time?",
+                          domain="Multimodal", datasets=["twemoji"])
+    d = derive_design(topic)
+    assert d.kind == "robustness" and not d.unrealised and d.levels[0] == "clean test set"
+    extra = design_config(d.kind, d.levels, "multimodal")
+    assert {p["block"] for p in extra["test_perturbations"]} == {"image", "text"}
+    assert match_baseline("multimodal", "classification", "late fusion") == "logreg"
+    notes: list[str] = []
+    bases = choose_baselines("multimodal", "classification", ["early fusion", "late fusion"],
+                             lambda n: match_baseline("multimodal", "classification", n), notes, cap=2)
+    assert [b["features"] for b in bases] == [{"modalities": ["image", "text"]},
+                                               {"modalities": ["image", "text"], "fusion": "late"}]
+    cfg = materialize(tmp_path, "multimodal", "twemoji", "classification", seeds=(0,))
+    cfg.update(extra, baselines=bases, max_train=600)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc, _ = run_experiment(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = _records(tmp_path)
+    perturbed = {r.split for r in recs if r.split.startswith("perturbed:")}
+    assert perturbed == {f"perturbed:{p['name']}" for p in extra["test_perturbations"]}
+    scores = {(r.method, r.split, r.metric): r.value for r in recs}
+    # late fusion is a different model from early fusion (not a renamed copy)
+    assert scores[("late fusion", "test", "macro_f1")] != scores[("early fusion", "test", "macro_f1")]
+    # noise on the image features hurts the early-fusion model at the strongest level
+    noisy = "perturbed:gaussian noise on the image features (level 1)"
+    assert scores[("early fusion", noisy, "accuracy")] < scores[("early fusion", "test", "accuracy")]
+    assert (tmp_path / "figures" / "robustness.png").stat().st_size > 1000
+
+
+def test_quantile_transformation_is_a_runnable_factorial_level(tmp_path):
+    topic = ResearchTopic(problem_statement="How much do standardisation and quantile transformation change "
+                          "the accuracy of k-NN, SVM and logistic regression on breast-cancer diagnosis?",
+                          domain="tabular", datasets=["breast_cancer"])
+    d = derive_design(topic)
+    assert d.kind == "factorial" and d.levels == ["without preprocessing", "with standardisation",
+                                                  "with quantile transformation"]
+    assert len(d.arms) == 9
+    assert apply_condition({"steps": ["standardize"]}, "SVM with quantile transformation")["steps"] == ["quantile"]
+    assert apply_condition({"steps": ["standardize"]}, "SVM without preprocessing")["steps"] == []
+    cfg = materialize(tmp_path, "tabular", "breast_cancer", "classification", seeds=(0,))
+    cfg["baselines"] = [{"name": "k-NN with quantile transformation", "family": "knn", "params": {},
+                         "steps": ["quantile"]}]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc, _ = run_experiment(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert any(r.method == "k-NN with quantile transformation" for r in _records(tmp_path))
