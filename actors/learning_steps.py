@@ -113,8 +113,8 @@ def enforce_requirements(o: Orchestrator, pr: PlanningResult) -> PlanningResult:
 
 def check_paper_requirements(o: Orchestrator, res: WritingResult) -> None:
     def run() -> RequirementsRecord:
-        reqs = _requirements(o)  # the writer enforced paper forms by rule (writing/provenance.json)
-        prov = o.ws.read_json("writing/provenance.json") if o.ws.exists("writing/provenance.json") else {}
+        reqs = _requirements(o)  # the writer enforced paper forms by rule (provenance)
+        prov = o.ws.read_json(A.PROVENANCE.path) if o.ws.exists(A.PROVENANCE.path) else {}
         rec = RequirementsRecord(checks=check_all(reqs, draft=res.draft,
                                                   enforced=enforced_ids(reqs, prov.get("requirements", []))))
         for c in rec.checks:

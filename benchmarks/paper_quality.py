@@ -57,7 +57,7 @@ def run_task(qid: str, data_dir: Path, fast: bool, overrides: list[str] = ()) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(task, indent=1))
     cmd = [sys.executable, "-m", "nanoresearch_cli", "run", "--no-ray", "--task", str(path), "--project", qid]
-    if (data_dir / "projects" / qid / "project.json").exists():  # interrupted: continue from its last step
+    if (data_dir / "projects" / qid / A.PROJECT.path).exists():  # interrupted: continue from its last step
         cmd = [sys.executable, "-m", "nanoresearch_cli", "resume", "--no-ray", qid]
     cmd += ["--set", "budgets.review_rounds=0"] if fast else []
     for kv in overrides:  # e.g. providers.embedded_engine=transformers
@@ -96,7 +96,7 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
     row["repeated"] = len(repeated_sentences(texts))
     row["filler"] = sum(bool(filler_reason(s)) for s in sentences)
     row["leaks"] = sum(bool(leak_reason(s)) for s in sentences)
-    ide = project / "ideation" / "ideation.json"
+    ide = project / A.IDEATION.path
     papers = IdeationResult.model_validate_json(ide.read_text()).papers if ide.exists() else []
     row["claims"] = sum(bool(claim_reason(s, papers, " ".join([topic.problem_statement, topic.background])))
                         for s in sentences)
@@ -106,7 +106,7 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
 
 
 def _ran_splits(project: Path) -> set[str]:
-    runs = project / "experiment" / "runs.json"
+    runs = project / A.RUNS.path
     if not runs.exists():
         return set()
     doc = json.loads(runs.read_text())
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args.data_dir.mkdir(parents=True, exist_ok=True)
     for qid in [t for t in args.tasks.split(",") if t]:
         project = args.data_dir / "projects" / qid
-        done = (project / "writing" / "result.json").exists()
+        done = (project / A.WRITING.path).exists()
         if args.measure_only or (done and not args.rerun):
             rc = None if args.measure_only else "resumed"
         else:

@@ -142,7 +142,7 @@ def test_user_skills_stay_with_their_user_and_seeded_ones_are_global(tmp_path):
     try:
         assert svc.seed_skills(scaffold_skills()) == len(scaffold_skills())
         assert svc.seed_skills(scaffold_skills()) == 0  # idempotent
-        svc.distill(debug_trajectory())
+        svc.add_distilled(*Reflector().distill(debug_trajectory()))
         q = "ConvergenceWarning lbfgs failed to converge"
         ana = svc.retrieve_skills(q, stage="debugging", user_id="ana")
         bob = svc.retrieve_skills(q, stage="debugging", user_id="bob")
@@ -153,7 +153,7 @@ def test_user_skills_stay_with_their_user_and_seeded_ones_are_global(tmp_path):
             tr = debug_trajectory().model_copy(update={"id": f"tr-{i}"})
             tr.events[0].outcome = f"exception: Err{i}Error: distinct failure number {i} in module m{i}"
             tr.events[1].action = f"fix (rule): distinct remedy {i} for module m{i} applied"
-            svc.distill(tr)
+            svc.add_distilled(*Reflector().distill(tr))
         assert len(svc.list_skills("ana")) - len(scaffold_skills()) == 3
         assert len([s for s in svc.list_skills() if s.scope == "global"]) == len(scaffold_skills())
     finally:
