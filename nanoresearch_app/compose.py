@@ -171,25 +171,26 @@ def serve_planner(settings: Settings):
 
 
 # ---------------------------------------------------------------------- feedback -> SDPO
-def train_round(settings: Settings, user_id: str, use_ray: bool):
-    """One SDPO round in the background: the Ray Train job whenever Ray is on."""
+def train_round(settings: Settings, user_id: str, use_ray: bool, progress: Path | None = None):
+    """One SDPO round in the background: the Ray Train job whenever Ray is on. `progress`:
+    the project's progress.jsonl, where each optimizer step becomes a TrainingStep event."""
     from training.hf_model import ensure_base_model
 
     if use_ray:
         from training.ray_job import train_in_background
-        return train_in_background(settings, user_id, ensure_base_model(settings))
+        return train_in_background(settings, user_id, ensure_base_model(settings), progress=progress)
     from training.background import train_in_background as in_process
-    return in_process(settings, user_id, ensure_base_model(settings))
+    return in_process(settings, user_id, ensure_base_model(settings), progress=progress)
 
 
 def feedback_trainer(settings: Settings, use_ray: bool, variant: Variant,
-                     pending: list) -> Callable[[Feedback], None]:
+                     pending: list, progress: Path | None = None) -> Callable[[Feedback], None]:
     from serve.planner_log import PlannerLog
 
     def on_feedback(fb: Feedback) -> None:
         PlannerLog(settings.data_dir).log_feedback(fb)
         if variant.sdpo:
-            pending.append(train_round(settings, fb.user_id, use_ray))
+            pending.append(train_round(settings, fb.user_id, use_ray, progress))
 
     return on_feedback
 
@@ -262,7 +263,8 @@ def run_cycle(settings_json: str, state_json: str, phases: tuple[Phase, ...] | N
     tail = LedgerTail(ledger_path, on_event).start()  # each model call as a progress event
     if _new_in_registry(store, state):
         store.create_project(state.user_id, state.topic.problem_statement[:120], state.project_id)
-    on_fb = feedback_trainer(settings, use_ray if train_on_ray is None else train_on_ray, variant, pending)
+    on_fb = feedback_trainer(settings, use_ray if train_on_ray is None else train_on_ray, variant, pending,
+                             ws.path(A.PROGRESS.path))
     team = assemble_team(agents, VariantStore(store, variant), planner, settings, ledger, feedback, on_fb,
                          cancel_file=ws.path(CANCEL_FILE))
     try:

@@ -61,10 +61,11 @@ def _user_lock(user_id: str) -> threading.Lock:
 def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
                         config: SDPOConfig | None = None, *,
                         job: Callable[[], AdapterVersion] | None = None,
-                        on_done: Callable[[BackgroundTraining], None] | None = None) -> BackgroundTraining:
+                        on_done: Callable[[BackgroundTraining], None] | None = None,
+                        progress: str | Path | None = None) -> BackgroundTraining:
     """Start a feedback round; returns at once when `settings.serve.train_in_background`
     (else after the round). `job` is the round to run (the Ray Train job); None trains
-    in this process."""
+    in this process. `progress`: the project's progress.jsonl (a TrainingStep per step)."""
     handle = BackgroundTraining(user_id)
     history = PlannerHistory(settings.data_dir)
     if history.triples(user_id):  # none at all: the job itself says so (UserError)
@@ -82,7 +83,8 @@ def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
         from training.rounds import run_round_from_paths
         cfg = (config or SDPOConfig.from_settings(settings.training)).to_dict()
         return AdapterVersion.model_validate(run_round_from_paths(
-            str(base_dir), str(settings.adapters_dir), str(settings.data_dir), user_id, cfg))
+            str(base_dir), str(settings.adapters_dir), str(settings.data_dir), user_id, cfg,
+            progress=str(progress) if progress else None))
 
     def work() -> None:
         try:

@@ -34,7 +34,7 @@ from nanoresearch.types import AdapterVersion
 from storage.adapters import AdapterRegistry
 from training.history import PlannerHistory
 from training.background import BackgroundTraining, train_in_background as _train_in_background
-from training.rounds import numeric_metrics
+from training.rounds import numeric_metrics, step_reporter
 from training.sdpo_config import SDPOConfig
 from training.trained_by import RAY_TRAIN_METRIC
 from training.trainer import SDPOTrainer
@@ -97,7 +97,8 @@ def train_loop_per_worker(loop: dict[str, Any]) -> None:
     triples = PlannerHistory(loop["data_dir"]).triples(loop["user_id"])
     shard = triples[rank::world] or triples  # every rank needs at least one triple
     out = loop["staging"] if rank == 0 else f"{loop['staging']}.rank{rank}"
-    metrics = numeric_metrics(trainer.train(shard, out, init_adapter=loop.get("init_adapter")))
+    on_step = step_reporter(loop.get("progress"), loop["user_id"], trainer.config.steps) if rank == 0 else None
+    metrics = numeric_metrics(trainer.train(shard, out, init_adapter=loop.get("init_adapter"), on_step=on_step))
     metrics[RAY_TRAIN_METRIC] = float(world)  # the adapter's record says a Train job made it
     if rank == 0:  # beside the adapter, not in it: Result.metrics is not kept without a checkpoint
         Path(f"{loop['staging']}.metrics.json").write_text(json.dumps(metrics))
@@ -118,7 +119,7 @@ def sdpo_scaling(settings: Settings, num_workers: int | None = None) -> tuple[Sc
 
 
 def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config: SDPOConfig | None = None,
-                 num_workers: int | None = None) -> AdapterVersion:
+                 num_workers: int | None = None, progress: str | Path | None = None) -> AdapterVersion:
     """Train the user's next adapter with Ray Train and publish it (becomes current)."""
     cfg = config or SDPOConfig.from_settings(settings.training)
     registry, history = AdapterRegistry(settings.adapters_dir), PlannerHistory(settings.data_dir)
@@ -135,7 +136,8 @@ def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config:
         train_loop_per_worker,
         train_loop_config={"base_dir": str(base_dir), "config": cfg.to_dict(), "user_id": user_id,
                            "data_dir": str(settings.data_dir), "staging": str(staging),
-                           "init_adapter": init, "threads": settings.providers.embedded_threads},
+                           "init_adapter": init, "threads": settings.providers.embedded_threads,
+                           "progress": str(progress) if progress else None},
         torch_config=torch_config, scaling_config=scaling,
         run_config=RunConfig(name=staging.name, storage_path=str(Path(settings.data_dir) / "ray_results")))
     try:
@@ -155,8 +157,9 @@ def run_sdpo_job(settings: Settings, user_id: str, base_dir: str | Path, config:
 
 def train_in_background(settings: Settings, user_id: str, base_dir: str | Path,
                         config: SDPOConfig | None = None, *, use_ray: bool = True,
-                        on_done=None) -> BackgroundTraining:
+                        on_done=None, progress: str | Path | None = None) -> BackgroundTraining:
     """A feedback round as a Ray Train job (`use_ray`, the default) or in-process; see
     training/background.py, which `--no-ray` imports without importing Ray."""
-    job = (lambda: run_sdpo_job(settings, user_id, base_dir, config)) if use_ray else None
-    return _train_in_background(settings, user_id, base_dir, config, job=job, on_done=on_done)
+    job = (lambda: run_sdpo_job(settings, user_id, base_dir, config, progress=progress)) if use_ray else None
+    return _train_in_background(settings, user_id, base_dir, config, job=job, on_done=on_done,
+                                progress=progress)

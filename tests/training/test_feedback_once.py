@@ -97,7 +97,7 @@ def test_cli_feedback_then_stage_gate_trains_once(sync_settings, tmp_path, monke
 
     calls = []
 
-    def fake_round(base_dir, adapters_dir, data_dir, user_id, config=None, device="cpu"):
+    def fake_round(base_dir, adapters_dir, data_dir, user_id, config=None, device="cpu", progress=None):
         calls.append(user_id)
         return AdapterVersion(user_id=user_id, version=len(calls), path=str(tmp_path), base_model="m",
                               checksum="0" * 64).model_dump(mode="json")
