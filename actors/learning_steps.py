@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel
 
 from actors.orchestrator import Orchestrator
 from nanoresearch import artifacts as A
-from nanoresearch.types import (
-    AnalysisReport, IdeationResult, MemoryEntry, Phase, PlanningResult, WritingResult,
-)
 from nanoresearch.errors import UserError
-from nanoresearch.types import SkillEntry, SkillStage
+from nanoresearch.types import (
+    AnalysisReport, IdeationResult, MemoryEntry, Phase, PlanningResult, RequirementsRecord,
+    SkillEntry, SkillStage, WritingResult,
+)
 from storage.conditions import condition_tags, filter_conditions
 from storage.requirements import Check, check_all, enforce_blueprint, enforced_ids, unique_forms
 from storage.scoring import overlap, tokens
@@ -39,14 +38,6 @@ log = logging.getLogger(__name__)
 REFUTED = "refuted hypothesis: "
 SEP = " -- "
 REPEAT_OVERLAP = 0.7  # share of the shorter statement's content words that makes a repeat
-
-
-class RequirementsRecord(BaseModel):
-    checks: list[Check] = []
-
-    @property
-    def met(self) -> int:
-        return sum(c.met is True for c in self.checks)
 
 
 # ---------------------------------------------------------------------- failed directions

@@ -23,7 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from nanoresearch.types import (
     AnalysisReport, CodeArtifact, CodingNotes, DistillReport, Feedback, FeedbackRecord,
     IdeationResult, LedgerEntry, MetricRecord, PaperDraft, Phase, PlanBundle, PlanningResult,
-    ProjectState, Review, RunsRecord, SearchTree, StageManifest, Trajectory, WritingResult,
+    PlannerUpdate, ProjectState, RequirementsRecord, Review, RunsRecord, SearchTree, StageManifest, Trajectory, WritingResult,
 )
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ EVENTS = ArtifactSpec("events", "events.jsonl", None, None, "progress events", "
 PROGRESS = ArtifactSpec("progress", "progress.jsonl", None, None, "progress inside steps", "jsonl")
 LEDGER = ArtifactSpec("ledger", "ledger.jsonl", LedgerEntry, None, "model calls and cost", "jsonl")
 MANIFEST = ArtifactSpec("manifest", "{phase}/manifest.json", StageManifest, None, "stage steps")
-PLANNER_UPDATES = ArtifactSpec("planner_updates", "planner_updates.json", None, None,
+PLANNER_UPDATES = ArtifactSpec("planner_updates", "planner_updates.json", list[PlannerUpdate], None,
                                "feedback-triggered SDPO rounds: published or failed")
 TRAJECTORY = ArtifactSpec("trajectory", "{phase}/trajectory.json", Trajectory, None, "what happened")
 IDEATION = ArtifactSpec("ideation", "ideation/ideation.json", IdeationResult, Phase.IDEATION,
@@ -130,11 +130,10 @@ FEEDBACK_RECORD = ArtifactSpec("feedback_record", "{phase}/feedback.json", Feedb
 # every metric line the analysis used, in the experiment's own line schema (no kind)
 METRICS_ALL = ArtifactSpec("metrics_all", "experiment/metrics_all.json", list[MetricRecord],
                            Phase.EXPERIMENT, "every metric record the analysis used")
-# standing requirements checked against what the stage produced (actors/learning_steps.py;
-# its RequirementsRecord is built on storage/requirements.Check, so read here as plain JSON)
-REQUIREMENTS = ArtifactSpec("requirements", "{phase}/requirements.json", None, None,
+# standing requirements checked against what the stage produced (actors/learning_steps.py)
+REQUIREMENTS = ArtifactSpec("requirements", "{phase}/requirements.json", RequirementsRecord, None,
                             "the stage's requirement checks")
-PROJECT_REQUIREMENTS = ArtifactSpec("project_requirements", "requirements.json", None, None,
+PROJECT_REQUIREMENTS = ArtifactSpec("project_requirements", "requirements.json", RequirementsRecord, None,
                                     "every requirement with its last check")
 CODING_NOTES = ArtifactSpec("coding_notes", "experiment/code/coding_notes.json", CodingNotes,
                             Phase.EXPERIMENT, "which coding mode ran and why")

@@ -949,3 +949,40 @@ class SDPORound(Artifact):
     adapter_version: int | None = None
     error: str | None = None
     created_at: float = Field(default_factory=now)
+
+
+class RequirementCheck(BaseModel):
+    """One standing requirement (a user-bound requirement memory) checked against what a
+    stage produced (storage/requirements.py)."""
+
+    memory_id: str
+    text: str
+    form: dict[str, str]
+    met: bool | None  # None: not checkable on this artifact yet
+    evidence: str = ""
+    enforced: bool = False  # the orchestrator changed the artifact to meet it
+
+
+class RequirementsRecord(Artifact):
+    """<phase>/requirements.json (the stage's checks) and requirements.json (every
+    requirement with its last check) of a project."""
+
+    kind: Literal["requirements_record"] = "requirements_record"
+    checks: list[RequirementCheck] = Field(default_factory=list)
+
+    @property
+    def met(self) -> int:
+        return sum(c.met is True for c in self.checks)
+
+
+class PlannerUpdate(Artifact):
+    """One row of a project's planner_updates.json: what became of an SDPO round its
+    feedback triggered (`trained_by`: which path made the adapter, training/trained_by.py)."""
+
+    kind: Literal["planner_update"] = "planner_update"
+    status: Literal["published", "skipped", "failed"]
+    user_id: str | None = None
+    version: int | None = None
+    trained_by: str | None = None
+    why: str = ""
+    error: str | None = None

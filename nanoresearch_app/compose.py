@@ -27,7 +27,7 @@ from nanoresearch import artifacts as A
 from nanoresearch.config import Settings
 from nanoresearch.llm.ledger import Ledger
 from nanoresearch.shipped_settings import shipped_json, with_secrets
-from nanoresearch.types import Feedback, Phase, ProjectState
+from nanoresearch.types import Feedback, Phase, PlannerUpdate, ProjectState
 from nanoresearch.workspace import CANCEL_FILE
 
 log = logging.getLogger(__name__)
@@ -318,16 +318,16 @@ def _wait_rounds(pending: list, ws: Any = None) -> None:
         try:
             rec = h.wait()
             if rec is None:  # its feedback was consumed by an earlier round (e.g. the CLI's)
-                outcomes.append({"status": "skipped", "why": getattr(h, "skipped", "")})
+                outcomes.append(PlannerUpdate(status="skipped", why=getattr(h, "skipped", "") or ""))
                 continue
             log.info("planner adapter v%s published for %s", rec.version, rec.user_id)
-            outcomes.append({"status": "published", "user_id": rec.user_id, "version": rec.version,
-                             "trained_by": trained_by(rec.metrics)})
+            outcomes.append(PlannerUpdate(status="published", user_id=rec.user_id, version=rec.version,
+                                          trained_by=trained_by(rec.metrics)))
         except Exception as e:  # noqa: BLE001 - recorded below, where status and the page show files
             log.error("planner update failed: %s", e)
-            outcomes.append({"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]})
+            outcomes.append(PlannerUpdate(status="failed", error=f"{type(e).__name__}: {e}"[:500]))
     if ws is not None and outcomes:
-        ws.write_json(PLANNER_UPDATES.path, outcomes)
+        ws.write_json(PLANNER_UPDATES.path, [o.model_dump(mode="json") for o in outcomes])
 
 
 def _all_phases() -> tuple[Phase, ...]:

@@ -27,9 +27,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from pydantic import BaseModel
 
-from nanoresearch.types import Blueprint, MemoryEntry, MethodSpec, PaperDraft
+from nanoresearch.types import Blueprint, MemoryEntry, MethodSpec, PaperDraft, RequirementCheck
 
 _BASELINE = re.compile(
     r"(?:use|include|add|compare (?:against|with|to)|always compare (?:against|with|to))\s+"
@@ -63,13 +62,7 @@ _ALIASES = {"logisticregression": ("logreg", "logistic"), "svm": ("linearsvc", "
 _LEAD = re.compile(r"^(?:an?|the|always|also|please)\s+", re.I)
 
 
-class Check(BaseModel):
-    memory_id: str
-    text: str
-    form: dict[str, str]
-    met: bool | None  # None: not checkable on this artifact yet
-    evidence: str = ""
-    enforced: bool = False  # the orchestrator changed the artifact to meet it
+Check = RequirementCheck  # the record's row type lives in nanoresearch/types.py
 
 
 def _clean(v: str) -> str:
