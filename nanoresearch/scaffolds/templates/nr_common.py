@@ -361,6 +361,13 @@ def bar_figure(records: list[dict], metric: str, path: str | Path = "figures/res
         ax.bar(np.arange(len(datasets)) + j * width, [np.mean(v) if v else 0 for v in vals], width,
                yerr=[np.std(v) if v else 0 for v in vals], capsize=3, label=m)
     ax.set_xticks(np.arange(len(datasets)) + width * (len(methods) - 1) / 2, datasets)
+    return _save(fig, ax, metric, path)
+
+
+def _save(fig, ax, metric: str, path: str | Path) -> Path:
+    """Label, lay out and write a figure under the run directory."""
+    import matplotlib.pyplot as plt
+
     ax.set_ylabel(metric)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -401,14 +408,7 @@ def condition_figure(records: list[dict], metric: str, prefix: str, path: str | 
     ax.set_xlabel("share of the training split" if curve else "test condition")
     if labels:
         ax.set_xticks(xs, labels, fontsize=7, rotation=15)
-    ax.set_ylabel(metric)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    out = HERE / path
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, ax, metric, path)
 
 
 def finish(rec: Recorder, cfg: dict) -> None:
