@@ -85,6 +85,8 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
     issues = design_issues(bp, topic) if bp else ["no blueprint"]
     if bp and bp.design and bp.design.kind == "factorial":
         issues += [f"arm {a!r} did not run" for a in bp.design.arms if a not in ran]
+    if bp and bp.design and bp.design.unrealised:  # stated in the paper's limitations, but not answered
+        issues += [f"unrealised: {u}" for u in bp.design.unrealised]
     if bp and bp.design and bp.design.kind in ("scaling", "robustness") and not bp.design.unrealised:
         want = "train_fraction=" if bp.design.kind == "scaling" else "perturbed:"
         if not any(sp.startswith(want) for sp in _ran_splits(project)):

@@ -29,3 +29,27 @@ def test_an_interrupted_project_is_resumed_not_restarted(tmp_path, monkeypatch):
     pq.run_task("ts_01", tmp_path, fast=True, overrides=["providers.embedded_engine=transformers"])
     assert calls[0][3:6] == ["resume", "--no-ray", "ts_01"] and "budgets.review_rounds=0" in calls[0]
     assert calls[0][-2:] == ["--set", "providers.embedded_engine=transformers"]
+
+
+def test_a_design_the_harness_could_not_run_fails_the_design_check(tmp_path):
+    """cv_03 asks for a capacity curve the offline harness does not run: the blueprint says
+    so (`unrealised`), the paper states it as a limitation, and the check counts it as a
+    design failure instead of passing it."""
+    from actors.planning_design import derive_design
+    from nanoresearch import artifacts as A
+    from nanoresearch.types import (Blueprint, DatasetSpec, MethodSpec, PlanningResult,
+                                    ResearchTopic)
+
+    task = json.loads((pq.TASKS / "cv_03.json").read_text())
+    topic = ResearchTopic.model_validate({k: v for k, v in task.items() if k in ResearchTopic.model_fields})
+    design = derive_design(topic)
+    assert design.unrealised  # the harness has no capacity axis
+    bp = Blueprint(title="PCA components for k-NN", domain="cv", datasets=[DatasetSpec(name="fashion_mnist")],
+                   proposed_method=MethodSpec(name="k-NN"), baselines=[MethodSpec(name="k-NN on raw pixels")],
+                   metrics=["accuracy"], primary_metric="accuracy", seeds=[0], design=design)
+    project = tmp_path / "cv_03"
+    (project / "ideation").mkdir(parents=True)
+    A.PLANNING.at(project / "ideation").write_text(PlanningResult(blueprint=bp).model_dump_json())
+    row = pq.measure(project, topic)
+    assert row["design"] is False
+    assert any(i.startswith("unrealised: curves over this axis") for i in row["design_issues"])
