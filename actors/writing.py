@@ -33,6 +33,9 @@ from actors import writing_build as build
 from actors import writing_requirements as wreq
 from actors.writing_context import SECTION_TITLES, SECTIONS, PaperInputs, load_metrics
 from actors.writing_text import clean_model_text, drop_seen, safe_model_latex, sanitize_latex
+from nanoresearch.latex.prose import title_reason
+from nanoresearch.latex.claims import gate_comparisons
+from nanoresearch.latex.tables import lower_is_better
 
 log = logging.getLogger(__name__)
 PROMPTS = yaml.safe_load((Path(__file__).parent / "prompts" / "writing.yaml").read_text())
@@ -221,14 +224,15 @@ class WritingAgent:
         self.state.outline = dict(DEFAULT_POINTS)
         # the title may name only what ran; a factorial design's title is its question
         title = escape_latex(inp.blueprint.title)
-        if inp.design.kind == "factorial" or not inp.title_ok(inp.blueprint.title):
+        if inp.design.kind == "factorial" or not inp.title_ok(inp.blueprint.title) \
+                or title_reason(inp.blueprint.title):
             title = inp.default_title()
         if out is not None:
             for (name, _), point in zip(SECTIONS, out.points):
                 if 3 <= len(point.split()) <= 40:
                     self.state.outline[name] = point
             cand, why = out.title.strip().strip('"'), "model"
-            if 3 <= len(cand.split()) <= 20 and "\n" not in cand and not re.search(r"\d", cand) \
+            if not title_reason(cand) and "\n" not in cand and not re.search(r"\d", cand) \
                     and inp.title_ok(cand) and inp.design.kind != "factorial":
                 title = escape_latex(cand)
             else:
@@ -289,7 +293,9 @@ class WritingAgent:
                                       papers=inp.papers, mode="remove", facts=inp.claim_facts)
         inp.claims_dropped += [f"{name}: {f.detail}: {f.sentence[:200]}" for f in report.findings
                                if f.check == "claim" and f"{name}: {f.detail}: {f.sentence[:200]}" not in inp.claims_dropped]
-        return latex, [str(f) for f in report.problems]
+        latex, wrong = gate_comparisons(latex, inp.primary_means, lower_is_better(inp.primary), inp.primary)
+        inp.claims_dropped += [f"{name}: {w}" for w in wrong if f"{name}: {w}" not in inp.claims_dropped]
+        return latex, [str(f) for f in report.problems] + wrong
 
     def _assemble(self, name: str) -> str:
         """Model prose plus the parts that must be there whatever the model wrote."""

@@ -19,6 +19,7 @@ from actors.writing_related import select_citable, study_groups, themes
 from actors import writing_tables as wt
 from nanoresearch import artifacts as A
 from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex, results_table
+from nanoresearch.latex.prose import title_reason
 from nanoresearch.types import (AnalysisReport, Blueprint, DatasetCard, Hypothesis,
                                 LiteratureRecord, MetricRecord, Plan, ResearchTopic,
                                 SkillEntry, UserProfile)
@@ -130,6 +131,16 @@ class PaperInputs:
         t = self.topic
         return " ".join([t.problem_statement, t.background, t.extra_context, *t.user_requirements,
                          *(f"{c.name} {c.source} {c.license} {c.description} {c.size}" for c in self.cards)])
+
+    @property
+    def primary_means(self) -> dict[str, dict[str, float]]:
+        """dataset -> method -> mean of the primary metric on the test split: what a sentence
+        ranking methods is checked against (claims.comparison_reason)."""
+        vals: dict[str, dict[str, list[float]]] = {}
+        for m in self.metrics:
+            if m.metric == self.primary and m.split == "test":
+                vals.setdefault(m.dataset, {}).setdefault(m.method, []).append(m.value)
+        return {d: {k: sum(v) / len(v) for k, v in per.items()} for d, per in vals.items()}
 
     # ------------------------------------------------------------------ conditions and costs
     @property
@@ -435,7 +446,13 @@ class PaperInputs:
         data = human_list([e(x.replace("_", " ")) for x in self.datasets])
         if d.kind == "factorial":
             return _title_case(f"Does {e(d.factor)} Change the Ranking of {human_list([e(m) for m in d.methods])} on {data}?")
-        return e(self.blueprint.title)
+        if not title_reason(self.blueprint.title):
+            return e(self.blueprint.title)
+        # the planner's title is unusable (a small model repeats itself): what ran, on what
+        ran = list(dict.fromkeys(m.method for m in self.metrics if m.method != self.method))
+        rivals = [b.name for b in self.blueprint.baselines if b.name in ran] or ran
+        versus = f" versus {human_list([e(r) for r in rivals[:3]])}" if rivals else ""
+        return _title_case(f"{e(self.method)}{versus} on {data}")
 
     def headline(self, where: str) -> str:
         """The answer in one sentence, worded per place so no sentence is printed twice."""

@@ -13,6 +13,7 @@ import re
 from typing import Sequence
 
 from nanoresearch.latex import escape_model_text, strip_markdown
+from nanoresearch.latex.prose import near_duplicate
 
 _STOPWORDS = {"the", "of", "and", "to", "in", "a", "is", "we", "that", "for", "on", "with", "this",
               "are", "as", "by", "be", "our", "it", "an", "which", "from", "than", "or", "at"}
@@ -108,14 +109,16 @@ def _tidy(text: str) -> str:
 
 
 def drop_seen(text: str, seen: set[str]) -> str:
-    """Remove sentences already used in earlier sections (small models open every
-    section with the same sentence); remember the new ones in `seen`."""
+    """Remove sentences already used in earlier sections, or near-duplicates of them
+    (small models open every section with the same sentence, a word swapped); remember
+    the new ones in `seen`."""
     out = []
     for para in re.split(r"\n\s*\n", text):
         kept = []
         for sent in _sentences(para):
-            key = " ".join(sorted(_tokens(sent)))
-            if key not in seen:
+            toks = _tokens(sent)
+            key = " ".join(sorted(toks))
+            if key not in seen and not any(near_duplicate(toks, set(k.split())) for k in seen):
                 seen.add(key)
                 kept.append(sent.strip())
         if kept:

@@ -33,14 +33,17 @@ from nanoresearch import artifacts as A
 from nanoresearch.datasets import get_catalog
 from nanoresearch.latex import cited_keys
 from nanoresearch.latex.bib import bib_key
-from nanoresearch.latex.claims import claim_reason
-from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences
-from nanoresearch.types import IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus
+from nanoresearch.latex.claims import claim_reason, comparison_reason
+from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences, title_reason
+from nanoresearch.latex.tables import lower_is_better
+from nanoresearch.types import (IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus,
+                                WritingResult)
 
 TASKS = Path(__file__).parent / "tasks"
 DISPLAY = {"timeseries": "Time Series", "graph": "Graph ML", "cv": "CV", "nlp": "NLP",
            "tabular": "Tabular", "audio": "Audio", "multimodal": "Multimodal"}
-COLUMNS = ("design", "cited_rel", "cited", "repeated", "filler", "leaks", "claims", "incomplete_refs", "pdf")
+COLUMNS = ("design", "title", "cited_rel", "cited", "repeated", "filler", "leaks", "claims", "incomplete_refs",
+           "pdf")
 
 
 def as_researcher_writes(task: dict) -> dict:
@@ -100,11 +103,28 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
     row["leaks"] = sum(bool(leak_reason(s)) for s in sentences)
     ide = project / A.IDEATION.path
     papers = IdeationResult.model_validate_json(ide.read_text()).papers if ide.exists() else []
-    row["claims"] = sum(bool(claim_reason(s, papers, " ".join([topic.problem_statement, topic.background])))
+    means, metric = _primary_means(project, bp)
+    row["claims"] = sum(bool(claim_reason(s, papers, " ".join([topic.problem_statement, topic.background]))
+                             or comparison_reason(s, means, lower_is_better(metric), metric))
                         for s in sentences)
+    res: WritingResult | None = A.read(project, A.WRITING)
+    row["title_issue"] = title_reason(res.draft.title) if res else "no paper"
+    row["title"] = row["title_issue"] is None
     row.update(_citations(project, texts, topic, bp))
     row["pdf"] = A.PAPER_PDF.at(paper).exists()
     return row
+
+
+def _primary_means(project: Path, bp) -> tuple[dict[str, dict[str, float]], str]:
+    """dataset -> method -> mean of the blueprint's primary metric on the test split."""
+    rr: RunsRecord | None = A.read(project, A.RUNS)
+    metric = bp.primary_metric if bp else ""
+    vals: dict[str, dict[str, list[float]]] = {}
+    for r in (rr.runs if rr else []):
+        for m in (r.metrics if r.status == RunStatus.SUCCEEDED else []):
+            if m.metric == metric and m.split == "test":
+                vals.setdefault(m.dataset, {}).setdefault(m.method, []).append(m.value)
+    return {d: {k: sum(v) / len(v) for k, v in per.items()} for d, per in vals.items()}, metric
 
 
 def _ran_splits(project: Path) -> set[str]:

@@ -7,12 +7,13 @@ release can be recognised and migrated instead of silently misread).
 """
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -247,6 +248,14 @@ class DatasetSpec(BaseModel):
 class MethodSpec(BaseModel):
     name: str
     description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _no_article(cls, v: str) -> str:
+        """"A ridge regression on lags" (a hypothesis' noun phrase) names "ridge regression
+        on lags": an article is not part of a method's name (it would open table rows and
+        read "with A ridge regression" in prose)."""
+        return re.sub(r"^(?i:a|an|the)\s+(?=[a-z])", "", v.strip()) or v
 
 
 class ComputeBudget(BaseModel):

@@ -108,3 +108,70 @@ def provenance_claim_reason(sentence: str, papers: Sequence = (), facts: str = "
 def claim_reason(sentence: str, papers: Sequence = (), facts: str = "") -> str | None:
     return method_claim_reason(sentence) or provenance_claim_reason(sentence, papers, facts)
 
+
+
+# ---------------------------------------------------------------- comparisons vs the results
+_COMPARATIVE = re.compile(
+    r"\b(?:(higher|greater|larger)|(lower|smaller)|(better|superior to|outperform\w*|beats?|ahead of)|"
+    r"(worse|inferior to|behind|underperform\w*|trails?))\b", re.I)
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|cannot|unlike)\b|n't\b", re.I)
+
+
+def _mentions(sentence: str, names: Sequence[str]) -> list[tuple[int, str]]:
+    """(position, method) of each method the sentence names (longest names first, no overlap)."""
+    low, taken, out = sentence.lower(), [], []
+    for name in sorted(names, key=len, reverse=True):
+        for m in re.finditer(r"(?<![\w-])" + re.escape(name.lower()) + r"(?![\w-])", low):
+            if not any(a < m.end() and m.start() < b for a, b in taken):
+                taken.append((m.start(), m.end()))
+                out.append((m.start(), name))
+    return sorted(out)
+
+
+_METRIC_WORDS = re.compile(r"\b(?:accuracy|f1|macro[-_ ]f1|auc|roc|ap|average precision|mae|rmse|mse|r2|r\^2|"
+                           r"precision|recall|mape|smape|time|seconds|memory|size|latency|variance|std|"
+                           r"standard deviation|p-value|loss|parameters)\b", re.I)
+
+
+def comparison_reason(sentence: str, means: dict[str, dict[str, float]], lower_better: bool,
+                      metric: str = "") -> str | None:
+    """Why a sentence that ranks one method against others contradicts the results, else None.
+    `means`: dataset -> method -> mean of the primary `metric`. The claim is "A is
+    higher/lower/better/worse than B (and C)": A is the first method named before the
+    comparative, the rivals those named after it; it is false when it holds on no dataset.
+    A negated sentence is left alone (the gate removes only what it can read)."""
+    m = _COMPARATIVE.search(sentence)
+    if not m or _NEGATION.search(sentence) or not means:
+        return None
+    prim = re.sub(r"[-_ ]", "", metric.lower())
+    if any(re.sub(r"[-_ ]", "", w.lower()) != prim for w in _METRIC_WORDS.findall(sentence)):
+        return None  # about another quantity (fit time, a second metric): not checkable here
+    names = sorted({n for per in means.values() for n in per})
+    named = _mentions(sentence, names)
+    subj = [n for at, n in named if at < m.start()]
+    rivals = [n for at, n in named if at > m.start() and (not subj or n != subj[0])]
+    if not subj or not rivals:
+        return None
+    a = subj[0]
+    higher, lower, better, worse = (g is not None for g in m.groups())
+    if better or worse:
+        higher, lower = (better, worse) if not lower_better else (worse, better)
+    for b in rivals:
+        holds = [per[a] > per[b] if higher else per[a] < per[b]
+                 for per in means.values() if a in per and b in per]
+        if holds and not any(holds):
+            ds, per = next((d, p) for d, p in means.items() if a in p and b in p)
+            return (f"contradicts the results: {a} ({per[a]:.3f}) is not {m.group(0).lower()} than "
+                    f"{b} ({per[b]:.3f}) on {ds}")
+    return None
+
+
+def gate_comparisons(latex: str, means: dict[str, dict[str, float]], lower_better: bool,
+                     metric: str = "") -> tuple[str, list[str]]:
+    """Drop the sentences of prose whose ranking of methods the results contradict (floats
+    untouched); returns (text, "why: sentence" per dropped sentence)."""
+    from nanoresearch.latex.prose import drop_sentences
+
+    if not means:
+        return latex, []
+    return drop_sentences(latex, lambda s: comparison_reason(s, means, lower_better, metric), keep=160)

@@ -11,6 +11,7 @@ reported, and the provenance goes to writing/provenance.json and the appendix in
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 # system vocabulary: an artifact's field names and the pipeline's own decisions
 _LEAKS = re.compile(
@@ -26,7 +27,15 @@ _EMPTY = [
     re.compile(r"^(?:in (?:this|the) (?:section|paragraph),? )?we (?:will )?(?:discuss|describe|present) "
                r"(?:the )?(?:section|paragraph|following)\.?$", re.I),
     re.compile(r"\b(?:plays an important role|is (?:very )?important (?:for|in) many)\b", re.I),
+    # the paper describing itself in the third person ("The paper's main message is that ...")
+    re.compile(r"^(?:the|this) (?:paper|study|work|article)['’]s (?:main |key |central )?(?:message|"
+               r"introduction|section|conclusion|hypothesis|contribution|method|results?|focus)s?\b", re.I),
 ]
+# praise no measurement can back ("a groundbreaking finding that challenges the long-held ...")
+_HYPE = re.compile(
+    r"\b(?:ground-?breaking|revolutioni[sz]\w*|paradigm shift|long-held (?:assumption|belief)|"
+    r"paves? the way|sheds? (?:new )?light|game-?chang\w+|not only impressive|highlights? the potential|"
+    r"new perspective on|state-of-the-art results)\b", re.I)
 _STOP = set("a an the of to in on for and or with by is are was were be that this it as at from "
             "which we our its their these those can may".split())
 
@@ -40,6 +49,8 @@ def filler_reason(sentence: str) -> str | None:
     s = re.sub(r"\\[a-zA-Z]+\{[^{}]*\}|~", " ", sentence).strip()
     if any(p.search(s) for p in _EMPTY):
         return "empty template sentence"
+    if m := _HYPE.search(s):
+        return f"unbacked praise: {m.group(0)!r}"
     words = _content_words(s)
     grams = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
     rep = next((g for g in dict.fromkeys(grams) if grams.count(g) > 1), None)
@@ -52,6 +63,21 @@ def filler_reason(sentence: str) -> str | None:
         rest = set(_content_words(s[m.end():]))
         if subj and len(subj & rest) >= max(1, len(subj) - 1) and len(rest - subj) < 4:
             return "circular: defines a term by itself"
+    return None
+
+
+def title_reason(title: str) -> str | None:
+    """Why a title is unusable (a small model's degenerate repetition, a sentence, a run-on),
+    else None."""
+    words = re.findall(r"[A-Za-z0-9][\w\-]*", title)
+    if not 3 <= len(words) <= 20:
+        return f"{len(words)} words (a title has 3 to 20)"
+    low = [w.lower() for w in words]
+    grams = [" ".join(low[i:i + 3]) for i in range(len(low) - 2)]
+    if len(set(grams)) < len(grams):
+        return "repeats itself"
+    if re.search(r"[-:;,]\s*$|\.\s+\S", title.strip()):
+        return "not a title (trailing separator or several sentences)"
     return None
 
 
@@ -72,6 +98,12 @@ def gate_prose(text: str, papers=(), facts: str = "") -> tuple[str, list[str]]:
     returns (text, reasons). Paragraph breaks are kept."""
     from nanoresearch.latex.claims import claim_reason
 
+    return drop_sentences(text, lambda s: leak_reason(s) or filler_reason(s) or claim_reason(s, papers, facts))
+
+
+def drop_sentences(text: str, reason: Callable[[str], str | None], keep: int = 120) -> tuple[str, list[str]]:
+    """Drop each prose sentence `reason` names a reason for (floats and tables untouched,
+    paragraph breaks kept); returns (text, "why: sentence" per dropped sentence)."""
     reasons: list[str] = []
     paras = []
     for para in re.split(r"\n\s*\n", text):
@@ -80,9 +112,9 @@ def gate_prose(text: str, papers=(), facts: str = "") -> tuple[str, list[str]]:
             continue
         kept = []
         for s in split_sentences(para):
-            why = leak_reason(s) or filler_reason(s) or claim_reason(s, papers, facts)
+            why = reason(s)
             if why:
-                reasons.append(f"{why}: {s[:120]}")
+                reasons.append(f"{why}: {s[:keep]}")
             else:
                 kept.append(s)
         if kept:
@@ -90,12 +122,25 @@ def gate_prose(text: str, papers=(), facts: str = "") -> tuple[str, list[str]]:
     return "\n\n".join(paras), reasons
 
 
+NEAR = 0.8  # word-set overlap (Jaccard) at which two sentences say the same thing
+
+
+def near_duplicate(a: set[str], b: set[str]) -> bool:
+    """Two sentences' word sets (>= 6 words each) that overlap at NEAR or more: the same
+    sentence with a word swapped ("The hypothesis is that X ..." / "The main message is that X ...")."""
+    return len(a) >= 6 and len(b) >= 6 and len(a & b) >= NEAR * len(a | b)
+
+
 def repeated_sentences(texts: list[str]) -> list[str]:
-    """Sentences that occur more than once across the given texts (normalised)."""
+    """Sentences that occur more than once across the given texts (normalised), or
+    again with a word or two changed (near_duplicate)."""
     seen: dict[str, int] = {}
     for t in texts:
         for s in split_sentences(re.sub(r"\\begin\{(table|figure)\*?\}.*?\\end\{\1\*?\}", " ", t, flags=re.S)):
             key = " ".join(re.findall(r"[a-z0-9]+", s.lower()))
-            if len(key.split()) >= 5:
-                seen[key] = seen.get(key, 0) + 1
+            if len(key.split()) < 5:
+                continue
+            words = set(key.split())
+            key = next((k for k in seen if k == key or near_duplicate(words, set(k.split()))), key)
+            seen[key] = seen.get(key, 0) + 1
     return [k for k, n in seen.items() if n > 1]

@@ -1,0 +1,76 @@
+"""The prose gates on sentences a 135M model wrote into a real benchmark paper (ts_01,
+2026-12-03): the paper describing itself, praise nothing measured, the same sentence with
+a word swapped, a comparison the results contradict, and a degenerate title."""
+import pytest
+
+from actors.writing_text import drop_seen
+from nanoresearch.latex.claims import comparison_reason, gate_comparisons
+from nanoresearch.latex.prose import filler_reason, repeated_sentences, title_reason
+from nanoresearch.types import MethodSpec
+
+RIDGE = "ridge regression on lag and calendar features"
+MEANS = {"co2": {RIDGE: 0.268, "seasonal naive": 1.413, "Holt-Winters exponential smoothing": 0.288,
+                 "Naive": 1.953}}
+
+
+@pytest.mark.parametrize("sentence", [
+    "The paper’s main message is that ridge regression on lag and calendar features can be used to "
+    "compare seasonal naive and Holt-Winters exponential smoothing models.",
+    "The paper's introduction is about the importance of ridge regression in climate forecasting.",
+    "This is a groundbreaking finding that challenges the long-held assumption that seasonal naive and "
+    "Holt-Winters forecasts are identical.",
+    "This highlights the potential of ridge regression to improve upon existing methods.",
+])
+def test_meta_and_praise_sentences_are_filler(sentence):
+    assert filler_reason(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Ridge regression reaches a mean MAE of 0.268 against 1.413 for seasonal naive.",
+    "The paper compares three forecasters on the co2 series.",
+    "Holt-Winters smoothing models level, trend and a 12-month season.",
+])
+def test_plain_statements_are_not_filler(sentence):
+    assert filler_reason(sentence) is None
+
+
+def test_a_sentence_again_with_a_word_swapped_is_repeated_and_dropped():
+    a = ("The hypothesis is that ridge regression on lag and calendar features can be used to compare "
+         "seasonal naive and Holt-Winters exponential smoothing models with simple global seasonal models.")
+    b = a.replace("The hypothesis is", "Our main message is")
+    assert len(repeated_sentences([a, b])) == 1
+    seen: set[str] = set()
+    assert drop_seen(a, seen) and drop_seen(b, seen) == ""
+    # one sentence per baseline of the rule-built results differs in its numbers: not a repeat
+    r1 = (f"On co2, {RIDGE} reaches a mean mae of 0.268 (± 0.085) against 1.413 (± 0.247) for seasonal "
+          "naive, a difference of -1.146 over 3 seeds (p = 0.014).")
+    r2 = (f"On co2, {RIDGE} reaches a mean mae of 0.268 (± 0.085) against 0.288 (± 0.122) for "
+          "Holt-Winters exponential smoothing, a difference of -0.020 over 3 seeds (p = 0.623).")
+    assert repeated_sentences([r1 + " " + r2]) == []
+
+
+def test_a_comparison_the_results_contradict_is_dropped():
+    wrong = (f"The results show that a {RIDGE} has a mean mae of 0.268, which is slightly higher than "
+             "seasonal naive and Holt-Winters forecasts.")
+    assert "is not higher than seasonal naive" in comparison_reason(wrong, MEANS, True, "mae")
+    right = f"On co2, {RIDGE} is better than seasonal naive and Naive."
+    assert comparison_reason(right, MEANS, True, "mae") is None
+    assert comparison_reason(f"{RIDGE} is worse than Naive.", MEANS, True, "mae")
+    # another quantity, a negation, or accuracy (higher is better) are read as such
+    assert comparison_reason(f"{RIDGE} has a higher fit time than seasonal naive.", MEANS, True, "mae") is None
+    assert comparison_reason(f"{RIDGE} is not worse than Naive.", MEANS, True, "mae") is None
+    acc = {"iris": {"SVM": 0.96, "k-NN": 0.93}}
+    assert comparison_reason("SVM is better than k-NN.", acc, False, "accuracy") is None
+    assert comparison_reason("SVM has lower accuracy than k-NN.", acc, False, "accuracy")
+    text, dropped = gate_comparisons(f"{wrong} {right}\n\nTable 1 reports every method.", MEANS, True, "mae")
+    assert wrong not in text and right in text and "Table 1" in text and len(dropped) == 1
+
+
+def test_a_degenerate_title_is_refused_and_articles_leave_method_names():
+    rep = " - ".join(["A ridge regression on lag and calendar features"] * 4) + " -"
+    assert title_reason(rep)
+    assert title_reason("A ridge regression on lag features - a ridge regression on lag features")
+    assert title_reason("Does Feature Standardisation Change the Ranking of k-NN, SVM and Logistic "
+                        "Regression on Breast Cancer?") is None
+    assert MethodSpec(name="A ridge regression on lag and calendar features").name == RIDGE
+    assert MethodSpec(name="The Holt-Winters method").name == "The Holt-Winters method"
