@@ -245,6 +245,14 @@ class DatasetSpec(BaseModel):
     notes: str = ""
 
 
+def method_name(v: str) -> str:
+    """"A ridge regression on lags" (a hypothesis' noun phrase) names "ridge regression on
+    lags": an article is not part of a method's name (it would open table rows and read
+    "with A ridge regression" in prose). Applied to the blueprint's methods and to every
+    metric record, so names written before this rule still match."""
+    return re.sub(r"^(?i:a|an|the)\s+(?=[a-z])", "", v.strip()) or v
+
+
 class MethodSpec(BaseModel):
     name: str
     description: str = ""
@@ -252,10 +260,7 @@ class MethodSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _no_article(cls, v: str) -> str:
-        """"A ridge regression on lags" (a hypothesis' noun phrase) names "ridge regression
-        on lags": an article is not part of a method's name (it would open table rows and
-        read "with A ridge regression" in prose)."""
-        return re.sub(r"^(?i:a|an|the)\s+(?=[a-z])", "", v.strip()) or v
+        return method_name(v)
 
 
 class ComputeBudget(BaseModel):
@@ -333,6 +338,11 @@ class MetricRecord(BaseModel):
     value: float
     seed: int = 0
     split: str = "test"
+
+    @field_validator("method")
+    @classmethod
+    def _method_name(cls, v: str) -> str:
+        return method_name(v)
 
 
 class FailureInfo(BaseModel):
