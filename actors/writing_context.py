@@ -19,6 +19,7 @@ from actors.writing_related import select_citable, study_groups, themes
 from actors import writing_tables as wt
 from nanoresearch import artifacts as A
 from nanoresearch.latex import EvidenceSet, bib_key, build_evidence, escape_latex, results_table
+from nanoresearch.latex.claims import primary_means
 from nanoresearch.latex.prose import title_reason
 from nanoresearch.types import (AnalysisReport, Blueprint, DatasetCard, Hypothesis,
                                 LiteratureRecord, MetricRecord, Plan, ResearchTopic,
@@ -134,13 +135,8 @@ class PaperInputs:
 
     @property
     def primary_means(self) -> dict[str, dict[str, float]]:
-        """dataset -> method -> mean of the primary metric on the test split: what a sentence
-        ranking methods is checked against (claims.comparison_reason)."""
-        vals: dict[str, dict[str, list[float]]] = {}
-        for m in self.metrics:
-            if m.metric == self.primary and m.split == "test":
-                vals.setdefault(m.dataset, {}).setdefault(m.method, []).append(m.value)
-        return {d: {k: sum(v) / len(v) for k, v in per.items()} for d, per in vals.items()}
+        """dataset -> method -> mean of the primary metric (claims.comparison_reason checks against it)."""
+        return primary_means(self.metrics, self.primary)
 
     # ------------------------------------------------------------------ conditions and costs
     @property

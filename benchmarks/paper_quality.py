@@ -33,7 +33,7 @@ from nanoresearch import artifacts as A
 from nanoresearch.datasets import get_catalog
 from nanoresearch.latex import cited_keys
 from nanoresearch.latex.bib import bib_key
-from nanoresearch.latex.claims import claim_reason, comparison_reason
+from nanoresearch.latex.claims import claim_reason, comparison_reason, primary_means
 from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences, title_reason
 from nanoresearch.latex.tables import lower_is_better
 from nanoresearch.types import (IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus,
@@ -119,12 +119,8 @@ def _primary_means(project: Path, bp) -> tuple[dict[str, dict[str, float]], str]
     """dataset -> method -> mean of the blueprint's primary metric on the test split."""
     rr: RunsRecord | None = A.read(project, A.RUNS)
     metric = bp.primary_metric if bp else ""
-    vals: dict[str, dict[str, list[float]]] = {}
-    for r in (rr.runs if rr else []):
-        for m in (r.metrics if r.status == RunStatus.SUCCEEDED else []):
-            if m.metric == metric and m.split == "test":
-                vals.setdefault(m.dataset, {}).setdefault(m.method, []).append(m.value)
-    return {d: {k: sum(v) / len(v) for k, v in per.items()} for d, per in vals.items()}, metric
+    records = [m for r in (rr.runs if rr else []) if r.status == RunStatus.SUCCEEDED for m in r.metrics]
+    return primary_means(records, metric), metric
 
 
 def _ran_splits(project: Path) -> set[str]:

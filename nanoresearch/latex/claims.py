@@ -133,6 +133,16 @@ _METRIC_WORDS = re.compile(r"\b(?:accuracy|f1|macro[-_ ]f1|auc|roc|ap|average pr
                            r"standard deviation|p-value|loss|parameters)\b", re.I)
 
 
+def primary_means(records: Sequence, metric: str) -> dict[str, dict[str, float]]:
+    """dataset -> method -> mean of `metric` on the test split over the metric records:
+    what a sentence ranking methods is checked against."""
+    vals: dict[str, dict[str, list[float]]] = {}
+    for m in records:
+        if m.metric == metric and m.split == "test":
+            vals.setdefault(m.dataset, {}).setdefault(m.method, []).append(m.value)
+    return {d: {k: sum(v) / len(v) for k, v in per.items()} for d, per in vals.items()}
+
+
 def comparison_reason(sentence: str, means: dict[str, dict[str, float]], lower_better: bool,
                       metric: str = "") -> str | None:
     """Why a sentence that ranks one method against others contradicts the results, else None.
