@@ -53,5 +53,7 @@ def test_a_failed_planner_update_is_recorded_in_the_project(tmp_path):
     ws = Workspace(tmp_path / "p-1")
     _wait_rounds([_Ok(), _Failed()], ws)
     rows = json.loads(ws.path("planner_updates.json").read_text())
-    assert rows[0] == {"status": "published", "user_id": "alice", "version": 3, "trained_by": "in_process"}
+    first = {k: rows[0][k] for k in ("kind", "status", "user_id", "version", "trained_by", "error")}
+    assert first == {"kind": "planner_update", "status": "published", "user_id": "alice",
+                     "version": 3, "trained_by": "in_process", "error": None}
     assert rows[1]["status"] == "failed" and "trainer crashed" in rows[1]["error"]
