@@ -225,7 +225,7 @@ class WritingAgent:
         # the title may name only what ran; a factorial design's title is its question
         title = escape_latex(inp.blueprint.title)
         if inp.design.kind == "factorial" or not inp.title_ok(inp.blueprint.title) \
-                or title_reason(inp.blueprint.title):
+                or title_reason(inp.blueprint.title) or re.search(r"\d", inp.blueprint.title):
             title = inp.default_title()
         if out is not None:
             for (name, _), point in zip(SECTIONS, out.points):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -119,9 +120,8 @@ class PaperInputs:
             if r.p_value is not None:
                 self.evidence.add(r.p_value, f"interaction p-value on {r.dataset}", "p_value")
         wt.add_evidence(self.evidence, self.condition_records(), self.efficiency)
-        import re as _re
         for lv in self.design.levels:  # "25% of the training split", "noise (level 0.5)": configuration
-            for num, pct in _re.findall(r"(\d+(?:\.\d+)?)(\s*%)?", lv):
+            for num, pct in re.findall(r"(\d+(?:\.\d+)?)(\s*%)?", lv):
                 # "25%" traces as the share 0.25 only: a bare 25 ("a factor of 25") must not
                 self.evidence.add(float(num) / 100 if pct else float(num), f"design level: {lv}")
 
@@ -166,7 +166,6 @@ class PaperInputs:
     def wants_efficiency(self) -> bool:
         """An efficiency table in the results when the question is about time, cost or
         memory (a standing requirement for one is enforced in finalize, and recorded so)."""
-        import re as _re
 
         said = _re.search(r"\b(?:training[- ]time|time|cost|memory|efficien\w*|faster|slower|speed)\b",
                           self.topic.problem_statement, _re.I)
@@ -442,9 +441,10 @@ class PaperInputs:
         data = human_list([e(x.replace("_", " ")) for x in self.datasets])
         if d.kind == "factorial":
             return _title_case(f"Does {e(d.factor)} Change the Ranking of {human_list([e(m) for m in d.methods])} on {data}?")
-        if not title_reason(self.blueprint.title):
+        if not title_reason(self.blueprint.title) and not re.search(r"\d", self.blueprint.title):
             return e(self.blueprint.title)
-        # the planner's title is unusable (a small model repeats itself): what ran, on what
+        # the planner's title is unusable (a small model repeats itself, or it carries a
+        # number no run backs, cv_02's "8x8" blocked its PDF): what ran, on what
         ran = list(dict.fromkeys(m.method for m in self.metrics if m.method != self.method))
         rivals = [b.name for b in self.blueprint.baselines if b.name in ran] or ran
         versus = f" versus {human_list([e(r) for r in rivals[:3]])}" if rivals else ""

@@ -74,3 +74,25 @@ def test_a_degenerate_title_is_refused_and_articles_leave_method_names():
                         "Regression on Breast Cancer?") is None
     assert MethodSpec(name="A ridge regression on lag and calendar features").name == RIDGE
     assert MethodSpec(name="The Holt-Winters method").name == "The Holt-Winters method"
+
+
+def test_a_planner_title_with_a_number_no_run_backs_gives_way_to_the_rule_title(tmp_path):
+    """cv_02 (2026-12-03): the planner titled the paper "... on 8x8 Digits"; no run artifact
+    holds 8, so the number check blocked the whole PDF. A title with a number is not used."""
+    from actors.writing_context import PaperInputs
+    from nanoresearch.types import (AnalysisReport, Blueprint, DatasetSpec, Hypothesis, MetricRecord,
+                                    ResearchTopic, UserProfile)
+    bp = Blueprint(title="Shift Augmentation for SVMs on 8x8 Digits", domain="cv",
+                   datasets=[DatasetSpec(name="digits")], baselines=[MethodSpec(name="random forest")],
+                   proposed_method=MethodSpec(name="RBF SVM with shift augmentation"),
+                   metrics=["accuracy"], primary_metric="accuracy")
+    runs = [MetricRecord(method=m, dataset="digits", metric="accuracy", value=v, seed=0)
+            for m, v in (("RBF SVM with shift augmentation", 0.98), ("random forest", 0.95))]
+    inp = PaperInputs(topic=ResearchTopic(problem_statement="Does shift augmentation help an SVM on digits?",
+                                          domain="cv", datasets=["digits"]),
+                      profile=UserProfile(user_id="u"), hypothesis=Hypothesis(statement="It helps."),
+                      blueprint=bp, papers=[], analysis=AnalysisReport(summary="s"), metrics=runs)
+    title = inp.default_title()
+    assert "8" not in title and "Random Forest" in title and "Digits" in title
+    bp.title = "Shift Augmentation for SVMs on Handwritten Digits"
+    assert inp.default_title() == bp.title
