@@ -167,8 +167,8 @@ class PaperInputs:
         """An efficiency table in the results when the question is about time, cost or
         memory (a standing requirement for one is enforced in finalize, and recorded so)."""
 
-        said = _re.search(r"\b(?:training[- ]time|time|cost|memory|efficien\w*|faster|slower|speed)\b",
-                          self.topic.problem_statement, _re.I)
+        said = re.search(r"\b(?:training[- ]time|time|cost|memory|efficien\w*|faster|slower|speed)\b",
+                          self.topic.problem_statement, re.I)
         return bool(self.efficiency) and bool(said)
 
     def efficiency_table(self) -> str:
