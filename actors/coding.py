@@ -32,8 +32,8 @@ from nanoresearch.llm.structured import extract_json, generate_structured
 from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, METHOD_IMPORTS, MethodFill, check_code,
                                     default_config, match_baseline, scaffold_files,
                                     scaffold_skills, validate_fill)
-from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, choose_baselines, design_config, dumps,
-                                          job_sbatch, map_metrics)
+from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, capacity_base, choose_baselines, design_config,
+                                          dumps, job_sbatch, map_metrics)
 from nanoresearch.scaffolds.slots import fill_model, to_fill
 from nanoresearch.scaffolds.specs import feature_spec
 from nanoresearch.scaffolds.templates.nr_common import FAMILIES
@@ -141,8 +141,15 @@ class CodingAgent:
         cfg["baselines"] = choose_baselines(domain, task, [b.name for b in bp.baselines if
                                                            b.name != bp.proposed_method.name],
                                             lambda n: match_baseline(domain, task, n), notes)
-        if bp.design is not None:  # learning curves / perturbed test sets the question asks for
+        if bp.design is not None:  # learning curves / perturbed test sets / capacity levels the question asks for
             cfg.update(design_config(bp.design.kind, bp.design.levels, domain))
+        if cfg.get("capacity"):
+            base = capacity_base(cfg["baselines"], [*bp.design.methods, *(b.name for b in bp.baselines)],
+                                 lambda n: match_baseline(domain, task, n))
+            if base:
+                cfg["capacity_base"] = base
+            notes.append(f"capacity curve: {base or 'the proposed method'} refitted at "
+                         f"{', '.join(c['name'] for c in cfg['capacity'])}")
         return cfg
 
     # ------------------------------------------------------------------ seeded mode

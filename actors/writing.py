@@ -310,7 +310,7 @@ class WritingAgent:
             return prose
         wide = inp.profile.paper_format == "conference" and len({(m.dataset, m.metric) for m in inp.metrics}) > 2
         table = results_table(inp.metrics, method_order=[inp.method, *inp.baselines], wide=wide)
-        curve = "learning curve" if inp.design.kind == "scaling" else "robustness profile"
+        curve = {"scaling": "learning curve", "capacity": "capacity curve"}.get(inp.design.kind, "robustness profile")
         refs = (" Table~\\ref{tab:results} reports every method." if table else "") + "".join(
             f" Figure~\\ref{{{label}}} plots the {curve}." if label == "fig:conditions" else
             f" Figure~\\ref{{{label}}} shows the analysis figure." for label, _ in self.state.figures)

@@ -66,9 +66,10 @@ def condition_figure_block(inputs: PaperInputs, paper_dir: Path) -> list[tuple[s
     kind, dest = inputs.design.kind, paper_dir / "figures" / "conditions.png"
     if not condition_figure(inputs.metrics, inputs.condition_metrics, kind, inputs.primary, dest):
         return []
-    what = ("against the share of the training split it was trained on" if kind == "scaling"
-            else "on the clean and each perturbed test set")
-    caption = (f"Mean {escape_latex(inputs.primary)} per method {what}; error bars show one standard "
+    what = {"scaling": "per method against the share of the training split it was trained on",
+            "capacity": f"against the {escape_latex(inputs.design.factor)} (log scale; dashed: all features)"
+            }.get(kind, "per method on the clean and each perturbed test set")
+    caption = (f"Mean {escape_latex(inputs.primary)} {what}; error bars show one standard "
                "deviation over seeds.")
     return [("fig:conditions", "\n".join([
         "\\begin{figure}[t]", "\\centering", f"\\includegraphics[width=\\linewidth]{{figures/{dest.name}}}",

@@ -120,6 +120,12 @@ class PaperInputs:
             if r.p_value is not None:
                 self.evidence.add(r.p_value, f"interaction p-value on {r.dataset}", "p_value")
         wt.add_evidence(self.evidence, self.condition_records(), self.efficiency)
+        if self.design.kind == "capacity":  # the capacity answer prints its tolerance and sizes
+            self.evidence.add(self.tolerance, "tolerance the question names")
+            for a in self.capacity_answers():
+                for k in ("size_ref", "size_level", "value", "ref"):
+                    if a[k] is not None:
+                        self.evidence.add(a[k], f"capacity answer {k} on {a['dataset']}")
         for lv in self.design.levels:  # "25% of the training split", "noise (level 0.5)": configuration
             for num, pct in re.findall(r"(\d+(?:\.\d+)?)(\s*%)?", lv):
                 # "25%" traces as the share 0.25 only: a bare 25 ("a factor of 25") must not
@@ -145,14 +151,28 @@ class PaperInputs:
         return self.blueprint.primary_metric if self.blueprint.primary_metric in have else (have or [""])[0]
 
     def condition_records(self) -> list[MetricRecord]:
-        return wt.condition_records(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+        return wt.condition_records(self.metrics, self.condition_metrics, self.design.kind, self.primary,
+                                    self.efficiency)
+
+    @property
+    def tolerance(self) -> float:
+        return wt.tolerance(self.topic.problem_statement, self.primary)
+
+    def capacity_answers(self) -> list[dict]:
+        if self.design.kind != "capacity":
+            return []
+        return wt.capacity_answers(self.metrics, self.condition_metrics, self.efficiency, self.primary,
+                                   self.tolerance)
 
     def condition_table(self) -> str:
         recs = self.condition_records()
         if not recs:
             return ""
-        what = ("a model trained on a share of the training split (learning curve)" if self.design.kind == "scaling"
-                else "the clean and each perturbed test set")
+        what = {"scaling": "a model trained on a share of the training split (learning curve)",
+                "capacity": f"{escape_latex(wt.capacity_base(self.condition_metrics))} with all features and "
+                            f"refitted at each {escape_latex(self.design.factor.removeprefix('number of '))} "
+                            "level, with its model size (kB) and fit time (s)",
+                }.get(self.design.kind, "the clean and each perturbed test set")
         n = len({m.seed for m in recs})
         return results_table(recs, label="tab:conditions", method_order=[self.method, *self.baselines],
                              keep_column_order=True, caption=(
@@ -161,6 +181,7 @@ class PaperInputs:
 
     def condition_sentences(self) -> list[str]:
         out = wt.condition_sentences(self.metrics, self.condition_metrics, self.design.kind, self.primary)
+        out += wt.capacity_sentences(self.capacity_answers(), self.primary, self.tolerance)
         return out + (["Table~\\ref{tab:conditions} gives every condition."] if out else [])
 
     def wants_efficiency(self) -> bool:
@@ -337,6 +358,13 @@ class PaperInputs:
             return (f" For the learning curve, every method is also trained on {human_list([e(x) for x in shares])} "
                     "of the training split (seeded subsets" + (", stratified by class" if self._classification() else "")
                     + ") and scored on the same test set.")
+        if d.kind == "capacity" and ran:
+            base = e(wt.capacity_base(self.condition_metrics))
+            levels = [lv for lv in d.levels if "whitened" not in lv]
+            white = " (each also with whitened components, scaled to unit variance)" if len(levels) < len(d.levels) else ""
+            return (f" For the capacity curve, {base} is refitted on the same splits and seeds with "
+                    f"{human_list([e(x) for x in levels])}{white}; its model size is the pickled size of the "
+                    "fitted model and its feature extractor.")
         if d.kind == "robustness" and ran:
             return (" For robustness, every trained model is also scored on perturbed copies of the test "
                     f"features: {human_list([e(x) for x in d.levels[1:]])}; Gaussian noise has a standard "
@@ -382,6 +410,9 @@ class PaperInputs:
             extra = (" To trace a learning curve, every method is also trained on "
                      f"{human_list([e(x.split(' of ')[0]) for x in d.levels if not x.startswith('100%')])} "
                      "of its training data.")
+        elif d.kind == "capacity" and self.condition_metrics:
+            extra = (f" To answer it, {e(wt.capacity_base(self.condition_metrics))} is also refitted at "
+                     f"{len(d.levels)} levels of the {e(d.factor.removeprefix('number of '))} axis.")
         elif d.kind == "robustness" and self.condition_metrics:
             extra = " Every trained model is also scored on perturbed copies of the test set."
         return (f"We compare {e(self.method)} with {human_list([e(b) for b in self.baselines])} on {data}.{extra}")
@@ -399,6 +430,7 @@ class PaperInputs:
                   "scaling": "whereas this study measures how the gap between the methods changes with "
                              "the amount of training data",
                   "robustness": "whereas this study measures how the methods hold up on perturbed test sets",
+                  "capacity": f"whereas this study measures how the score changes with the {e(self.design.factor)}",
                   }.get(self.design.kind if self.design.kind == "factorial" or self.condition_metrics else "",
                         "whereas this study runs a controlled comparison of "
                         f"{e(self.method)} against the baselines on the same data")
@@ -453,6 +485,14 @@ class PaperInputs:
     def headline(self, where: str) -> str:
         """The answer in one sentence, worded per place so no sentence is printed twice."""
         e = escape_latex
+        for a in self.capacity_answers()[:1]:
+            axis = e(self.design.factor.removeprefix("number of "))
+            lead = "We find that" if where == "abstract" else "In answer to the question:"
+            if a["within"]:
+                return (f"{lead} {e(a['level'])} keep the mean {e(self.primary)} of {e(a['base'])} on {e(a['dataset'])} "
+                        f"within {self.tolerance:g} of its score with all features.")
+            return (f"{lead} no number of {axis} run keeps the mean {e(self.primary)} of {e(a['base'])} on "
+                    f"{e(a['dataset'])} within {self.tolerance:g} of its score with all features.")
         gap = wt.condition_gap(self.metrics, self.condition_metrics, self.design.kind, self.primary)
         if gap:
             ds, a, b, g_ref, g_hard, hard = gap
@@ -486,7 +526,10 @@ class PaperInputs:
         texts = {
             "abstract": f"We study {e(_question(self.topic.problem_statement))} {self.design_sentence()} "
                         + self.headline("abstract"),
-            "introduction": f"This paper studies {e(_question(self.topic.problem_statement))} "
+            # with its background, so the question is not the abstract's sentence again
+            "introduction": (f"{e(self.topic.background.strip().rstrip('.'))}; this paper therefore studies "
+                             if self.topic.background.strip() else "This paper studies ")
+                            + f"{e(_question(self.topic.problem_statement))} "
                             + (f"{e(hy.motivation.rstrip('.'))}. " if hy.motivation else "")
                             + f"We test the hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}.",
             "related_work": self.related_paragraph(),

@@ -90,8 +90,8 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
         issues += [f"arm {a!r} did not run" for a in bp.design.arms if a not in ran]
     if bp and bp.design and bp.design.unrealised:  # stated in the paper's limitations, but not answered
         issues += [f"unrealised: {u}" for u in bp.design.unrealised]
-    if bp and bp.design and bp.design.kind in ("scaling", "robustness") and not bp.design.unrealised:
-        want = "train_fraction=" if bp.design.kind == "scaling" else "perturbed:"
+    if bp and bp.design and bp.design.kind in ("scaling", "robustness", "capacity") and not bp.design.unrealised:
+        want = {"scaling": "train_fraction=", "capacity": "capacity:"}.get(bp.design.kind, "perturbed:")
         if not any(sp.startswith(want) for sp in _ran_splits(project)):
             issues.append(f"the {bp.design.kind} conditions ({want}...) did not run")
     row["design"], row["design_issues"] = not issues, issues

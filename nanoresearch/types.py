@@ -292,7 +292,7 @@ class Blueprint(Artifact):
 class DesignSpec(BaseModel):
     """The experiment's form, derived from the question as a statistician would."""
 
-    kind: Literal["comparison", "factorial", "ablation", "scaling", "robustness"] = "comparison"
+    kind: Literal["comparison", "factorial", "ablation", "scaling", "robustness", "capacity"] = "comparison"
     methods: list[str] = Field(default_factory=list)  # methods the question names
     factor: str = ""  # the intervention (factorial), component (ablation), axis (scaling/robustness)
     levels: list[str] = Field(default_factory=list)  # e.g. ["without standardisation", "with ..."]

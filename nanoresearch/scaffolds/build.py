@@ -78,8 +78,8 @@ SUPERVISED_DOMAINS = ("tabular", "audio", "cv", "nlp", "multimodal")
 
 
 def design_config(kind: str, levels: list[str], domain: str) -> dict:
-    """The config entries a scaling (data-size) or robustness design needs in the seeded
-    harness; {} when the domain's harness cannot run it (the design says so)."""
+    """The config entries a scaling (data-size), robustness or capacity design needs in the
+    seeded harness; {} when the domain's harness cannot run it (the design says so)."""
     if domain not in SUPERVISED_DOMAINS:
         return {}
     if kind == "scaling":
@@ -96,7 +96,30 @@ def design_config(kind: str, levels: list[str], domain: str) -> dict:
                     p["block"] = m.group(2)
                 out.append(p)
         return {"test_perturbations": out} if out else {}
+    if kind == "capacity":  # "50 principal components", "50 whitened principal components", "256 hash buckets"
+        out = []
+        for lv in levels:
+            m = re.match(r"(\d+) (whitened )?principal components$|(\d+) hash buckets$", lv)
+            if m and m.group(1):
+                out.append({"name": lv, "pca": int(m.group(1)), "whiten": bool(m.group(2))})
+            elif m:
+                out.append({"name": lv, "hash_buckets": int(m.group(3))})
+        return {"capacity": out} if out else {}
     return {}
+
+
+def capacity_base(baselines: list[dict], named: list[str], match) -> str | None:
+    """The method a capacity curve refits: the first configured baseline of the family the
+    question names (cv_03's "k-NN on raw pixels" for "a k-NN classifier"), else the first
+    baseline the blueprint named (nlp_03's "TF-IDF with full vocabulary", whose features
+    become hashed); None: the proposed method. `named` are the question's methods, then the
+    blueprint's baseline names; `match(name) -> family | None`."""
+    fams = [f for f in (match(n) for n in named) if f]
+    for fam in fams:
+        for b in baselines:
+            if b["family"] == fam:
+                return b["name"]
+    return next((b["name"] for b in baselines if b["name"] in named), None)
 
 
 def _same_arm(a: dict, b: dict) -> bool:

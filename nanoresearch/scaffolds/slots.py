@@ -22,8 +22,8 @@ FREE_IMPORTS = METHOD_IMPORTS | {"os", "sys", "json", "time", "pathlib", "random
                                  "matplotlib", "pandas", "statsmodels", "networkx", "logging",
                                  "argparse", "nr_common", "copy", "heapq", "io", "gzip"}
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "breakpoint", "input"}
-STEP_NAMES = {"standardize", "minmax", "pca", "select_k"}
-STEP_RANGES = {"pca": (1, 256), "select_k": (1, 512)}
+STEP_NAMES = {"standardize", "minmax", "pca", "pca_whiten", "select_k"}
+STEP_RANGES = {"pca": (1, 256), "pca_whiten": (1, 256), "select_k": (1, 512)}
 _CLOSED = ConfigDict(extra="forbid")  # additionalProperties: false, so grammars stay closed
 
 

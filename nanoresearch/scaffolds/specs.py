@@ -51,7 +51,8 @@ DOMAIN_SPECS: dict[str, dict[str, Any]] = {
             "method": _m("", "svm_rbf", {"C": 10.0}, ["standardize", {"pca": 50}], "pixels+hog")}}},
     "nlp": {"template": "nlp.py", "default_dataset": "trump_tweets",
             "features": {"kind": "dict", "keys": {"analyzer": ["word", "char_wb"], "ngram_max": (1, 4),
-                                                  "max_features": (100, 50000), "tfidf": "bool"}}, "tasks": {
+                                                  "max_features": (100, 50000), "tfidf": "bool",
+                                                  "hash_buckets": (16, 1048576)}}, "tasks": {
         "classification": {
             "families": ["logreg", "ridge", "linear_svm", "naive_bayes", "knn", "random_forest", "mlp"],
             "metrics": CLF_METRICS,

@@ -5,7 +5,7 @@ and peak memory; tab_03's quantile transformation and mm_02's late fusion are ru
 import json
 
 from actors.planning_design import derive_design
-from nanoresearch.scaffolds.build import apply_condition, choose_baselines, design_config
+from nanoresearch.scaffolds.build import apply_condition, capacity_base, choose_baselines, design_config
 from nanoresearch.scaffolds import match_baseline
 from nanoresearch.types import MetricRecord, ResearchTopic
 from tests.datasets.test_scaffolds import materialize, run_experiment
@@ -32,7 +32,7 @@ def test_data_size_question_runs_learning_curves_and_records_efficiency(tmp_path
     splits = {r.split for r in recs}
     assert {"test", "efficiency", "train_fraction=0.25", "train_fraction=0.5", "train_fraction=0.75"} <= splits
     eff = [r for r in recs if r.split == "efficiency"]
-    assert {r.metric for r in eff} == {"fit_seconds", "peak_memory_mb"}
+    assert {r.metric for r in eff} == {"fit_seconds", "peak_memory_mb", "model_size_kb"}
     assert {r.method for r in eff} == {r.method for r in recs if r.split == "test"}
     assert all(r.value > 0 for r in eff if r.metric == "peak_memory_mb")
     # less data, worse fit: the 25% curve point of gradient boosting has a higher RMSE than the full one
@@ -91,3 +91,70 @@ def test_quantile_transformation_is_a_runnable_factorial_level(tmp_path):
     proc, _ = run_experiment(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert any(r.method == "k-NN with quantile transformation" for r in _records(tmp_path))
+
+
+def _mean(recs, method, split, metric):
+    v = [r.value for r in recs if r.method == method and r.split == split and r.metric == metric]
+    assert v, (method, split, metric)
+    return sum(v) / len(v)
+
+
+def test_a_pca_capacity_question_refits_the_named_method_at_each_level(tmp_path):
+    """cv_03's question, on the 8x8 digits so it runs in seconds: k-NN on raw pixels is
+    refitted on 10..200 principal components, plain and whitened; the levels really differ
+    (whitening changes the distances k-NN sees) and fewer components make a smaller model."""
+    topic = ResearchTopic(problem_statement=json.load(open("benchmarks/tasks/cv_03.json"))["problem_statement"],
+                          domain="CV", datasets=["digits"])
+    d = derive_design(topic)
+    assert d.kind == "capacity" and d.factor == "number of principal components" and not d.unrealised
+    assert "10 whitened principal components" in d.levels and len(d.levels) == 10
+    extra = design_config(d.kind, d.levels, "cv")
+    assert extra["capacity"][0] == {"name": "10 principal components", "pca": 10, "whiten": False}
+    notes: list[str] = []
+    match = lambda n: match_baseline("cv", "classification", n)  # noqa: E731
+    bases = choose_baselines("cv", "classification", ["k-NN on raw pixels"], match, notes, cap=1)
+    assert capacity_base(bases, [*d.methods, "k-NN on raw pixels"], match) == "k-NN on raw pixels"
+    cfg = materialize(tmp_path, "cv", "digits", "classification", seeds=(0, 1))
+    # 64 pixels: levels above that are not run on digits
+    caps = [c for c in extra["capacity"] if c["pca"] <= 50]
+    cfg.update(capacity=caps, capacity_base="k-NN on raw pixels", baselines=bases)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc, _ = run_experiment(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = _records(tmp_path)
+    knn = "k-NN on raw pixels"
+    assert {r.split for r in recs if r.split.startswith("capacity:")} == {f"capacity:{c['name']}" for c in caps}
+    assert not {r.method for r in recs if r.split.startswith("capacity")} - {knn}  # only the named method
+    plain, white = (_mean(recs, knn, f"capacity:10 {w}principal components", "accuracy") for w in ("", "whitened "))
+    assert plain != white
+    assert _mean(recs, knn, "capacity:50 principal components", "accuracy") > \
+        _mean(recs, knn, "capacity:10 principal components", "accuracy") - 0.02
+    size10 = _mean(recs, knn, "capacity_cost:10 principal components", "model_size_kb")
+    assert size10 < _mean(recs, knn, "efficiency", "model_size_kb")  # k-NN keeps its (projected) training set
+
+
+def test_a_hash_bucket_question_hashes_the_reference_features(tmp_path):
+    """nlp_03: the exact-vocabulary TF-IDF baseline is refitted with its words hashed into
+    256..65536 buckets; the model keeps no vocabulary, and 256 buckets cost accuracy."""
+    q = json.load(open("benchmarks/tasks/nlp_03.json"))
+    topic = ResearchTopic(problem_statement=q["problem_statement"], domain="NLP", datasets=q["datasets"])
+    d = derive_design(topic)
+    assert d.kind == "capacity" and d.levels[0] == "256 hash buckets" and len(d.levels) == 5
+    extra = design_config(d.kind, d.levels, "nlp")
+    notes: list[str] = []
+    match = lambda n: match_baseline("nlp", "classification", n)  # noqa: E731
+    bases = choose_baselines("nlp", "classification", q["baselines"], match, notes, cap=1)
+    base = capacity_base(bases, [*d.methods, *q["baselines"]], match)
+    assert base == "TF-IDF with full vocabulary"
+    cfg = materialize(tmp_path, "nlp", "trump_tweets", "classification", seeds=(0,))
+    cfg.update(capacity=[c for c in extra["capacity"] if c["hash_buckets"] in (256, 16384)], capacity_base=base,
+               baselines=bases)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc, _ = run_experiment(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = _records(tmp_path)
+    exact = _mean(recs, base, "test", "accuracy")
+    assert _mean(recs, base, "capacity:256 hash buckets", "accuracy") < exact
+    # no vocabulary to keep: hashed into 256 buckets the model is smaller than with the vocabulary
+    assert _mean(recs, base, "capacity_cost:256 hash buckets", "model_size_kb") < \
+        _mean(recs, base, "efficiency", "model_size_kb")

@@ -38,7 +38,8 @@ FAMILIES = {
                                                "max_iter": (int, 20, 400)}},
     "naive_bayes": {"kinds": ["clf"], "params": {"alpha": (float, 1e-3, 10.0)}},
 }
-STEPS = {"standardize": None, "minmax": None, "quantile": None, "pca": (int, 1, 256), "select_k": (int, 1, 512)}
+STEPS = {"standardize": None, "minmax": None, "quantile": None, "pca": (int, 1, 256), "pca_whiten": (int, 1, 256),
+         "select_k": (int, 1, 512)}
 # test-time perturbations a robustness design may ask for (config "test_perturbations")
 PERTURBATIONS = ("gaussian_noise", "feature_dropout", "shift")
 HIGHER_IS_BETTER = {"accuracy", "macro_f1", "auc", "average_precision", "r2"}
@@ -137,10 +138,10 @@ def _with_steps(steps: list, est, seed: int, sparse: bool):
         elif name == "quantile":  # rank-based map of every feature to a standard normal
             parts.append(preprocessing.QuantileTransformer(output_distribution="normal",
                                                            n_quantiles=100, random_state=seed))
-        elif name == "pca":
+        elif name in ("pca", "pca_whiten"):  # whitening: every component scaled to unit variance
             parts.append(decomposition.TruncatedSVD(n_components=int(arg or 20), random_state=seed)
-                         if sparse else decomposition.PCA(n_components=int(arg or 20),
-                                                                       random_state=seed))
+                         if sparse else decomposition.PCA(n_components=int(arg or 20), whiten=name == "pca_whiten",
+                                                          random_state=seed))
         elif name == "select_k":
             parts.append(feature_selection.SelectKBest(k=int(arg or 20)))
         else:
@@ -247,6 +248,58 @@ def fit_measured(est, X, y):
     return est, {"fit_seconds": secs, "peak_memory_mb": peak / 2 ** 20}
 
 
+def model_size_kb(est, state=None) -> float:
+    """What the fitted method must keep to predict: the pickled estimator (a k-NN keeps its
+    training set, a linear model its coefficients) plus the fitted feature extractor
+    (a vocabulary; a hashing vectorizer keeps none), in kB."""
+    import pickle
+
+    try:
+        return len(pickle.dumps((est, state), protocol=pickle.HIGHEST_PROTOCOL)) / 1024
+    except Exception as e:  # a model-written class (method.py) need not pickle: count its arrays
+        print(f"model size: pickling failed ({type(e).__name__}); counting array bytes", flush=True)
+        return _array_bytes((est, state)) / 1024
+
+
+def _array_bytes(obj, depth: int = 0, seen: set | None = None) -> int:
+    """Bytes of the numpy arrays and tensors reachable from obj (attributes, containers)."""
+    seen = set() if seen is None else seen
+    if depth > 6 or id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if hasattr(obj, "element_size") and hasattr(obj, "numel"):  # a torch tensor
+        return int(obj.element_size() * obj.numel())
+    if isinstance(obj, dict):
+        return sum(_array_bytes(v, depth + 1, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_array_bytes(v, depth + 1, seen) for v in obj)
+    if hasattr(obj, "state_dict") and callable(obj.state_dict):  # a torch module
+        try:
+            return _array_bytes(dict(obj.state_dict()), depth + 1, seen)
+        except Exception:
+            pass
+    return _array_bytes(vars(obj), depth + 1, seen) if hasattr(obj, "__dict__") else 0
+
+
+def capacity_spec(spec: dict, cond: dict) -> dict:
+    """The method at one capacity level (config "capacity"): its PCA step replaced by
+    cond["pca"] components (whitened with cond["whiten"]), or its text features hashed
+    into cond["hash_buckets"] buckets."""
+    out = json.loads(json.dumps(spec))
+    if "pca" in cond:
+        keep = [s for s in out.get("steps") or [] if s not in ("pca", "pca_whiten")
+                and not (isinstance(s, dict) and {"pca", "pca_whiten"} & set(s))]
+        out["steps"] = keep + [{"pca_whiten" if cond.get("whiten") else "pca": int(cond["pca"])}]
+    elif "hash_buckets" in cond:
+        feats = out.get("features") if isinstance(out.get("features"), dict) else {}
+        out["features"] = dict(feats, hash_buckets=int(cond["hash_buckets"]))
+    else:
+        raise ValueError(f"capacity condition {cond!r} names no axis; use 'pca' or 'hash_buckets'")
+    return out
+
+
 def train_subset(tr: np.ndarray, frac: float, seed: int, y: np.ndarray | None) -> np.ndarray:
     """A seeded, class-stratified share of the training indices (at least 2 per class)."""
     rng = np.random.default_rng(seed + 7919)
@@ -300,11 +353,16 @@ def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder
     cfg["train_fractions"] the test scores of models trained on those shares of the
     training split (split "train_fraction=F": a learning curve); with
     cfg["test_perturbations"] the scores on perturbed test features (split
-    "perturbed:NAME"). `featurize` may return a 4th item, named column blocks; `wrap(est,
-    spec, blocks)` may wrap the estimator (e.g. late fusion)."""
+    "perturbed:NAME"); with cfg["capacity"] the scores of cfg["capacity_base"] (default:
+    the proposed method) refitted at each capacity level (split "capacity:NAME", its cost
+    "capacity_cost:NAME"). `featurize` may return a 4th item, named column blocks, and a
+    5th, the fitted feature extractor (counted in the model size); `wrap(est, spec,
+    blocks)` may wrap the estimator (e.g. late fusion)."""
     rec = Recorder(cfg.get("metrics"))
     fracs = [float(f) for f in cfg.get("train_fractions") or [] if 0 < float(f) < 1]
     perts = list(cfg.get("test_perturbations") or [])
+    caps = list(cfg.get("capacity") or [])
+    cap_base = cfg.get("capacity_base") or cfg["method"]["name"]
     for ds in cfg["datasets"]:
         arrays, doc = load_dataset(ds, cfg)
         kind = "reg" if doc["card"]["task"] == "regression" else "clf"
@@ -314,12 +372,13 @@ def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder
             tr, te = split_indices(y if kind == "clf" else None, len(y), seed, cfg.get("test_frac", 0.3))
             tr = tr[: int(cfg.get("max_train", len(tr)))]
             for spec in method_specs(cfg):
-                def fit(idx):
+                def fit(idx, spec=spec):
                     Xtr, Xte, sparse, *more = featurize(arrays, idx, te, spec)
                     blocks = more[0] if more else None
                     est = make_estimator(spec, seed, kind, sparse)
                     est = wrap(est, spec, blocks) if wrap else est
                     est, cost = fit_measured(est, Xtr, y[idx])
+                    cost["model_size_kb"] = model_size_kb(est, more[1] if len(more) > 1 else None)
                     return est, cost, Xtr, Xte, blocks
                 est, cost, Xtr, Xte, blocks = fit(tr)
                 rec.add(spec["name"], ds, _score(est, Xte, y[te], kind), seed)
@@ -333,6 +392,10 @@ def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder
                     est_f, _, _, Xte_f, _ = fit(sub)
                     rec.add(spec["name"], ds, _score(est_f, Xte_f, y[te], kind), seed,
                             split=f"train_fraction={f:g}")
+                for c in caps if spec["name"] == cap_base else []:
+                    est_c, cost_c, _, Xte_c, _ = fit(tr, capacity_spec(spec, c))
+                    rec.add(spec["name"], ds, _score(est_c, Xte_c, y[te], kind), seed, split=f"capacity:{c['name']}")
+                    rec.add(spec["name"], ds, cost_c, seed, split=f"capacity_cost:{c['name']}")
     return rec
 
 
