@@ -44,6 +44,17 @@ def _content_words(sentence: str) -> list[str]:
     return [w for w in re.findall(r"[a-z][a-z\-]+", sentence.lower()) if w not in _STOP]
 
 
+def _listed(s: str, gram: str) -> bool:
+    """The repeated phrase only begins items of an enumeration ("SVM, random forest, SVM
+    without augmentation and random forest without augmentation"): names of arms, not a
+    sentence defining a thing by itself."""
+    raw = re.split(r",\s*(?:and\s+)?|\s+and\s+", s)
+    hits = [x for x in raw if gram in " ".join(_content_words(x))]
+    return len(raw) >= 3 and len(hits) > 1 and all(
+        len(_content_words(x)) <= 5 and not re.search(r"\b(?:which|that|is|are|means|uses?|used)\b", x, re.I)
+        for x in hits[1:])
+
+
 def filler_reason(sentence: str) -> str | None:
     """Why a sentence says nothing (empty template or circular definition), else None."""
     s = re.sub(r"\\[a-zA-Z]+\{[^{}]*\}|~", " ", sentence).strip()
@@ -53,7 +64,7 @@ def filler_reason(sentence: str) -> str | None:
         return f"unbacked praise: {m.group(0)!r}"
     words = _content_words(s)
     grams = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
-    rep = next((g for g in dict.fromkeys(grams) if grams.count(g) > 1), None)
+    rep = next((g for g in dict.fromkeys(grams) if grams.count(g) > 1 and not _listed(s, g)), None)
     measured = len(re.findall(r"\d\.\d", s)) >= 2  # a sentence of measured values repeats method names, not itself
     if rep and len(words) < 25 and not measured:
         return f"circular: repeats {rep!r}"

@@ -96,3 +96,15 @@ def test_a_planner_title_with_a_number_no_run_backs_gives_way_to_the_rule_title(
     assert "8" not in title and "Random Forest" in title and "Digits" in title
     bp.title = "Shift Augmentation for SVMs on Handwritten Digits"
     assert inp.default_title() == bp.title
+
+
+def test_an_enumeration_of_arms_is_not_circular_but_a_self_definition_is():
+    """cv_02 (2026-12-03): the rule-built setup sentence lists the arms; the names repeat
+    words ("random forest", "without augmentation") without the sentence being circular."""
+    arms = ("We compare One-pixel shift augmentation with SVM, random forest, SVM without augmentation and "
+            "random forest without augmentation, report accuracy on the test split, and repeat every run "
+            "with 3 random seeds.")
+    assert filler_reason(arms) is None
+    assert filler_reason("Data analysis, which uses data analysis, and more.")
+    assert filler_reason("Feature-based decision-making is a method that uses data analysis to make "
+                         "decisions based on data analysis.")
