@@ -33,7 +33,7 @@ from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, METHOD_IMPORTS, 
                                     default_config, match_baseline, scaffold_files,
                                     scaffold_skills, validate_fill)
 from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, capacity_base, choose_baselines, design_config,
-                                          dumps, job_sbatch, map_metrics)
+                                          dumps, job_sbatch, map_metrics, mirror_arms)
 from nanoresearch.scaffolds.slots import fill_model, to_fill
 from nanoresearch.scaffolds.specs import feature_spec
 from nanoresearch.scaffolds.templates.nr_common import FAMILIES
@@ -162,6 +162,8 @@ class CodingAgent:
         if source == "llm_code":
             files["method.py"] = fill.code
         cfg["method"] = method
+        if bp.design is not None and bp.design.kind == "factorial":  # arms differ only in their condition
+            cfg["baselines"] = mirror_arms(cfg["baselines"], method, domain)
         n_abl = min(MAX_ABLATIONS, max(1, len(bp.ablations)))
         cfg["ablations"] = ablation_variants(domain, task, method, n_abl)
         if bp.ablations:

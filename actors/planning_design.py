@@ -43,6 +43,9 @@ FACTORS: list[tuple[str, str]] = [
     (r"(?:feature |input )?standardi[sz](?:ation|ing|e)|z-scor\w*|feature scaling|scaling of (?:the )?features",
      "standardisation"),
     (r"quantile[- ]transform\w*", "quantile transformation"),
+    # cv: every training image also shifted by one pixel up, down, left and right
+    (r"(?:one-pixel |pixel )?shift(?:ed)?[- ]augment\w*|augment\w* (?:by|with) (?:small |one-pixel )?shifts",
+     "shift augmentation"),
 ]
 _RANKING = re.compile(r"\b(?:which|ranking|rank|order|best|winner|favou?r)\b", re.I)
 _CHANGE = re.compile(r"\b(?:change|alter|affect|flip|reverse|matter)\w*", re.I)
@@ -50,10 +53,18 @@ _SCALING = re.compile(r"\b(?:as the (?:training )?(?:set|data)|training[- ]set s
                       r"how many|number of|data[- ]size|learning curve|scal(?:e|ing) with|trade[- ]?off)\b", re.I)
 _ROBUST = re.compile(r"\b(?:robust\w*|noise|noisy|corrupt\w*|perturb\w*|out-of-distribution|"
                      r"distribution shift|covariate shift|shifted test)\b", re.I)
+# "Does X improve A and B?": the effect of X on each named method is the answer
+_EFFECT = re.compile(r"\b(?:improve|help|hurt|benefit|raise|lower|degrade)\w*", re.I)
 _ABLATE = re.compile(r"\b(?:does|do) (?:adding|using|the|per-\w+|\w+ing)\b.*\b(?:improve|help)", re.I)
 METRIC_WORDS = {"accuracy": r"\baccuracy\b", "macro_f1": r"\bmacro[- ]?f1\b", "mae": r"\bmae\b|mean absolute",
                 "rmse": r"\brmse\b|root mean squared", "auc": r"\bauc\b|\broc\b", "r2": r"\br2\b|r\^2",
                 "f1": r"(?<!macro-)(?<!macro )\bf1\b"}
+
+
+def asks_effect(question: str) -> bool:
+    """A factorial question about X's effect on each method ("Does X improve A and B?"),
+    not about the ranking."""
+    return bool(_EFFECT.search(question)) and not _RANKING.search(question)
 
 
 def named_methods(text: str) -> list[str]:
@@ -151,7 +162,7 @@ def derive_design(topic: ResearchTopic) -> DesignSpec:
     domain = _domain(topic)
     from nanoresearch.scaffolds.build import SUPERVISED_DOMAINS
 
-    if factors and len(methods) >= 2 and (_RANKING.search(q) or _CHANGE.search(q)):
+    if factors and len(methods) >= 2 and (_RANKING.search(q) or _CHANGE.search(q) or _EFFECT.search(q)):
         names = [n for _, n in factors]
         levels = ([f"without {names[0]}", f"with {names[0]}"] if len(names) == 1 else
                   ["without preprocessing", *(f"with {n}" for n in names)])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from actors.planning_design import derive_design, named_methods
+from actors.planning_design import asks_effect, derive_design, named_methods
 from actors.writing_design import Ranking, rankings
 from actors.writing_related import select_citable, study_groups, themes
 from actors import writing_tables as wt
@@ -373,9 +373,31 @@ class PaperInputs:
         return ""
 
     # ------------------------------------------------------------------ design-aware text
+    def effects(self) -> list[tuple[str, str, float, float]]:
+        """(dataset, method, mean without, mean with) per method of a two-level factorial
+        whose question asks for the factor's effect on each method."""
+        if not asks_effect(self.topic.problem_statement):
+            return []
+        out = []
+        for r in self.ranks:
+            lo, hi = dict(r.order[r.levels[0]]), dict(r.order[r.levels[-1]])
+            out += [(r.dataset, m, lo[m], hi[m]) for m in self.design.methods if m in lo and m in hi]
+        return out
+
+    def effect_sentences(self) -> list[str]:
+        e, low = escape_latex, self.primary in ("rmse", "mae", "mse", "mape", "smape", "mase")
+        out = []
+        for ds in dict.fromkeys(x[0] for x in self.effects()):
+            parts = [f"{'raises' if (b > a) != low else 'lowers' if b != a else 'leaves'} the mean {e(self.primary)} "
+                     f"of {e(m)} {'from ' + fmt_num(a) + ' to ' + fmt_num(b) if b != a else 'at ' + fmt_num(a)}"
+                     for d, m, a, b in self.effects() if d == ds]
+            out.append(f"On {e(ds)}, {e(self.design.levels[-1].removeprefix('with '))} {human_list(parts)}.")
+        return out
+
     def ranking_sentences(self) -> list[str]:
-        """Factorial results: ranking per condition, whether the best changes, significance."""
-        e, out = escape_latex, []
+        """Factorial results: ranking per condition, whether the best changes, significance
+        (after the factor's effect on each method, when that is what the question asks)."""
+        e, out = escape_latex, list(self.effect_sentences())
         for r in self.ranks:
             for lv in r.levels:
                 order = ", then ".join(f"{e(m)} ({fmt_num(v)})" for m, v in r.order[lv])
@@ -448,6 +470,13 @@ class PaperInputs:
             what = {"standardisation": "on features rescaled to zero mean and unit variance",
                     "quantile transformation": "on features mapped through their empirical quantiles to a "
                                                "standard normal distribution"}
+            if d.factor == "shift augmentation":
+                return (f"Each classifier ({human_list([e(m) for m in d.methods])}) is trained in two conditions: "
+                        "on the training images as they are (without shift augmentation), and on the training "
+                        "images plus a copy of each shifted by one pixel up, down, left and right, with zeros "
+                        "shifted in (with shift augmentation); test images are never shifted. Hyperparameters "
+                        "are the same in both conditions, so a difference between them is due to the "
+                        "augmentation alone.")
             conds = [f"{'on the raw features' if lv.startswith('without') else what.get(lv[5:], e(lv))} ({e(lv)})"
                      for lv in d.levels]
             return (f"Each classifier ({human_list([e(m) for m in d.methods])}) is trained in "
@@ -471,6 +500,8 @@ class PaperInputs:
     def default_title(self) -> str:
         d, e = self.design, escape_latex
         data = human_list([e(x.replace("_", " ")) for x in self.datasets])
+        if d.kind == "factorial" and asks_effect(self.topic.problem_statement):
+            return _title_case(f"Does {e(d.factor)} Improve {human_list([e(m) for m in d.methods])} on {data}?")
         if d.kind == "factorial":
             return _title_case(f"Does {e(d.factor)} Change the Ranking of {human_list([e(m) for m in d.methods])} on {data}?")
         if not title_reason(self.blueprint.title) and not re.search(r"\d", self.blueprint.title):
@@ -502,6 +533,15 @@ class PaperInputs:
                         f"is {g_ref:.3f} on {ref} and {g_hard:.3f} with {e(hard)}.")
             return (f"In answer to the question: with {e(hard)}, {e(a)} and {e(b)} differ by {g_hard:.3f} in mean "
                     f"{e(self.primary)} on {e(ds)}, against {g_ref:.3f} on {ref}.")
+        for ds in list(dict.fromkeys(x[0] for x in self.effects()))[:1]:
+            low = self.primary in ("rmse", "mae", "mse", "mape", "smape", "mase")
+            eff = [(m, (b < a) if low else (b > a)) for d, m, a, b in self.effects() if d == ds]
+            helped, rest = [e(m) for m, up in eff if up], [e(m) for m, up in eff if not up]
+            what = ((f"improves {human_list(helped)}" + (f" but not {human_list(rest)}" if rest else ""))
+                    if helped else f"improves none of {human_list(rest)}")
+            if where == "abstract":
+                return f"We find that {e(self.design.factor)} {what} in mean {e(self.primary)} on {e(ds)}."
+            return f"In answer to the question: on {e(ds)}, {e(self.design.factor)} {what}."
         for r in self.ranks[:1]:
             best = [r.order[lv][0][0] for lv in r.levels]
             if where == "abstract":

@@ -44,6 +44,8 @@ _WITH_STD = re.compile(r"\b(?:with|w/|after)\s+(?:feature\s+)?(?:standardi[sz]|s
 
 
 _WITH_QUANTILE = re.compile(r"\b(?:with|w/|after)\s+(?:a\s+)?quantile[- ]transform", re.I)
+_WITH_AUG = re.compile(r"\bwith (?:one-pixel )?shift augmentation\b", re.I)
+_WITHOUT_AUG = re.compile(r"\b(?:without|w/o|no) (?:one-pixel )?(?:shift )?augmentation\b", re.I)
 _WITHOUT_PREP = re.compile(r"\bwithout (?:any )?(?:preprocessing|scaling|rescaling)\b|\bunscaled\b", re.I)
 # multimodal arms name their fusion: "late fusion" averages per-modality probabilities,
 # "early fusion" concatenates both modalities' features, "image-only"/"text-only" use one
@@ -54,8 +56,13 @@ _FUSION = [(re.compile(r"\blate fusion\b", re.I), {"modalities": ["image", "text
 
 
 def apply_condition(spec: dict, name: str, domain: str = "") -> dict:
-    """Make the spec's preprocessing (and, for multimodal arms, its fusion) match the
-    condition its name states (no-op otherwise)."""
+    """Make the spec's preprocessing (and, for multimodal arms, its fusion; for image arms,
+    shift augmentation of the training set) match the condition its name states (no-op
+    otherwise)."""
+    if _WITH_AUG.search(name):
+        spec["augment"] = "shift"
+    elif _WITHOUT_AUG.search(name):
+        spec.pop("augment", None)
     steps = [s for s in spec.get("steps", []) if s not in ("standardize", "minmax", "quantile")]
     if _WITH_QUANTILE.search(name):
         spec["steps"] = ["quantile", *steps]
@@ -122,8 +129,24 @@ def capacity_base(baselines: list[dict], named: list[str], match) -> str | None:
     return next((b["name"] for b in baselines if b["name"] in named), None)
 
 
+def mirror_arms(baselines: list[dict], method: dict, domain: str) -> list[dict]:
+    """Factorial arms of the proposed method's family copy its configuration (params,
+    features, steps) and differ from it only in the condition their name states: "SVM with
+    shift augmentation" is the proposed "SVM without shift augmentation" plus augmentation,
+    not a default SVM with other hyperparameters."""
+    if method.get("family") == "custom":
+        return baselines
+    out = []
+    for b in baselines:
+        if b["family"] == method.get("family"):
+            b = apply_condition(dict(copy.deepcopy(method), name=b["name"]), b["name"], domain)
+        out.append(b)
+    return out
+
+
 def _same_arm(a: dict, b: dict) -> bool:
-    return (a["family"], a.get("steps"), a.get("features")) == (b["family"], b.get("steps"), b.get("features"))
+    return (a["family"], a.get("steps"), a.get("features"), a.get("augment")) == \
+        (b["family"], b.get("steps"), b.get("features"), b.get("augment"))
 
 
 def choose_baselines(domain: str, task: str, names: list[str], match, notes: list[str],

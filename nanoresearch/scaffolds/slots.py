@@ -162,10 +162,11 @@ def _conditioned(spec: dict, name: str, domain: str = "", task: str = "") -> dic
     """A factorial arm named "<family> with/without standardisation" runs that family in
     that condition, whatever was filled: the name in the paper is what ran."""
     from nanoresearch.scaffolds import match_baseline
-    from nanoresearch.scaffolds.build import (_WITH_QUANTILE, _WITH_STD, _WITHOUT_PREP, _WITHOUT_STD,
-                                              apply_condition)
+    from nanoresearch.scaffolds.build import (_WITH_AUG, _WITH_QUANTILE, _WITH_STD, _WITHOUT_AUG, _WITHOUT_PREP,
+                                              _WITHOUT_STD, apply_condition)
 
-    if domain and any(rx.search(name) for rx in (_WITH_STD, _WITHOUT_STD, _WITH_QUANTILE, _WITHOUT_PREP)):
+    if domain and any(rx.search(name) for rx in (_WITH_STD, _WITHOUT_STD, _WITH_QUANTILE, _WITHOUT_PREP,
+                                                 _WITH_AUG, _WITHOUT_AUG)):
         fam = match_baseline(domain, task, name)
         if fam and fam not in ("majority", spec.get("family")) and spec.get("family") != "custom":
             spec.update(family=fam, params={})

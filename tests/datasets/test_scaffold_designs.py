@@ -158,3 +158,63 @@ def test_a_hash_bucket_question_hashes_the_reference_features(tmp_path):
     # no vocabulary to keep: hashed into 256 buckets the model is smaller than with the vocabulary
     assert _mean(recs, base, "capacity_cost:256 hash buckets", "model_size_kb") < \
         _mean(recs, base, "efficiency", "model_size_kb")
+
+
+def test_shift_augmentation_is_a_factorial_level_that_really_augments(tmp_path):
+    """cv_02: "Does one-pixel shift augmentation improve an RBF SVM and a random forest on
+    digits?" is {SVM, random forest} x {without, with shift augmentation}; the 'with' arms
+    train on every image plus its four one-pixel shifts (a different model, not a rename)."""
+    q = json.load(open("benchmarks/tasks/cv_02.json"))
+    d = derive_design(ResearchTopic(problem_statement=q["problem_statement"], domain="CV", datasets=["digits"]))
+    assert d.kind == "factorial" and d.levels == ["without shift augmentation", "with shift augmentation"]
+    assert d.arms == ["SVM without shift augmentation", "SVM with shift augmentation",
+                      "random forest without shift augmentation", "random forest with shift augmentation"]
+    notes: list[str] = []
+    bases = choose_baselines("cv", "classification", d.arms, lambda n: match_baseline("cv", "classification", n),
+                             notes, cap=4)
+    assert [(b["family"], b.get("augment")) for b in bases] == [
+        ("svm_rbf", None), ("svm_rbf", "shift"), ("random_forest", None), ("random_forest", "shift")]
+    cfg = materialize(tmp_path, "cv", "digits", "classification", seeds=(0,))
+    cfg.update(baselines=bases, max_train=400)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc, _ = run_experiment(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = _records(tmp_path)
+    for fam in ("SVM", "random forest"):
+        plain = _mean(recs, f"{fam} without shift augmentation", "test", "accuracy")
+        aug = _mean(recs, f"{fam} with shift augmentation", "test", "accuracy")
+        assert plain != aug
+        # five times the training rows: the augmented fit takes longer
+        assert _mean(recs, f"{fam} with shift augmentation", "efficiency", "fit_seconds") > \
+            _mean(recs, f"{fam} without shift augmentation", "efficiency", "fit_seconds")
+
+
+def test_augment_train_shifts_each_training_image_and_keeps_test_rows():
+    import numpy as np
+
+    from nanoresearch.scaffolds.templates.nr_common import augment_train
+    imgs = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3) + 1
+    arrays, y = {"images": imgs}, np.array([0, 1])
+    out, lab, idx = augment_train(arrays, y, np.array([0]), "shift")
+    assert out["images"].shape == (6, 3, 3) and list(lab) == [0, 1, 0, 0, 0, 0] and list(idx) == [0, 2, 3, 4, 5]
+    assert (out["images"][1] == imgs[1]).all()  # the test row is untouched
+    down = out["images"][2]
+    assert (down[0] == 0).all() and (down[1:] == imgs[0][:-1]).all()
+
+
+def test_factorial_arms_of_the_proposed_family_differ_from_it_only_in_their_condition():
+    from nanoresearch.scaffolds.build import mirror_arms
+    method = {"name": "SVM without shift augmentation", "family": "svm_rbf", "params": {"C": 10.0},
+              "steps": ["standardize"], "features": "pixels+hog"}
+    bases = [{"name": "SVM with shift augmentation", "family": "svm_rbf", "params": {}, "steps": [],
+              "augment": "shift"},
+             {"name": "random forest with shift augmentation", "family": "random_forest", "params": {},
+              "steps": [], "augment": "shift"}]
+    svm, rf = mirror_arms(bases, method, "cv")
+    assert svm == dict(method, name="SVM with shift augmentation", augment="shift")
+    assert rf == bases[1]
+    # a standardisation factorial: the 'with' arm adds the step to the proposed configuration
+    knn = {"name": "k-NN without standardisation", "family": "knn", "params": {"n_neighbors": 7}, "steps": []}
+    (with_std,) = mirror_arms([{"name": "k-NN with standardisation", "family": "knn", "params": {},
+                                "steps": ["standardize"]}], knn, "tabular")
+    assert with_std["params"] == {"n_neighbors": 7} and with_std["steps"] == ["standardize"]

@@ -300,6 +300,28 @@ def capacity_spec(spec: dict, cond: dict) -> dict:
     return out
 
 
+def augment_train(arrays: dict, y: np.ndarray, idx: np.ndarray, kind: str) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A method spec's "augment": "shift" adds every training image shifted by one pixel up,
+    down, left and right (zeros shifted in), labels copied. -> (arrays, labels, training
+    indices) with the copies appended after the original rows, so test indices still hold."""
+    if kind != "shift":
+        raise ValueError(f"unknown augmentation {kind!r}; choose 'shift'")
+    if "images" not in arrays:
+        raise ValueError("shift augmentation needs image arrays ('images'); this dataset has "
+                         f"{sorted(arrays)}")
+    imgs, n = arrays["images"], len(arrays["images"])
+    copies = []
+    for axis, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
+        sh = np.roll(imgs[idx], step, axis=axis)
+        edge = [slice(None)] * sh.ndim
+        edge[axis] = 0 if step > 0 else -1
+        sh[tuple(edge)] = 0
+        copies.append(sh)
+    out = dict(arrays, images=np.concatenate([imgs, *copies]))
+    labels = np.concatenate([y, *([y[idx]] * len(copies))])
+    return out, labels, np.concatenate([idx, n + np.arange(len(copies) * len(idx))])
+
+
 def train_subset(tr: np.ndarray, frac: float, seed: int, y: np.ndarray | None) -> np.ndarray:
     """A seeded, class-stratified share of the training indices (at least 2 per class)."""
     rng = np.random.default_rng(seed + 7919)
@@ -373,11 +395,14 @@ def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder
             tr = tr[: int(cfg.get("max_train", len(tr)))]
             for spec in method_specs(cfg):
                 def fit(idx, spec=spec):
-                    Xtr, Xte, sparse, *more = featurize(arrays, idx, te, spec)
+                    arr, lab = arrays, y
+                    if spec.get("augment"):  # the training rows only; test rows keep their indices
+                        arr, lab, idx = augment_train(arrays, y, idx, spec["augment"])
+                    Xtr, Xte, sparse, *more = featurize(arr, idx, te, spec)
                     blocks = more[0] if more else None
                     est = make_estimator(spec, seed, kind, sparse)
                     est = wrap(est, spec, blocks) if wrap else est
-                    est, cost = fit_measured(est, Xtr, y[idx])
+                    est, cost = fit_measured(est, Xtr, lab[idx])
                     cost["model_size_kb"] = model_size_kb(est, more[1] if len(more) > 1 else None)
                     return est, cost, Xtr, Xte, blocks
                 est, cost, Xtr, Xte, blocks = fit(tr)
