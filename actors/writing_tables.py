@@ -251,6 +251,12 @@ def condition_figure(test: Sequence[MetricRecord], cond: Sequence[MetricRecord],
         ax.set_xlabel("share of the training split")
     else:
         ax.set_xticks(xs, [condition_label(s, kind) for s in splits], fontsize=6, rotation=20, ha="right")
+    return _save_figure(fig, ax, metric, path)
+
+
+def _save_figure(fig, ax, metric: str, path) -> bool:
+    import matplotlib.pyplot as plt
+
     ax.set_ylabel(metric)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -290,13 +296,7 @@ def capacity_figure(test: Sequence[MetricRecord], cond: Sequence[MetricRecord], 
     axis = re.sub(r"^\d+ (?:whitened )?", "", recs[0].split.split(":", 1)[1])
     ax.set_xscale("log", base=2)
     ax.set_xlabel(f"number of {axis}")
-    ax.set_ylabel(metric)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return True
+    return _save_figure(fig, ax, metric, path)
 
 
 def condition_gap(test: Sequence[MetricRecord], cond: Sequence[MetricRecord], kind: str, metric: str):
