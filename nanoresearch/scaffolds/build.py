@@ -140,7 +140,10 @@ def mirror_arms(baselines: list[dict], method: dict, domain: str) -> list[dict]:
     for b in baselines:
         if b["family"] == method.get("family"):
             b = apply_condition(dict(copy.deepcopy(method), name=b["name"]), b["name"], domain)
-        out.append(b)
+        # a named baseline that is now an arm under another name ("SVM without augmentation"
+        # = "SVM without shift augmentation") runs once
+        if not any(_same_arm(b, o) for o in [method, *out]):
+            out.append(b)
     return out
 
 

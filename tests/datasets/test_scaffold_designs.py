@@ -213,6 +213,9 @@ def test_factorial_arms_of_the_proposed_family_differ_from_it_only_in_their_cond
     svm, rf = mirror_arms(bases, method, "cv")
     assert svm == dict(method, name="SVM with shift augmentation", augment="shift")
     assert rf == bases[1]
+    # cv_02's named baseline "SVM without augmentation" is the proposed arm under another name: run once
+    named = {"name": "SVM without augmentation", "family": "svm_rbf", "params": {}, "steps": []}
+    assert [b["name"] for b in mirror_arms([*bases, named], method, "cv")] == [b["name"] for b in bases]
     # a standardisation factorial: the 'with' arm adds the step to the proposed configuration
     knn = {"name": "k-NN without standardisation", "family": "knn", "params": {"n_neighbors": 7}, "steps": []}
     (with_std,) = mirror_arms([{"name": "k-NN with standardisation", "family": "knn", "params": {},
