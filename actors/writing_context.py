@@ -174,7 +174,9 @@ class PaperInputs:
                             "level, with its model size (kB) and fit time (s)",
                 }.get(self.design.kind, "the clean and each perturbed test set")
         n = len({m.seed for m in recs})
-        return results_table(recs, label="tab:conditions", method_order=[self.method, *self.baselines],
+        order = (list(dict.fromkeys(m.method for m in recs)) if self.design.kind == "capacity"  # level order
+                 else [self.method, *self.baselines])
+        return results_table(recs, label="tab:conditions", method_order=order,
                              keep_column_order=True, caption=(
             f"{escape_latex(self.primary)} per method for {what}: mean $\\pm$ standard deviation over "
             f"{n} seed{'s' if n != 1 else ''}; best mean per column in bold."))

@@ -14,7 +14,7 @@ from nanoresearch.latex.escape import escape_latex
 from nanoresearch.types import MetricRecord
 
 LOWER_IS_BETTER = ("loss", "error", "err", "rmse", "mse", "mae", "mape", "perplexity", "ppl",
-                   "time", "latency", "seconds", "wer", "cer", "nll", "brier", "memory")
+                   "time", "latency", "seconds", "wer", "cer", "nll", "brier", "memory", "model size")
 
 
 def lower_is_better(metric: str) -> bool:

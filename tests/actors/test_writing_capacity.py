@@ -79,6 +79,11 @@ def test_capacity_paper_answers_how_many_components(tmp_path):
     assert "With whitening, no level run comes within 0.01; the closest is 50 whitened principal components" in res
     assert "kB there against 8601.0 kB" in res
     assert "\\label{tab:conditions}" in res and "model size (kB)" in res and "all features" in res
+    table = next(t for t in res.split("\\end{table}") if "\\label{tab:conditions}" in t)
+    rows = [ln.split(" & ")[0] for ln in table.splitlines() if " & " in ln][1:]
+    assert rows[:4] == ["all features", "10 principal components", "20 principal components",
+                        "50 principal components"]  # the axis in order, not sorted as text
+    assert "\\textbf{141.0" in table  # the smallest model is the best size
     assert (tmp_path / "paper" / "figures" / "conditions.png").stat().st_size > 1000
     assert "20 principal components keep the mean accuracy of k-NN on raw pixels" in draft.abstract
     assert "refitted on the same splits and seeds with 10 principal components" in secs["experimental_setup"]
