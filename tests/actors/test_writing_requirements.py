@@ -166,7 +166,7 @@ def test_three_condition_factorial_states_each_change_against_the_untreated_cond
     rank = Ranking("breast_cancer", "accuracy", lv, {lv[0]: [("logistic regression", 0.952), ("k-NN", 0.927)],
                                                      lv[1]: [("logistic regression", 0.967), ("SVM", 0.966)],
                                                      lv[2]: [("SVM", 0.964), ("k-NN", 0.963)]}, True, 0.019, 5)
-    out = PaperInputs.ranking_sentences(SimpleNamespace(design=d, ranks=[rank]))
+    out = PaperInputs.ranking_sentences(SimpleNamespace(design=d, ranks=[rank], effect_sentences=lambda: []))
     assert "With standardisation, the best method stays logistic regression, as without preprocessing." in out
     assert any(s.startswith("With quantile transformation, the best method changes from logistic regression "
                             "(without preprocessing) to SVM") and "p = 0.019" in s for s in out)

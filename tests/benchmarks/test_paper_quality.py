@@ -32,18 +32,22 @@ def test_an_interrupted_project_is_resumed_not_restarted(tmp_path, monkeypatch):
 
 
 def test_a_design_the_harness_could_not_run_fails_the_design_check(tmp_path):
-    """cv_03 asks for a capacity curve the offline harness does not run: the blueprint says
-    so (`unrealised`), the paper states it as a limitation, and the check counts it as a
-    design failure instead of passing it."""
+    """A capacity axis the offline harness has no knob for (the number of trees): the
+    blueprint says so (`unrealised`), the paper states it as a limitation, and the check
+    counts it as a design failure instead of passing it. cv_03's axis (principal
+    components) runs, and its check fails only while its capacity levels have not run."""
     from actors.planning_design import derive_design
     from nanoresearch import artifacts as A
     from nanoresearch.types import (Blueprint, DatasetSpec, MethodSpec, PlanningResult,
                                     ResearchTopic)
 
     task = json.loads((pq.TASKS / "cv_03.json").read_text())
-    topic = ResearchTopic.model_validate({k: v for k, v in task.items() if k in ResearchTopic.model_fields})
+    cv03 = ResearchTopic.model_validate({k: v for k, v in task.items() if k in ResearchTopic.model_fields})
+    assert derive_design(cv03).kind == "capacity" and not derive_design(cv03).unrealised
+    topic = cv03.model_copy(update={"problem_statement": "How many trees does a random forest need to match "
+                                                          "k-NN on Fashion-MNIST?"})
     design = derive_design(topic)
-    assert design.unrealised  # the harness has no capacity axis
+    assert design.unrealised  # the harness has no knob for the number of trees
     bp = Blueprint(title="PCA components for k-NN", domain="cv", datasets=[DatasetSpec(name="fashion_mnist")],
                    proposed_method=MethodSpec(name="k-NN"), baselines=[MethodSpec(name="k-NN on raw pixels")],
                    metrics=["accuracy"], primary_metric="accuracy", seeds=[0], design=design)
@@ -53,3 +57,9 @@ def test_a_design_the_harness_could_not_run_fails_the_design_check(tmp_path):
     row = pq.measure(project, topic)
     assert row["design"] is False
     assert any(i.startswith("unrealised: curves over this axis") for i in row["design_issues"])
+    # cv_03's capacity design is runnable: with no capacity runs recorded, the check says they did not run
+    A.PLANNING.at(project / "ideation").write_text(PlanningResult(blueprint=bp.model_copy(
+        update={"design": derive_design(cv03)})).model_dump_json())
+    row = pq.measure(project, cv03)
+    assert row["design"] is False and any("capacity conditions (capacity:...) did not run" in i
+                                          for i in row["design_issues"])
