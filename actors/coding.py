@@ -165,7 +165,7 @@ class CodingAgent:
         if bp.design is not None and bp.design.kind == "factorial":  # arms differ only in their condition
             cfg["baselines"] = mirror_arms(cfg["baselines"], method, domain)
         n_abl = min(MAX_ABLATIONS, max(1, len(bp.ablations)))
-        cfg["ablations"] = ablation_variants(domain, task, method, n_abl)
+        cfg["ablations"] = ablation_variants(domain, task, method, n_abl, cfg["baselines"])
         if bp.ablations:
             notes.append("blueprint ablations " + ", ".join(repr(a.name) for a in bp.ablations)
                          + " realised as: " + ", ".join(a["name"] for a in cfg["ablations"]))

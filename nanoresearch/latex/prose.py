@@ -138,7 +138,11 @@ NEAR = 0.8  # word-set overlap (Jaccard) at which two sentences say the same thi
 
 def near_duplicate(a: set[str], b: set[str]) -> bool:
     """Two sentences' word sets (>= 6 words each) that overlap at NEAR or more: the same
-    sentence with a word swapped ("The hypothesis is that X ..." / "The main message is that X ...")."""
+    sentence with a word swapped ("The hypothesis is that X ..." / "The main message is that X ...").
+    Sentences that differ in a number state different measurements (one comparison per
+    baseline, per metric, per dataset) and are not duplicates."""
+    if any(t.isdigit() for t in a ^ b):
+        return False
     return len(a) >= 6 and len(b) >= 6 and len(a & b) >= NEAR * len(a | b)
 
 

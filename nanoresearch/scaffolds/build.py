@@ -195,8 +195,10 @@ def _feature_variants(domain: str, task: str, feats: Any) -> list[tuple[str, Any
     return []
 
 
-def ablation_variants(domain: str, task: str, method: dict, n: int) -> list[dict]:
-    """Up to n honest variants of the proposed method, each named by what it changes."""
+def ablation_variants(domain: str, task: str, method: dict, n: int, baselines: list[dict] = ()) -> list[dict]:
+    """Up to n honest variants of the proposed method, each named by what it changes; a
+    variant that is a baseline under another name (audio_01's "... w/o minmax" was the
+    log-mel logistic regression baseline: the same model, reported twice) is left out."""
     out: list[dict] = []
     for label, feats in _feature_variants(domain, task, method.get("features")):
         out.append(dict(copy.deepcopy(method), name=f"{method['name']} {label}", features=feats))
@@ -207,7 +209,7 @@ def ablation_variants(domain: str, task: str, method: dict, n: int) -> list[dict
     if method.get("params") and method.get("family") != "custom":
         out.append(dict(copy.deepcopy(method), name=f"{method['name']} (default hyperparameters)",
                         params={}))
-    return out[:n]
+    return [v for v in out if not any(_same_arm(v, b) for b in baselines)][:n]
 
 
 RUN_SH = """#!/usr/bin/env bash

@@ -108,3 +108,14 @@ def test_an_enumeration_of_arms_is_not_circular_but_a_self_definition_is():
     assert filler_reason("Data analysis, which uses data analysis, and more.")
     assert filler_reason("Feature-based decision-making is a method that uses data analysis to make "
                          "decisions based on data analysis.")
+
+
+def test_comparisons_that_differ_in_their_numbers_are_not_repeats():
+    """audio_01 (2026-12-03): one rule-built comparison per baseline shares most words with
+    the next; they state different measurements. The same sentence twice still counts."""
+    a = ("On spoken\\_language\\_id, MFCC statistics reach a mean accuracy of 0.862 ($\\pm$ 0.010) against "
+         "0.882 ($\\pm$ 0.027) for logistic regression, a difference of $-$0.020 over 3 seeds ($p = 0.272$).")
+    b = ("On spoken\\_language\\_id, MFCC statistics reach a mean accuracy of 0.862 ($\\pm$ 0.010) against "
+         "0.833 ($\\pm$ 0.019) for logistic regression, a difference of +0.029 over 3 seeds ($p = 0.101$).")
+    assert repeated_sentences([a + " " + b]) == []
+    assert len(repeated_sentences([a, a])) == 1
