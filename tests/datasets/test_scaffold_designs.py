@@ -231,3 +231,16 @@ def test_an_ablation_that_is_a_baseline_under_another_name_is_not_run_twice():
             "steps": ["standardize"], "features": None}
     names = [a["name"] for a in ablation_variants("audio", "classification", method, 3, [base])]
     assert names == ["MFCC statistics with a linear classifier w/o standardize"]
+
+
+def test_noise_on_a_modality_a_method_does_not_see_leaves_its_input_clean():
+    """mm_02 (2026-12-03): the image-only majority baseline crashed the run under text
+    noise ('perturbation block text unknown'); it does not see text, so its input is clean."""
+    import numpy as np
+
+    from nanoresearch.scaffolds.templates.nr_common import perturb
+    Xtr, Xte = np.ones((4, 3), dtype=np.float32), np.zeros((2, 3), dtype=np.float32)
+    p = {"kind": "gaussian_noise", "level": 1.0, "block": "text"}
+    assert perturb(Xte, Xtr, p, 0, {"image": (0, 3)}) is Xte
+    noisy = perturb(Xte, Xtr + np.arange(3), p, 0, {"image": (0, 1), "text": (1, 3)})
+    assert (noisy[:, 0] == 0).all() and (noisy[:, 1:] != 0).any()
