@@ -513,7 +513,16 @@ class PaperInputs:
         ran = list(dict.fromkeys(m.method for m in self.metrics if m.method != self.method))
         rivals = [b.name for b in self.blueprint.baselines if b.name in ran] or ran
         versus = f" versus {human_list([e(r) for r in rivals[:3]])}" if rivals else ""
-        return _title_case(f"{e(self.method)}{versus} on {data}")
+        # a long method name (tab_01's 'Adapting the idea of "iLTM" to ...') makes a run-on
+        # title: then the methods that ran, then the method alone, then its first 20 words
+        tries = [f"{e(self.method)}{versus} on {data}",
+                 *([f"{human_list([e(r) for r in rivals[:3]])} on {data}"] if rivals and len(self.method.split()) > 6
+                   else [f"{human_list([e(r) for r in [self.method, *rivals][:4]])} on {data}"] if rivals else []),
+                 f"{e(self.method)} on {data}"]
+        for t in tries:
+            if not title_reason(_title_case(t)):
+                return _title_case(t)
+        return _title_case(" ".join(tries[-1].split()[:20]))
 
     def headline(self, where: str) -> str:
         """The answer in one sentence, worded per place so no sentence is printed twice."""

