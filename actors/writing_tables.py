@@ -100,10 +100,10 @@ def capacity_answers(test: Sequence[MetricRecord], cond: Sequence[MetricRecord],
     low = any(t in metric.lower() for t in ("rmse", "mae", "mse", "loss", "error", "mape", "mase"))
     for ds in dict.fromkeys(m.dataset for m in cond):
         ref = _means([m for m in test if m.dataset == ds and m.method == base and m.metric == metric])
-        size = {m.split: m.value for m in [*eff, *cond] if m.dataset == ds and m.metric == "model_size_kb"}
-        sizes = {k: statistics.fmean([m.value for m in [*eff, *cond] if m.dataset == ds and m.split == k
-                                      and m.metric == "model_size_kb" and (k != "efficiency" or m.method == base)])
-                 for k in size}
+        def size(split: str) -> float | None:
+            vals = [m.value for m in [*eff, *cond] if m.dataset == ds and m.method == base and m.split == split
+                    and m.metric == "model_size_kb"]
+            return statistics.fmean(vals) if vals else None
         if (base, ds) not in ref:
             continue
         r = ref[(base, ds)]
@@ -116,8 +116,7 @@ def capacity_answers(test: Sequence[MetricRecord], cond: Sequence[MetricRecord],
             pick = ok[0] if ok else min(levels, key=lambda s: abs(means[s] - r))
             out.append({"dataset": ds, "base": base, "whitened": variant, "ref": r, "within": bool(ok),
                         "level": pick.split(":", 1)[1], "value": means[pick],
-                        "size_ref": sizes.get("efficiency"),
-                        "size_level": sizes.get("capacity_cost:" + pick.split(":", 1)[1])})
+                        "size_ref": size("efficiency"), "size_level": size("capacity_cost:" + pick.split(":", 1)[1])})
     return out
 
 

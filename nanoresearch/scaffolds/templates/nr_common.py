@@ -276,10 +276,7 @@ def _array_bytes(obj, depth: int = 0, seen: set | None = None) -> int:
     if isinstance(obj, (list, tuple)):
         return sum(_array_bytes(v, depth + 1, seen) for v in obj)
     if hasattr(obj, "state_dict") and callable(obj.state_dict):  # a torch module
-        try:
-            return _array_bytes(dict(obj.state_dict()), depth + 1, seen)
-        except Exception:
-            pass
+        return _array_bytes(dict(obj.state_dict()), depth + 1, seen)
     return _array_bytes(vars(obj), depth + 1, seen) if hasattr(obj, "__dict__") else 0
 
 
