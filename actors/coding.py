@@ -32,8 +32,9 @@ from nanoresearch.llm.structured import extract_json, generate_structured
 from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, METHOD_IMPORTS, MethodFill, check_code,
                                     default_config, match_baseline, scaffold_files,
                                     scaffold_skills, validate_fill)
-from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, capacity_base, choose_baselines, design_config,
-                                          dumps, job_sbatch, map_metrics, mirror_arms)
+from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, align_technique_arm, capacity_base,
+                                          choose_baselines, design_config, dumps, job_sbatch, map_metrics,
+                                          mirror_arms)
 from nanoresearch.scaffolds.slots import fill_model, to_fill
 from nanoresearch.scaffolds.specs import feature_spec
 from nanoresearch.scaffolds.templates.nr_common import FAMILIES
@@ -161,9 +162,11 @@ class CodingAgent:
         files = scaffold_files(domain)
         if source == "llm_code":
             files["method.py"] = fill.code
+        if source != "llm_code":  # a technique arm differs from its plain baseline in the technique alone
+            method = align_technique_arm(method, cfg["baselines"], domain, task, notes)
         cfg["method"] = method
         if bp.design is not None and bp.design.kind == "factorial":  # arms differ only in their condition
-            cfg["baselines"] = mirror_arms(cfg["baselines"], method, domain)
+            cfg["baselines"] = mirror_arms(cfg["baselines"], method, domain, notes)
         n_abl = min(MAX_ABLATIONS, max(1, len(bp.ablations)))
         cfg["ablations"] = ablation_variants(domain, task, method, n_abl, cfg["baselines"])
         if bp.ablations:

@@ -121,6 +121,47 @@ def method_name(statement: str) -> str:
     return " ".join(words).strip(" ,.;:\"'") or "proposed method"
 
 
+_GENERIC_METHOD = re.compile(r"(?:the )?(?:proposed|our|new|novel)(?: method| approach| model)?|method|approach|"
+                             r"this paper\b.*|a controlled experiment\b.*", re.I)
+_SUBJECT_END = re.compile(r"\b(?:as \w+ as|match(?:es)?|improves?|beats?|outperforms?|changes?|reduces?|helps?|"
+                          r"hurts?|keeps?|makes?|leads?|affects?|yields?|raises?|lowers?|better|worse|more|less|than|"
+                          r"versus|vs\.?|work|suffice)\b", re.I)
+
+
+def question_subject(question: str) -> str:
+    """The intervention a yes/no question is about ("Is decision-threshold tuning on a
+    validation split as effective as ...?" -> "decision-threshold tuning on a validation
+    split"); "" for an open question ("How many ...?")."""
+    m = re.match(r"\s*(?:is|are|does|do|can|could|will|would|should)\s+(.+)", question, re.I)
+    cut = _SUBJECT_END.search(m.group(1)) if m else None
+    subject = re.sub(r"^(?:a|an|the)\s+", "", m.group(1)[:cut.start()].strip(" ,;:"), flags=re.I) if cut else ""
+    return subject if 1 <= len(subject.split()) <= 10 else ""
+
+
+def usable_name(name: str, metrics: tuple[str, ...] = ()) -> bool:
+    """False for what a small model emits instead of a name: identifiers glued with
+    underscores ("regression_bias_bias_bias"), a word repeated, a metric's name."""
+    t = name.strip()
+    words = re.findall(r"[a-z0-9]+", t.lower())
+    if not words or (re.fullmatch(r"\w+", t) and t.count("_") >= 2):
+        return False
+    if any(words.count(w) >= 3 for w in set(words)):
+        return False
+    return norm_metric(t) not in {norm_metric(m) for m in metrics} | {"accuracy", "macro_f1", "rmse", "mae", "auc"}
+
+
+def named_method(proposed: str, topic: ResearchTopic, hyp: Hypothesis) -> str:
+    """The proposed method's name: the draft's, unless it is generic ("proposed method")
+    or unusable; then the question's subject, then the hypothesis' subject."""
+    p = proposed.strip()[:120]
+    if p and usable_name(p) and not _GENERIC_METHOD.fullmatch(p):
+        return p
+    for cand in (question_subject(topic.problem_statement), method_name(hyp.statement)):
+        if cand and usable_name(cand) and not _GENERIC_METHOD.fullmatch(cand):
+            return cand[:1].upper() + cand[1:]
+    return p or "proposed method"
+
+
 def default_draft(topic: ResearchTopic, hyp: Hypothesis, catalog: dict[str, DatasetCard]) -> DraftOut:
     """The deterministic design: the topic's own datasets/baselines, the hypothesis as the
     method, the catalog's default metric, one ablation."""
@@ -128,7 +169,7 @@ def default_draft(topic: ResearchTopic, hyp: Hypothesis, catalog: dict[str, Data
         [k for k, c in catalog.items() if c.domain == topic.domain][:1] or topic.datasets[:1]
     card = catalog.get(datasets[0]) if datasets else None
     metric = card.default_metric if card else "accuracy"
-    method = method_name(hyp.statement)
+    method = named_method("", topic, hyp)
     return DraftOut(title=short_title(hyp.statement), datasets=datasets,
                     baselines=topic.baselines or DEFAULT_BASELINES.get(card.task if card else "", []),
                     method=method, method_description=hyp.statement, metrics=[metric],
@@ -178,16 +219,16 @@ def to_blueprint(d: DraftOut, topic: ResearchTopic, hyp: Hypothesis, profile: Us
     primary = norm_metric(d.primary_metric) if d.primary_metric.strip() else (metrics[:1] or [""])[0]
     if primary and primary not in metrics:
         metrics.insert(0, primary)
-    method = d.method.strip()[:120] or "proposed method"
+    method = named_method(d.method, topic, hyp)
     design = derive_design(topic)
     task = next((catalog[s.name].task for s in specs if s.name in catalog), "")
     metrics += [m for m in design.metrics if m not in metrics and fits(m, task)]
     bp = Blueprint(
         hypothesis_id=hyp.id, title=d.title.strip() or short_title(hyp.statement), domain=topic.domain,
-        datasets=specs, baselines=[MethodSpec(name=b) for b in clean(d.baselines)[:6]],
+        datasets=specs, baselines=[MethodSpec(name=b) for b in clean(d.baselines)[:6] if usable_name(b, tuple(metrics))],
         proposed_method=MethodSpec(name=method, description=d.method_description.strip() or hyp.statement),
         metrics=metrics, primary_metric=primary,
-        ablations=[MethodSpec(name=a) for a in clean(d.ablations)[:3]],
+        ablations=[MethodSpec(name=a) for a in clean(d.ablations)[:3] if usable_name(a, tuple(metrics))],
         seeds=list(range(required_seeds(topic))), compute_budget=budget_from(profile), version=version,
         design=design)
     apply_design(bp, topic)

@@ -229,7 +229,22 @@ def add_missing_methods(bp: Blueprint) -> list[str]:
         if m not in named_methods(" | ".join(_arms(bp))):
             bp.baselines.append(MethodSpec(name=m, description="named in the research question"))
             added.append(m)
-    return [f"added named method(s) {', '.join(added)}"] if added else []
+    return ([f"added named method(s) {', '.join(added)}"] if added else []) + drop_covered(bp)
+
+
+def drop_covered(bp: Blueprint) -> list[str]:
+    """A method added because the question names it ("MLP") goes again when another
+    baseline already runs it under a fuller name ("MLP (1 hidden layer)", added later by
+    the reviewer): otherwise the same model runs twice, or one name silently never runs."""
+    out = []
+    for b in list(bp.baselines):
+        key = re.escape(b.name.lower())
+        inside = rf"(?<!\w){key}(?!\w)" if b.description == "named in the research question" \
+            else rf"^{key}\s*\([^)]*\)$"  # any name: "MLP" beside "MLP (1 hidden layer)"
+        if any(o is not b and re.search(inside, o.name.lower()) for o in [bp.proposed_method, *bp.baselines]):
+            bp.baselines.remove(b)
+            out.append(f"dropped {b.name!r}: another arm runs it")
+    return out
 
 
 def _arms(bp: Blueprint) -> list[str]:
@@ -260,6 +275,11 @@ def design_issues(bp: Blueprint, topic: ResearchTopic) -> list[str]:
 
         if not design_config(d.kind, d.levels, _domain(topic)):
             out.append(f"the {d.kind} design has no runnable conditions ({', '.join(d.levels)})")
+    from nanoresearch.scaffolds import techniques
+
+    for t, negated in techniques.named(topic.problem_statement):
+        if not negated and not any(t.pattern.search(a) for a in _arms(bp)):
+            out.append(f"the question asks about {t.name} but no arm runs it")
     if d.kind == "ablation" and not bp.ablations:
         out.append("the question asks whether a component helps, but no ablation removes it")
     return out

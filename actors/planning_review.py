@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from actors.planning_design import add_missing_methods, apply_design, derive_design, design_issues
+from actors.planning_design import add_missing_methods, apply_design, derive_design, design_issues, drop_covered
 from actors.planning_blueprint import (DEFAULT_BASELINES, budget_from,
                                        estimate_minutes, fits, map_dataset, required_seeds)
 from nanoresearch.errors import ModelError
@@ -113,6 +113,7 @@ def repair(bp: Blueprint, issues: list[CritiqueIssue], topic: ResearchTopic, pro
         want = topic.baselines or DEFAULT_BASELINES.get(card.task if card else "", ["majority class"])
         have = " ".join(b.name.lower() for b in bp.baselines)
         bp.baselines += [MethodSpec(name=b) for b in want if b.lower() not in have]
+        done += drop_covered(bp)
         done.append("baselines -> " + ", ".join(b.name for b in bp.baselines))
     if "missing_ablation" in cats:
         bp.ablations = [MethodSpec(name=f"{bp.proposed_method.name} without its key component",

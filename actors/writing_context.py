@@ -491,7 +491,19 @@ class PaperInputs:
         return (f"The proposed method, {e(self.method)}, " + (f"works as follows: {e(own.rstrip('.'))}. " if own
                 else "is evaluated against the baselines under identical splits and seeds. ")
                 + " ".join(f"The baseline {e(b.name)}: {e(b.description.rstrip('.'))}."
-                           for b in self.blueprint.baselines if b.description))
+                           for b in self.blueprint.baselines if b.description)
+                + self.technique_text())
+
+    def technique_text(self) -> str:
+        """What each arm that names a technique runs (the harness applies it by the same
+        rule, and paper_quality's design check verifies it in the run config)."""
+        from nanoresearch.scaffolds import techniques
+
+        ran = {m.method for m in self.metrics}
+        out = [f" In {escape_latex(arm)}, {'; '.join(escape_latex(c) for c in techniques.describe(arm))}."
+               for arm in dict.fromkeys([self.method, *(b.name for b in self.blueprint.baselines)])
+               if arm in ran and techniques.describe(arm)]
+        return "".join(out)
 
     def title_ok(self, title: str) -> bool:
         """A title may name only methods that ran."""
@@ -581,7 +593,8 @@ class PaperInputs:
             "introduction": (f"{e(self.topic.background.strip().rstrip('.'))}; this paper therefore studies "
                              if self.topic.background.strip() else "This paper studies ")
                             + f"{e(_question(self.topic.problem_statement))} "
-                            + (f"{e(hy.motivation.rstrip('.'))}. " if hy.motivation else "")
+                            + (f"{e(hy.motivation.rstrip('.'))}. " if hy.motivation and not _restates(
+                                hy.motivation, self.topic.background) else "")
                             + f"We test the hypothesis that {e(_lc_first(hy.statement.rstrip('.')))}.",
             "related_work": self.related_paragraph(),
             "method": self.method_text() + " " + " ".join(e(x) for x in self.code_provenance()),
@@ -597,3 +610,12 @@ class PaperInputs:
                           "and preprocessing choices.",
         }
         return texts[section].strip()
+
+
+def _restates(text: str, background: str) -> bool:
+    """A hypothesis motivation that is the topic background again (mm_02's introduction
+    said "Late fusion averages per-modality probabilities; ..." twice)."""
+    norm = lambda x: " ".join(re.findall(r"[a-z0-9]+", x.lower()))  # noqa: E731
+    first = norm(re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0])
+    return bool(first) and first in norm(background)
+

@@ -36,6 +36,7 @@ from nanoresearch.latex.bib import bib_key
 from nanoresearch.latex.claims import claim_reason, comparison_reason, primary_means
 from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences, title_reason
 from nanoresearch.latex.tables import lower_is_better
+from nanoresearch.scaffolds import techniques
 from nanoresearch.types import (IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus,
                                 WritingResult)
 
@@ -94,6 +95,7 @@ def measure(project: Path, topic: ResearchTopic) -> dict:
         want = {"scaling": "train_fraction=", "capacity": "capacity:"}.get(bp.design.kind, "perturbed:")
         if not any(sp.startswith(want) for sp in _ran_splits(project)):
             issues.append(f"the {bp.design.kind} conditions ({want}...) did not run")
+    issues += _arm_issues(project, bp, ran) if bp else []
     row["design"], row["design_issues"] = not issues, issues
     abstract, secs = _body(paper)
     texts = [abstract, *secs]
@@ -130,6 +132,26 @@ def _ran_splits(project: Path) -> set[str]:
     doc = json.loads(runs.read_text())
     return {m.get("split", "test") for r in doc.get("runs", []) if r.get("status") == "succeeded"
             for m in r.get("metrics", [])}
+
+
+def _arm_issues(project: Path, bp, ran: set[str]) -> list[str]:
+    """Arms that ran without the technique their name states (cv_01's "random Fourier
+    features" arm was a plain logistic regression), and named baselines that never ran
+    (tab_02's "class-weighted" baseline was merged into the unweighted one)."""
+    def load(name: str) -> dict:  # the files as they last ran (after any debug patch)
+        try:
+            return json.loads((project / "experiment" / "code" / name).read_text())
+        except (OSError, ValueError):
+            return {}
+    cfg, notes = load("config.json"), " ".join(load("coding_notes.json").get("notes", []))
+    out = []
+    for spec in [*cfg.get("baselines", []), *([cfg["method"]] if cfg.get("method") else []), *cfg.get("ablations", [])]:
+        if spec.get("name") in ran:
+            out += [f"arm {spec['name']!r} names {t} but runs without it" for t in techniques.missing(spec)]
+    for b in bp.baselines if cfg else []:
+        if b.name not in ran and f"baseline {b.name!r} is the same configuration as" not in notes:
+            out.append(f"named baseline {b.name!r} did not run")
+    return out
 
 
 def _ran_methods(project: Path) -> set[str]:

@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+from nanoresearch.scaffolds import techniques
 from nanoresearch.scaffolds.specs import STD, task_spec
 
 METRIC_ALIASES = {"acc": "accuracy", "accuracy": "accuracy", "f1": "macro_f1", "macrof1": "macro_f1",
@@ -55,10 +56,18 @@ _FUSION = [(re.compile(r"\blate fusion\b", re.I), {"modalities": ["image", "text
            (re.compile(r"\btext[- ]only\b", re.I), {"modalities": ["text"]})]
 
 
-def apply_condition(spec: dict, name: str, domain: str = "") -> dict:
+def apply_condition(spec: dict, name: str, domain: str = "", task: str = "",
+                    notes: list[str] | None = None) -> dict:
     """Make the spec's preprocessing (and, for multimodal arms, its fusion; for image arms,
-    shift augmentation of the training set) match the condition its name states (no-op
-    otherwise)."""
+    shift augmentation of the training set) match the condition its name states, and run
+    the techniques its name states (`techniques.apply`: random Fourier features, class
+    reweighting, decision-threshold tuning) and none it does not (no-op otherwise)."""
+    kind = "reg" if task in ("regression", "forecasting") else "clf"
+    stated = {t.name for t, _ in techniques.named(name)}
+    for t in techniques.TECHNIQUES:
+        if t.present(spec) and t.name not in stated:
+            t.unset(spec)
+    techniques.apply(spec, name, kind, notes)
     if _WITH_AUG.search(name):
         spec["augment"] = "shift"
     elif _WITHOUT_AUG.search(name):
@@ -129,7 +138,7 @@ def capacity_base(baselines: list[dict], named: list[str], match) -> str | None:
     return next((b["name"] for b in baselines if b["name"] in named), None)
 
 
-def mirror_arms(baselines: list[dict], method: dict, domain: str) -> list[dict]:
+def mirror_arms(baselines: list[dict], method: dict, domain: str, notes: list[str] | None = None) -> list[dict]:
     """Factorial arms of the proposed method's family copy its configuration (params,
     features, steps) and differ from it only in the condition their name states: "SVM with
     shift augmentation" is the proposed "SVM without shift augmentation" plus augmentation,
@@ -142,14 +151,35 @@ def mirror_arms(baselines: list[dict], method: dict, domain: str) -> list[dict]:
             b = apply_condition(dict(copy.deepcopy(method), name=b["name"]), b["name"], domain)
         # a named baseline that is now an arm under another name ("SVM without augmentation"
         # = "SVM without shift augmentation") runs once
-        if not any(_same_arm(b, o) for o in [method, *out]):
+        twin = next((o for o in [method, *out] if _same_arm(b, o)), None)
+        if twin is None:
             out.append(b)
+        elif notes is not None:
+            notes.append(f"baseline {b['name']!r} is the same configuration as {twin['name']!r}; it runs once")
     return out
 
 
+def align_technique_arm(method: dict, baselines: list[dict], domain: str, task: str,
+                        notes: list[str]) -> dict:
+    """A proposed method that is a technique on a baseline's family (tab_02's "decision-
+    threshold tuning" on logistic regression, cv_01's "random Fourier features with a linear
+    classifier") copies that plain baseline's configuration, so the two differ only in the
+    technique: before, tab_02's tuned model ran on unscaled features against a standardised
+    baseline and scored as the majority class."""
+    if method.get("family") == "custom" or not [t for t, neg in techniques.named(method["name"]) if not neg]:
+        return method
+    plain = next((b for b in baselines if b["family"] == method.get("family")
+                  and not techniques.named(b["name"])), None)
+    if plain is None:
+        return method
+    out = dict(copy.deepcopy({k: v for k, v in plain.items() if k != "name"}), name=method["name"])
+    notes.append(f"{method['name']!r} runs {plain['name']!r}'s configuration plus what its name states")
+    return apply_condition(out, out["name"], domain, task, notes)
+
+
 def _same_arm(a: dict, b: dict) -> bool:
-    return (a["family"], a.get("steps"), a.get("features"), a.get("augment")) == \
-        (b["family"], b.get("steps"), b.get("features"), b.get("augment"))
+    keys = ("steps", "features", "augment", "class_weight", "threshold")
+    return (a["family"], *(a.get(k) for k in keys)) == (b["family"], *(b.get(k) for k in keys))
 
 
 def choose_baselines(domain: str, task: str, names: list[str], match, notes: list[str],
@@ -167,9 +197,12 @@ def choose_baselines(domain: str, task: str, names: list[str], match, notes: lis
         base = next((copy.deepcopy(b) for b in defaults if b["family"] == fam),
                     {"family": fam, "params": {}, "steps": list(STD) if fam in ("logreg", "svm_rbf", "knn", "mlp") else []})
         base["name"] = name
-        apply_condition(base, name, domain)
-        if not any(_same_arm(base, b) for b in out):
+        apply_condition(base, name, domain, task, notes)
+        twin = next((b for b in out if _same_arm(base, b)), None)
+        if twin is None:
             out.append(base)
+        else:  # said, so the design check can tell a merged name from a dropped one
+            notes.append(f"baseline {name!r} is the same configuration as {twin['name']!r}; it runs once")
     for b in defaults:
         if len(out) < cap and all(o["family"] != b["family"] or o.get("features") != b.get("features")
                                   for o in out):

@@ -22,8 +22,8 @@ FREE_IMPORTS = METHOD_IMPORTS | {"os", "sys", "json", "time", "pathlib", "random
                                  "matplotlib", "pandas", "statsmodels", "networkx", "logging",
                                  "argparse", "nr_common", "copy", "heapq", "io", "gzip"}
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "breakpoint", "input"}
-STEP_NAMES = {"standardize", "minmax", "pca", "pca_whiten", "select_k"}
-STEP_RANGES = {"pca": (1, 256), "pca_whiten": (1, 256), "select_k": (1, 512)}
+STEP_NAMES = {"standardize", "minmax", "pca", "pca_whiten", "select_k", "rff"}
+STEP_RANGES = {"pca": (1, 256), "pca_whiten": (1, 256), "select_k": (1, 512), "rff": (10, 4000)}
 _CLOSED = ConfigDict(extra="forbid")  # additionalProperties: false, so grammars stay closed
 
 
@@ -170,7 +170,7 @@ def _conditioned(spec: dict, name: str, domain: str = "", task: str = "") -> dic
         fam = match_baseline(domain, task, name)
         if fam and fam not in ("majority", spec.get("family")) and spec.get("family") != "custom":
             spec.update(family=fam, params={})
-    return apply_condition(spec, name, domain)
+    return apply_condition(spec, name, domain, task)
 
 
 def fill_model(domain: str, task: str, allow_code: bool = False) -> type[BaseModel]:

@@ -143,3 +143,35 @@ def test_benchmark_designs_reach_the_seeded_config(tmp_path):
     assert bp.design.kind == "robustness" and {p["block"] for p in cfg["test_perturbations"]} == {"image", "text"}
     fusion = {b["name"]: b.get("features", {}).get("fusion") for b in cfg["baselines"]}
     assert fusion["late fusion"] == "late" and fusion["early fusion"] is None
+
+
+def test_technique_questions_name_their_arm_and_every_named_baseline_runs_it(tmp_path):
+    """tab_02 and cv_01 as the embedded model drafted them: a generic "proposed method", a
+    metric name as an ablation, glued identifiers as baselines. The method is named by the
+    question's subject, the junk names go, and each arm runs the technique it names."""
+    from nanoresearch.scaffolds import techniques
+
+    junk = {"title": "t", "baselines": ["regression_bias_bias_bias", "MLP"], "method": "proposed method",
+            "method_description": "", "metrics": [], "primary_metric": "", "ablations": ["accuracy"]}
+    for qid, subject in (("tab_02", "Decision-threshold tuning on a validation split"),
+                         ("cv_01", "Random Fourier features with a linear classifier")):
+        topic, _ = resolve_topic(_task(qid), CATALOG)
+        bp = _plan(topic, dict(junk, datasets=topic.datasets)).blueprint
+        assert bp.proposed_method.name == subject
+        names = [b.name for b in bp.baselines] + [a.name for a in bp.ablations]
+        assert not [n for n in names if "_bias" in n or n == "accuracy"], names
+        assert not design_issues(bp, topic), (qid, design_issues(bp, topic))
+        CodingAgent(None, CATALOG).write(bp, None, [], tmp_path / qid)
+        cfg = json.loads((tmp_path / qid / "config.json").read_text())
+        arms = {a["name"]: a for a in [cfg["method"], *cfg["baselines"]]}
+        assert {b.name for b in bp.baselines} <= set(arms)
+        assert all(not techniques.missing(a) for a in arms.values())
+    assert [b.name for b in bp.baselines].count("MLP") == 0  # cv_01: covered by "MLP (1 hidden layer)"
+
+
+def test_the_reviewer_sees_a_technique_the_question_asks_about_that_no_arm_runs():
+    topic, _ = resolve_topic(_task("tab_02"), CATALOG)
+    bp = _plan(topic, {"title": "t", "datasets": topic.datasets, "baselines": [], "method": "m",
+                       "method_description": "", "metrics": [], "primary_metric": "", "ablations": []}).blueprint
+    bp.proposed_method.name = "logistic regression"
+    assert "the question asks about decision-threshold tuning but no arm runs it" in design_issues(bp, topic)

@@ -29,3 +29,14 @@ def test_sentences_repeated_across_sections_are_dropped():
     assert drop_seen("Trees are a topic of research. Boosting helps.", seen) == \
         "Trees are a topic of research. Boosting helps."
     assert drop_seen("Trees are a topic of research.\n\nSmoothing is new.", seen) == "Smoothing is new."
+
+
+def test_the_introduction_does_not_restate_the_background_as_motivation():
+    """mm_02: the hypothesis' motivation was the topic background again, so the rule-built
+    introduction said "Late fusion averages per-modality probabilities; ..." twice."""
+    from actors.writing_context import _restates
+
+    bg = "Late fusion averages per-modality probabilities; early fusion concatenates features. It depends."
+    assert _restates("Late fusion averages per-modality probabilities; early fusion concatenates features. "
+                     "Their merit depends on modality strength.", bg)
+    assert not _restates("Noise in one modality hurts early fusion most.", bg)

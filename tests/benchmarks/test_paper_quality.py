@@ -63,3 +63,30 @@ def test_a_design_the_harness_could_not_run_fails_the_design_check(tmp_path):
     row = pq.measure(project, cv03)
     assert row["design"] is False and any("capacity conditions (capacity:...) did not run" in i
                                           for i in row["design_issues"])
+
+
+def test_an_arm_without_its_technique_or_a_lost_named_baseline_fails_the_design_check(tmp_path):
+    """cv_01's "random Fourier features" arm ran as a plain logistic regression and tab_02's
+    "class-weighted" baseline was merged into the unweighted one; both passed before. The
+    check reads the run config and the coding notes: a merge the notes record passes."""
+    from nanoresearch.types import Blueprint, MethodSpec
+
+    project = tmp_path / "p"
+    (project / "experiment" / "code").mkdir(parents=True)
+    bp = Blueprint(title="t", domain="tabular", proposed_method=MethodSpec(name="RFF with a linear classifier"),
+                   datasets=[], primary_metric="macro_f1", seeds=[0],
+                   baselines=[MethodSpec(name="default threshold logistic regression"),
+                              MethodSpec(name="class-weighted logistic regression")], metrics=["macro_f1"])
+    cfg = {"method": {"name": "RFF with a linear classifier", "family": "logreg", "steps": []},
+           "baselines": [{"name": "default threshold logistic regression", "family": "logreg"}], "ablations": []}
+    (project / "experiment" / "code" / "config.json").write_text(json.dumps(cfg))
+    ran = {"RFF with a linear classifier", "default threshold logistic regression"}
+    assert pq._arm_issues(project, bp, ran) == [
+        "arm 'RFF with a linear classifier' names random Fourier features but runs without it",
+        "named baseline 'class-weighted logistic regression' did not run"]
+    cfg["method"]["steps"] = ["standardize", {"rff": 1000}]
+    (project / "experiment" / "code" / "config.json").write_text(json.dumps(cfg))
+    (project / "experiment" / "code" / "coding_notes.json").write_text(json.dumps({"notes": [
+        "baseline 'class-weighted logistic regression' is the same configuration as "
+        "'default threshold logistic regression'; it runs once"]}))
+    assert pq._arm_issues(project, bp, ran) == []

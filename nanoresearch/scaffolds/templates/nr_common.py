@@ -39,7 +39,12 @@ FAMILIES = {
     "naive_bayes": {"kinds": ["clf"], "params": {"alpha": (float, 1e-3, 10.0)}},
 }
 STEPS = {"standardize": None, "minmax": None, "quantile": None, "pca": (int, 1, 256), "pca_whiten": (int, 1, 256),
-         "select_k": (int, 1, 512)}
+         "select_k": (int, 1, 512), "rff": (int, 10, 4000)}
+# spec["threshold"] == "tuned": the decision threshold is tuned on this share of the training
+# split for the primary metric (sklearn scorer below), then the model is refitted on all of it
+THRESHOLD_VALIDATION = 0.25
+THRESHOLD_SCORERS = {"macro_f1": "f1_macro", "accuracy": "accuracy", "f1": "f1", "recall": "recall",
+                     "balanced_accuracy": "balanced_accuracy"}
 # test-time perturbations a robustness design may ask for (config "test_perturbations")
 PERTURBATIONS = ("gaussian_noise", "feature_dropout", "shift")
 HIGHER_IS_BETTER = {"accuracy", "macro_f1", "auc", "average_precision", "r2"}
@@ -82,7 +87,21 @@ def make_estimator(spec: dict, seed: int, kind: str, sparse: bool = False):
                          f"{sorted(f for f, d in FAMILIES.items() if kind in d['kinds'])}")
     p = clean_params(family, spec.get("params"))
     est = _family(family, p, seed, kind, sparse)
-    return _with_steps(spec.get("steps") or [], est, seed, sparse)
+    if spec.get("class_weight"):  # "class-weighted ...": loss weighted inversely to class frequency
+        if kind != "clf" or "class_weight" not in est.get_params():
+            raise ValueError(f"family {family!r} takes no class weights for {kind}; choose from "
+                             "logreg, ridge, linear_svm, svm_rbf, decision_tree, random_forest, extra_trees, gbm")
+        est.set_params(class_weight=spec["class_weight"])
+    est = _with_steps(spec.get("steps") or [], est, seed, sparse)
+    if spec.get("threshold") == "tuned":
+        if kind != "clf":
+            raise ValueError("decision-threshold tuning needs a classifier")
+        from sklearn.model_selection import TunedThresholdClassifierCV
+
+        scoring = THRESHOLD_SCORERS.get(spec.get("threshold_metric") or "macro_f1", "f1_macro")
+        est = TunedThresholdClassifierCV(est, scoring=scoring, cv=THRESHOLD_VALIDATION, refit=True,
+                                         random_state=seed)
+    return est
 
 
 def _family(family: str, p: dict, seed: int, kind: str, sparse: bool = False):
@@ -144,6 +163,10 @@ def _with_steps(steps: list, est, seed: int, sparse: bool):
                                                           random_state=seed))
         elif name == "select_k":
             parts.append(feature_selection.SelectKBest(k=int(arg or 20)))
+        elif name == "rff":  # random Fourier features of an RBF kernel, bandwidth 1/(d Var X)
+            from sklearn.kernel_approximation import RBFSampler
+
+            parts.append(RBFSampler(gamma="scale", n_components=int(arg or 1000), random_state=seed))
         else:
             raise ValueError(f"unknown step {name!r}; choose from {sorted(STEPS)}")
     return pipeline.make_pipeline(*parts, est) if parts else est
@@ -427,6 +450,8 @@ def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder
 def method_specs(cfg: dict) -> list[dict]:
     """Baselines, the proposed method, then ablations (each a spec with a unique name)."""
     specs = list(cfg.get("baselines", [])) + [cfg["method"]] + list(cfg.get("ablations", []))
+    specs = [dict(s, threshold_metric=s.get("threshold_metric") or cfg.get("primary_metric"))
+             if s.get("threshold") else s for s in specs]  # tuned for the metric the paper reports
     names = [s["name"] for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"method names must be unique, got {names}")

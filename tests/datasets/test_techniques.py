@@ -1,0 +1,91 @@
+"""An arm runs the technique its name states: random Fourier features, class reweighting,
+decision-threshold tuning (cv_01's "random Fourier features" arm was a plain logistic
+regression; tab_02's class-weighted baseline was merged into the unweighted one)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nanoresearch.scaffolds import MethodFill, match_baseline, techniques, validate_fill
+from nanoresearch.scaffolds.build import align_technique_arm, choose_baselines, mirror_arms
+from nanoresearch.scaffolds.templates.nr_common import make_estimator, method_specs
+
+
+def _match(domain: str, task: str = "classification"):
+    return lambda n: match_baseline(domain, task, n)
+
+
+def test_names_state_techniques_and_negations():
+    assert [t.name for t, neg in techniques.named("Random Fourier features with a linear classifier")] == \
+        ["random Fourier features"]
+    assert [t.name for t, _ in techniques.named("class-weighted logistic regression")] == ["class reweighting"]
+    assert [t.name for t, _ in techniques.named("Decision-threshold tuning on a validation split")] == \
+        ["decision-threshold tuning"]
+    # "default threshold" names no tuning; "without RFF" is the arm without it
+    assert techniques.named("default threshold logistic regression") == []
+    assert techniques.named("linear classifier without random Fourier features")[0][1] is True
+
+
+def test_tab02_named_baselines_both_run_and_differ_in_the_weighting():
+    notes: list[str] = []
+    bs = choose_baselines("tabular", "classification",
+                          ["default threshold logistic regression", "class-weighted logistic regression"],
+                          _match("tabular"), notes)
+    by = {b["name"]: b for b in bs}
+    assert "class-weighted logistic regression" in by, notes
+    assert by["class-weighted logistic regression"]["class_weight"] == "balanced"
+    assert "class_weight" not in by["default threshold logistic regression"]
+    method, _, _ = validate_fill("tabular", "classification", MethodFill(family="logreg"),
+                                 "Decision-threshold tuning on a validation split")
+    method = align_technique_arm(method, bs, "tabular", "classification", notes)
+    # the tuned arm is the default-threshold baseline plus the tuning, nothing else
+    assert method["threshold"] == "tuned" and method["steps"] == by["default threshold logistic regression"]["steps"]
+    assert techniques.missing(method) == []
+
+
+def test_cv01_rff_arm_maps_features_and_copies_the_plain_baseline():
+    notes: list[str] = []
+    bs = choose_baselines("cv", "classification", ["logistic regression on pixels"], _match("cv"), notes)
+    method, _, _ = validate_fill("cv", "classification", MethodFill(family="logreg", features="pixels+hog"),
+                                 "Random Fourier features with a linear classifier")
+    assert {"rff": techniques.RFF_COMPONENTS} in method["steps"]
+    method = align_technique_arm(method, bs, "cv", "classification", notes)
+    plain = next(b for b in bs if b["name"] == "logistic regression on pixels")
+    assert method["features"] == plain["features"] and method["params"] == plain["params"]
+    assert method["steps"] == ["standardize", {"rff": techniques.RFF_COMPONENTS}]
+
+
+def test_a_technique_the_family_cannot_run_is_said_and_caught():
+    notes: list[str] = []
+    bs = choose_baselines("tabular", "classification", ["class-weighted k-NN"], _match("tabular"), notes)
+    knn = next(b for b in bs if b["name"] == "class-weighted k-NN")
+    assert "class_weight" not in knn
+    assert any("cannot run" in n for n in notes)
+    assert techniques.missing(knn) == ["class reweighting"]  # paper_quality's design check sees it
+
+
+def test_a_mirrored_arm_that_merges_is_recorded():
+    notes: list[str] = []
+    method = {"name": "SVM without shift augmentation", "family": "svm_rbf", "params": {}, "steps": []}
+    out = mirror_arms([{"name": "SVM without augmentation", "family": "svm_rbf", "params": {"C": 3.0}, "steps": []}],
+                      method, "cv", notes)
+    assert out == [] and "is the same configuration as 'SVM without shift augmentation'" in notes[0]
+
+
+def test_the_harness_runs_each_technique():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 6))
+    y = (X[:, 0] + 0.5 * rng.normal(size=600) > 1.6).astype(int)  # about 7% positives
+    cfg = {"primary_metric": "macro_f1", "baselines": [], "ablations": [],
+           "method": {"name": "t", "family": "logreg", "params": {}, "steps": ["standardize"], "threshold": "tuned"}}
+    spec = method_specs(cfg)[0]
+    tuned = make_estimator(spec, 0, "clf").fit(X, y)
+    assert type(tuned).__name__ == "TunedThresholdClassifierCV" and tuned.scoring == "f1_macro"
+    assert abs(tuned.best_threshold_ - 0.5) > 0.05  # on imbalanced data the tuned cut-off moves
+    weighted = make_estimator({"family": "logreg", "class_weight": "balanced"}, 0, "clf").fit(X, y)
+    assert weighted.class_weight == "balanced"
+    assert weighted.predict(X).mean() > make_estimator({"family": "logreg"}, 0, "clf").fit(X, y).predict(X).mean()
+    rff = make_estimator({"family": "logreg", "steps": ["standardize", {"rff": 50}]}, 0, "clf").fit(X, y)
+    assert rff.named_steps["rbfsampler"].n_components == 50
+    with pytest.raises(ValueError, match="takes no class weights"):
+        make_estimator({"family": "knn", "class_weight": "balanced"}, 0, "clf")
