@@ -34,7 +34,7 @@ from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, METHOD_IMPORTS, 
                                     scaffold_skills, validate_fill)
 from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, align_technique_arm, capacity_base,
                                           choose_baselines, design_config, dumps, job_sbatch, map_metrics,
-                                          mirror_arms)
+                                          mirror_arms, select_blocks)
 from nanoresearch.scaffolds.slots import fill_model, to_fill
 from nanoresearch.scaffolds.specs import feature_spec
 from nanoresearch.scaffolds.templates.nr_common import FAMILIES
@@ -162,8 +162,13 @@ class CodingAgent:
         files = scaffold_files(domain)
         if source == "llm_code":
             files["method.py"] = fill.code
+        # arms that name feature blocks of the data ("SVM on cepstrum means") run on those columns
+        blocks = self._feature_blocks(cfg["datasets"])
+        for b in cfg["baselines"]:
+            select_blocks(b, blocks)
+        select_blocks(method, blocks)
         if source != "llm_code":  # a technique arm differs from its plain baseline in the technique alone
-            method = align_technique_arm(method, cfg["baselines"], domain, task, notes)
+            method = align_technique_arm(method, cfg["baselines"], domain, task, notes, blocks)
         cfg["method"] = method
         if bp.design is not None and bp.design.kind == "factorial":  # arms differ only in their condition
             cfg["baselines"] = mirror_arms(cfg["baselines"], method, domain, notes)
@@ -174,6 +179,12 @@ class CodingAgent:
                          + " realised as: " + ", ".join(a["name"] for a in cfg["ablations"]))
         files["config.json"] = dumps(cfg)
         return files, source
+
+    def _feature_blocks(self, datasets: list[str]) -> dict[str, list[int]]:
+        """The named column blocks every dataset of the run shares ({} when they differ)."""
+        cards = [self.catalog[d] for d in datasets if d in self.catalog]
+        blocks = cards[0].feature_blocks if cards else {}
+        return blocks if all(c.feature_blocks == blocks for c in cards) else {}
 
     def _ask_method(self, bp, plan, skills, cfg, notes) -> MethodFill | None:
         """Method mode: a strong model writes method.py (build_model) for the fixed harness."""

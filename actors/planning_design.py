@@ -265,6 +265,8 @@ def design_issues(bp: Blueprint, topic: ResearchTopic) -> list[str]:
     for m in d.metrics:
         if m not in bp.metrics:
             out.append(f"the question measures {m!r} but the blueprint does not report it")
+    if d.metrics and bp.primary_metric and bp.primary_metric not in d.metrics:
+        out.append(f"the question measures {d.metrics[0]!r} but the primary metric is {bp.primary_metric!r}")
     if d.kind == "factorial":
         for arm in d.arms:
             if arm.lower() not in [a.lower() for a in _arms(bp)]:

@@ -136,6 +136,9 @@ def repair(bp: Blueprint, issues: list[CritiqueIssue], topic: ResearchTopic, pro
                 done.append(f"added the question's dataset {ds}")
         task = catalog[bp.datasets[0].name].task if bp.datasets and bp.datasets[0].name in catalog else ""
         bp.metrics += [m for m in bp.design.metrics if m not in bp.metrics and fits(m, task)]
+        if bp.design.metrics and bp.primary_metric not in bp.design.metrics and fits(bp.design.metrics[0], task):
+            bp.primary_metric = bp.design.metrics[0]
+            done.append(f"primary metric -> {bp.primary_metric} (the question's)")
     if "over_budget" in cats:
         done += shrink(bp, profile, catalog, topic.baselines)
     return done

@@ -499,10 +499,21 @@ class PaperInputs:
         rule, and paper_quality's design check verifies it in the run config)."""
         from nanoresearch.scaffolds import techniques
 
+        from nanoresearch.datasets import get_catalog
+        from nanoresearch.scaffolds.build import named_blocks
+
+        cards = [get_catalog()[d] for d in self.datasets if d in get_catalog()]
+        blocks = cards[0].feature_blocks if cards else {}
         ran = {m.method for m in self.metrics}
-        out = [f" In {escape_latex(arm)}, {'; '.join(escape_latex(c) for c in techniques.describe(arm))}."
-               for arm in dict.fromkeys([self.method, *(b.name for b in self.blueprint.baselines)])
-               if arm in ran and techniques.describe(arm)]
+        out = []
+        for arm in dict.fromkeys([self.method, *(b.name for b in self.blueprint.baselines)]):
+            said = techniques.describe(arm) if arm in ran else []
+            cols = named_blocks(arm, blocks) if arm in ran else []
+            if cols:
+                n = sum(blocks[b][1] - blocks[b][0] for b in cols)
+                said.append(f"only the {human_list(cols)} ({n} features) are used")
+            if said:
+                out.append(f" In {escape_latex(arm)}, {'; '.join(escape_latex(c) for c in said)}.")
         return "".join(out)
 
     def title_ok(self, title: str) -> bool:

@@ -37,6 +37,7 @@ from nanoresearch.latex.claims import claim_reason, comparison_reason, primary_m
 from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_sentences, split_sentences, title_reason
 from nanoresearch.latex.tables import lower_is_better
 from nanoresearch.scaffolds import techniques
+from nanoresearch.scaffolds.build import named_blocks
 from nanoresearch.types import (IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus,
                                 WritingResult)
 
@@ -145,9 +146,15 @@ def _arm_issues(project: Path, bp, ran: set[str]) -> list[str]:
             return {}
     cfg, notes = load("config.json"), " ".join(load("coding_notes.json").get("notes", []))
     out = []
+    cards = [get_catalog()[d] for d in cfg.get("datasets", []) if d in get_catalog()]
+    blocks = cards[0].feature_blocks if cards else {}
     for spec in [*cfg.get("baselines", []), *([cfg["method"]] if cfg.get("method") else []), *cfg.get("ablations", [])]:
         if spec.get("name") in ran:
             out += [f"arm {spec['name']!r} names {t} but runs without it" for t in techniques.missing(spec)]
+            want = sorted(blocks[b] for b in named_blocks(spec["name"], blocks))
+            if want and spec.get("columns") != want:  # audio_02's "SVM on cepstrum means" ran on all 48 columns
+                out.append(f"arm {spec['name']!r} names feature blocks {named_blocks(spec['name'], blocks)} "
+                           "but runs on other columns")
     for b in bp.baselines if cfg else []:
         if b.name not in ran and f"baseline {b.name!r} is the same configuration as" not in notes:
             out.append(f"named baseline {b.name!r} did not run")

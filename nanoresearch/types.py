@@ -565,6 +565,9 @@ class DatasetCard(Artifact):
     license: str = ""
     default_metric: str = "accuracy"
     description: str = ""
+    # named column ranges [start, end) of X an arm can select by naming them
+    # ("SVM on cepstrum means"); empty for most datasets
+    feature_blocks: dict[str, list[int]] = Field(default_factory=dict)
 
 
 class IdeationResult(Artifact):

@@ -90,17 +90,21 @@ def _spoken_language(card: DatasetCard) -> DatasetBundle:
 @register(DatasetCard(
     name="japanese_vowels", domain="audio", task="classification",
     source="aeon.datasets.load_japanese_vowels (bundled UEA)",
-    size="640 utterances x 48 LPC-cepstrum statistics", n_samples=640,
+    size="640 utterances x 72 LPC-cepstrum statistics", n_samples=640,
     targets="9 male speakers", license="free for research use (UCI / UEA archive)",
     default_metric="accuracy",
     description="Speaker ID from 12 LPC cepstrum coefficients per frame (7-29 frames per "
-                "utterance), summarised per coefficient as mean, std, first and last frame."))
+                "utterance), summarised per coefficient as mean, std, first and last frame, and "
+                "the mean and std of the frame-to-frame differences (delta statistics).",
+    feature_blocks={"cepstrum means": [0, 12], "cepstrum standard deviations": [12, 24],
+                    "first and last frames": [24, 48], "delta statistics": [48, 72]}))
 def _japanese_vowels(card: DatasetCard) -> DatasetBundle:
     from aeon.datasets import load_japanese_vowels
 
     parts = [load_japanese_vowels(split=s) for s in ("train", "test")]
     seqs = [np.asarray(x, dtype=np.float32) for p in parts for x in p[0]]
-    X = np.stack([np.concatenate([s.mean(1), s.std(1), s[:, 0], s[:, -1]]) for s in seqs])
+    X = np.stack([np.concatenate([s.mean(1), s.std(1), s[:, 0], s[:, -1],
+                                  np.diff(s, axis=1).mean(1), np.diff(s, axis=1).std(1)]) for s in seqs])
     y, classes = encode_labels(np.concatenate([p[1] for p in parts]))
     return DatasetBundle(card.name, card, {"X": X, "y": y},
                          {"task": "classification", "class_names": classes})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nanoresearch.datasets.registry import load, resolve_name
+from nanoresearch.datasets.registry import get_catalog, load, resolve_name
 from nanoresearch.workspace import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,10 @@ def stage(name: str, dest_dir: Path | str) -> Path:
     npz, meta_path = staged_paths(key, Path(dest_dir))
     if npz.exists() and meta_path.exists():
         try:
-            if json.loads(meta_path.read_text()).get("stage_format") == STAGE_FORMAT:
+            doc = json.loads(meta_path.read_text())
+            # same format and the same card (a dataset whose columns changed is restaged)
+            if doc.get("stage_format") == STAGE_FORMAT and doc.get("card") == \
+                    get_catalog()[key].model_dump(mode="json"):
                 return npz
         except json.JSONDecodeError:
             log.warning("restaging %s: unreadable %s", key, meta_path)

@@ -30,6 +30,11 @@ _EMPTY = [
     # the paper describing itself in the third person ("The paper's main message is that ...")
     re.compile(r"^(?:the|this) (?:paper|study|work|article)['’]s (?:main |key |central )?(?:message|"
                r"introduction|section|conclusion|hypothesis|contribution|method|results?|focus)s?\b", re.I),
+    # remarks on the paper's own presentation (tab_02: "The results are presented in a clear
+    # and concise manner, with no unnecessary formatting.", "The paper concludes with a discussion ...")
+    re.compile(r"\b(?:presented|written|organi[sz]ed|structured) in a (?:clear|concise|clear and concise|"
+               r"logical|well-organi[sz]ed)\b|\bno unnecessary formatting\b", re.I),
+    re.compile(r"^(?:the|this) (?:paper|study|work|article|section) (?:concludes|ends|closes) with\b", re.I),
 ]
 # praise no measurement can back ("a groundbreaking finding that challenges the long-held ...")
 _HYPE = re.compile(
@@ -143,6 +148,8 @@ def near_duplicate(a: set[str], b: set[str]) -> bool:
     baseline, per metric, per dataset) and are not duplicates."""
     if any(t.isdigit() for t in a ^ b):
         return False
+    if sum(t.isdigit() for t in a) >= 3:  # measured values: the same numbers for two arms (tab_02's majority
+        return False                      # class and an ablation that collapsed to it) are two measurements
     return len(a) >= 6 and len(b) >= 6 and len(a & b) >= NEAR * len(a | b)
 
 

@@ -67,7 +67,7 @@ def apply_condition(spec: dict, name: str, domain: str = "", task: str = "",
     for t in techniques.TECHNIQUES:
         if t.present(spec) and t.name not in stated:
             t.unset(spec)
-    techniques.apply(spec, name, kind, notes)
+    techniques.apply(spec, name, kind, notes, domain)
     if _WITH_AUG.search(name):
         spec["augment"] = "shift"
     elif _WITHOUT_AUG.search(name):
@@ -159,14 +159,31 @@ def mirror_arms(baselines: list[dict], method: dict, domain: str, notes: list[st
     return out
 
 
+def named_blocks(name: str, blocks: dict[str, list[int]]) -> list[str]:
+    """The dataset's feature blocks an arm's name states ("SVM on cepstrum means",
+    "adding delta statistics to LPC-cepstrum means")."""
+    return [b for b in blocks if re.search(r"\b" + r"[\s-]+".join(map(re.escape, b.split())) + r"\b", name, re.I)]
+
+
+def select_blocks(spec: dict, blocks: dict[str, list[int]]) -> dict:
+    """An arm that names feature blocks of its dataset runs on those columns only
+    (`columns`: [start, end) ranges); one that names none runs on all of them."""
+    spec.pop("columns", None)
+    names = named_blocks(spec["name"], blocks)
+    if names:
+        spec["columns"] = sorted(blocks[b] for b in names)
+    return spec
+
+
 def align_technique_arm(method: dict, baselines: list[dict], domain: str, task: str,
-                        notes: list[str]) -> dict:
+                        notes: list[str], blocks: dict[str, list[int]] | None = None) -> dict:
     """A proposed method that is a technique on a baseline's family (tab_02's "decision-
     threshold tuning" on logistic regression, cv_01's "random Fourier features with a linear
     classifier") copies that plain baseline's configuration, so the two differ only in the
     technique: before, tab_02's tuned model ran on unscaled features against a standardised
     baseline and scored as the majority class."""
-    if method.get("family") == "custom" or not [t for t, neg in techniques.named(method["name"]) if not neg]:
+    if method.get("family") == "custom" or not ([t for t, neg in techniques.named(method["name"]) if not neg]
+                                                 or named_blocks(method["name"], blocks or {})):
         return method
     plain = next((b for b in baselines if b["family"] == method.get("family")
                   and not techniques.named(b["name"])), None)
@@ -174,11 +191,11 @@ def align_technique_arm(method: dict, baselines: list[dict], domain: str, task: 
         return method
     out = dict(copy.deepcopy({k: v for k, v in plain.items() if k != "name"}), name=method["name"])
     notes.append(f"{method['name']!r} runs {plain['name']!r}'s configuration plus what its name states")
-    return apply_condition(out, out["name"], domain, task, notes)
+    return select_blocks(apply_condition(out, out["name"], domain, task, notes), blocks or {})
 
 
 def _same_arm(a: dict, b: dict) -> bool:
-    keys = ("steps", "features", "augment", "class_weight", "threshold")
+    keys = ("steps", "features", "augment", "class_weight", "threshold", "channel_select", "columns")
     return (a["family"], *(a.get(k) for k in keys)) == (b["family"], *(b.get(k) for k in keys))
 
 

@@ -19,6 +19,7 @@ from typing import Callable
 
 RFF_COMPONENTS = 1000          # random Fourier features per arm (RBF kernel, gamma from the data)
 THRESHOLD_VALIDATION = 0.25    # share of the training split the decision threshold is tuned on
+CHANNEL_KEEP = 0.5             # share of each channel's features per-channel selection keeps
 # families whose sklearn estimator takes class_weight="balanced" (classification)
 WEIGHTED_FAMILIES = ("logreg", "ridge", "linear_svm", "svm_rbf", "decision_tree", "random_forest",
                      "extra_trees", "gbm")
@@ -34,6 +35,7 @@ class Technique:
     present: Callable[[dict], bool]      # the marker in a method spec
     fits: Callable[[dict, str], bool]    # can this family / task kind run it
     sentence: str
+    domains: tuple[str, ...] = ()        # harnesses that run it (empty: every supervised one)
 
 
 def _steps(spec: dict) -> list:
@@ -77,6 +79,14 @@ TECHNIQUES: tuple[Technique, ...] = (
               lambda s, kind: kind == "clf" and s.get("family") not in ("custom", "majority"),
               f"the decision threshold is tuned for the primary metric on a {int(THRESHOLD_VALIDATION * 100)}% "
               "validation split of the training data, and the classifier is then refitted on the whole training split"),
+    Technique("per-channel feature selection",
+              re.compile(r"\bper[- ]channel (?:feature )?selection\b|\bchannel[- ]wise (?:feature )?selection\b", re.I),
+              lambda s: s.update(channel_select=CHANNEL_KEEP), lambda s: s.pop("channel_select", None),
+              lambda s: bool(s.get("channel_select")),
+              lambda s, kind: kind == "clf" and s.get("family") not in ("custom", "majority"),
+              f"within each channel, the {int(CHANNEL_KEEP * 100)}% of that channel's features with the highest "
+              "ANOVA F-score on the training split are kept",
+              domains=("timeseries",)),
 )
 
 
@@ -90,17 +100,18 @@ def named(name: str) -> list[tuple[Technique, bool]]:
     return out
 
 
-def apply(spec: dict, name: str, kind: str = "clf", notes: list[str] | None = None) -> dict:
+def apply(spec: dict, name: str, kind: str = "clf", notes: list[str] | None = None, domain: str = "") -> dict:
     """Make the spec run the techniques its name states (and not those it says it lacks);
-    a technique this family or task cannot run is recorded in `notes`, never faked."""
+    a technique this family, task or harness cannot run is recorded in `notes`, never faked."""
     for t, negated in named(name):
         if negated:
             t.unset(spec)
-        elif t.fits(spec, kind):
+        elif t.fits(spec, kind) and (not t.domains or not domain or domain in t.domains):
             t.set_on(spec)
         elif notes is not None:
-            notes.append(f"{name!r} names {t.name}, which the {spec.get('family')} family cannot run "
-                         f"for {'classification' if kind == 'clf' else 'regression'}")
+            where = f"the {domain} harness" if t.domains and domain and domain not in t.domains else \
+                f"the {spec.get('family')} family for {'classification' if kind == 'clf' else 'regression'}"
+            notes.append(f"{name!r} names {t.name}, which {where} cannot run")
     return spec
 
 

@@ -158,6 +158,7 @@ def test_technique_questions_name_their_arm_and_every_named_baseline_runs_it(tmp
         topic, _ = resolve_topic(_task(qid), CATALOG)
         bp = _plan(topic, dict(junk, datasets=topic.datasets)).blueprint
         assert bp.proposed_method.name == subject
+        assert bp.primary_metric == {"tab_02": "macro_f1", "cv_01": "accuracy"}[qid]  # "... for macro-F1"
         names = [b.name for b in bp.baselines] + [a.name for a in bp.ablations]
         assert not [n for n in names if "_bias" in n or n == "accuracy"], names
         assert not design_issues(bp, topic), (qid, design_issues(bp, topic))

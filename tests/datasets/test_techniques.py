@@ -89,3 +89,56 @@ def test_the_harness_runs_each_technique():
     assert rff.named_steps["rbfsampler"].n_components == 50
     with pytest.raises(ValueError, match="takes no class weights"):
         make_estimator({"family": "knn", "class_weight": "balanced"}, 0, "clf")
+
+
+def test_ts04_per_channel_selection_keeps_half_of_each_channels_features(monkeypatch):
+    from pathlib import Path
+
+    from nanoresearch.scaffolds.templates import nr_common
+
+    monkeypatch.syspath_prepend(str(Path(nr_common.__file__).parent))  # templates import nr_common as run.py does
+    from nanoresearch.scaffolds.templates.timeseries import classification_featurize, per_channel_select
+
+    method, _, _ = validate_fill("timeseries", "classification", MethodFill(family="random_forest"),
+                                 "Per-channel feature selection")
+    assert method["channel_select"] == techniques.CHANNEL_KEEP and techniques.missing(method) == []
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3, 20)).astype(np.float32)
+    y = np.repeat([0, 1], 40)
+    X[y == 1, 2, :5] += 3.0  # only channel 2's first steps carry the class
+    tr, te = np.arange(0, 80, 2), np.arange(1, 80, 2)
+    full = classification_featurize({"X": X, "y": y}, tr, te, {"features": "raw"})[0]
+    sel = classification_featurize({"X": X, "y": y}, tr, te, {"features": "raw", "channel_select": 0.5})[0]
+    assert full.shape[1] == 60 and sel.shape[1] == 30  # 10 of each channel's 20
+    mask = per_channel_select(full, y[tr], np.repeat(np.arange(3), 20), 0.25)  # full: the training rows
+    assert mask[40:45].all()  # the informative steps of channel 2 are kept
+    # a harness without channels says so instead of pretending
+    notes: list[str] = []
+    techniques.apply({"family": "logreg"}, "per-channel feature selection", "clf", notes, "tabular")
+    assert "the tabular harness cannot run" in notes[0]
+
+
+def test_audio02_arms_run_on_the_feature_blocks_they_name():
+    """audio_02 asks whether delta statistics added to LPC-cepstrum means help; its "SVM on
+    cepstrum means" ran on all 48 statistics and the proposed arm on the same 48 with
+    another C, so the question was never tested."""
+    from actors.coding import CodingAgent
+    from nanoresearch.datasets import get_catalog, load
+    from nanoresearch.scaffolds.build import select_blocks
+    from nanoresearch.scaffolds.templates.nr_common import select_columns
+
+    card = get_catalog()["japanese_vowels"]
+    X = load("japanese_vowels").arrays["X"]
+    assert X.shape[1] == max(e for _, e in card.feature_blocks.values()) == 72
+    blocks = CodingAgent(None)._feature_blocks(["japanese_vowels"])
+    notes: list[str] = []
+    base = select_blocks(choose_baselines("audio", "classification", ["SVM on cepstrum means"],
+                                          _match("audio"), notes)[0], blocks)
+    method, _, _ = validate_fill("audio", "classification", MethodFill(family="svm_rbf", params={"C": 10.0}),
+                                 "Adding delta statistics to LPC-cepstrum means")
+    method = align_technique_arm(select_blocks(method, blocks), [base], "audio", "classification", notes, blocks)
+    assert base["columns"] == [[0, 12]] and method["columns"] == [[0, 12], [48, 72]]
+    assert method["params"] == base["params"]  # the two arms differ in the delta block alone
+    assert select_columns({"X": X}, method)["X"].shape[1] == 36
+    # delta statistics are the mean/std of frame-to-frame differences, not a copy of the means
+    assert not np.allclose(X[:, 48:60], X[:, 0:12])

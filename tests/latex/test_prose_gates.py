@@ -138,3 +138,22 @@ def test_a_long_method_name_does_not_make_a_run_on_rule_title():
                       papers=[], analysis=AnalysisReport(summary="s"), metrics=runs)
     title = inp.default_title()
     assert title_reason(title) is None and title == "Gradient Boosting, Logistic Regression and Random Forest on Wa Churn"
+
+
+def test_remarks_on_the_papers_own_presentation_are_filler():
+    from nanoresearch.latex.prose import filler_reason
+
+    for s in ("The results are presented in a clear and concise manner, with no unnecessary formatting.",
+              "The paper concludes with a discussion of the future directions of this research."):
+        assert filler_reason(s) == "empty template sentence", s
+
+
+def test_two_arms_with_the_same_measured_values_are_not_a_repeat():
+    """tab_02: the majority class and an ablation that collapsed to it have the same scores;
+    the two comparison sentences differ only in the arm's name and are both measurements."""
+    from nanoresearch.latex.prose import repeated_sentences
+
+    a = ("On data, M reaches a mean accuracy of 0.973 (0.004) against 0.967 (0.000) for Majority class, "
+         "a difference of +0.006 over 3 seeds.")
+    b = a.replace("Majority class", "M w/o standardize")
+    assert repeated_sentences([a, b]) == [] and repeated_sentences([a, a])

@@ -418,9 +418,9 @@ def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder
             tr = tr[: int(cfg.get("max_train", len(tr)))]
             for spec in method_specs(cfg):
                 def fit(idx, spec=spec):
-                    arr, lab = arrays, y
+                    arr, lab = select_columns(arrays, spec), y
                     if spec.get("augment"):  # the training rows only; test rows keep their indices
-                        arr, lab, idx = augment_train(arrays, y, idx, spec["augment"])
+                        arr, lab, idx = augment_train(arr, y, idx, spec["augment"])
                     Xtr, Xte, sparse, *more = featurize(arr, idx, te, spec)
                     blocks = more[0] if more else None
                     est = make_estimator(spec, seed, kind, sparse)
@@ -445,6 +445,14 @@ def run_supervised(cfg: dict, featurize=default_features, wrap=None) -> Recorder
                     rec.add(spec["name"], ds, _score(est_c, Xte_c, y[te], kind), seed, split=f"capacity:{c['name']}")
                     rec.add(spec["name"], ds, cost_c, seed, split=f"capacity_cost:{c['name']}")
     return rec
+
+
+def select_columns(arrays: dict, spec: dict) -> dict:
+    """The feature blocks an arm names (spec "columns": [start, end) ranges of X), else all."""
+    if not spec.get("columns"):
+        return arrays
+    idx = np.concatenate([np.arange(int(a), int(b)) for a, b in spec["columns"]])
+    return dict(arrays, X=arrays["X"][:, idx])
 
 
 def method_specs(cfg: dict) -> list[dict]:

@@ -85,22 +85,45 @@ def run_forecasting(cfg: dict, ds: str, arrays: dict, doc: dict, rec: Recorder) 
 
 
 def series_features(X: np.ndarray, spec: dict) -> np.ndarray:
+    return series_features_by_channel(X, spec)[0]
+
+
+def series_features_by_channel(X: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(features, the channel each feature column is computed from)."""
     feat = spec.get("features", "raw")
+    n, c, L = X.shape
     if isinstance(feat, dict) and "rocket" in feat:
         return rocket_features(X, int(min(max(int(feat["rocket"]), 10), 1000)))
     if feat == "stats":
         slope = (X[:, :, -1] - X[:, :, 0]) / X.shape[2]
         parts = [X.mean(2), X.std(2), X.min(2), X.max(2), slope, np.abs(np.diff(X, axis=2)).mean(2)]
-        return np.concatenate(parts, axis=1)
-    return X.reshape(len(X), -1)
+        return np.concatenate(parts, axis=1), np.tile(np.arange(c), len(parts))
+    return X.reshape(n, -1), np.repeat(np.arange(c), L)
 
 
-def rocket_features(X: np.ndarray, n_kernels: int) -> np.ndarray:
+def per_channel_select(Xtr: np.ndarray, ytr: np.ndarray, channels: np.ndarray, keep: float) -> np.ndarray:
+    """Column mask: within each channel, the share `keep` of its features with the highest
+    ANOVA F-score on the training rows (constant columns score 0)."""
+    from sklearn.feature_selection import f_classif
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = np.nan_to_num(f_classif(Xtr, ytr)[0], nan=0.0)
+    mask = np.zeros(Xtr.shape[1], dtype=bool)
+    for ch in np.unique(channels):
+        cols = np.flatnonzero(channels == ch)
+        k = max(1, int(np.ceil(keep * len(cols))))
+        mask[cols[np.argsort(-F[cols], kind="stable")[:k]]] = True
+    return mask
+
+
+def rocket_features(X: np.ndarray, n_kernels: int) -> tuple[np.ndarray, np.ndarray]:
     """Random dilated convolution kernels -> (max, proportion of positive values) per kernel;
-    fixed kernel seed so train and test share the same transform."""
+    fixed kernel seed so train and test share the same transform. Also returns the channel
+    each column's kernel reads."""
     rng = np.random.default_rng(12345)
     n, c, L = X.shape
     out = np.zeros((n, 2 * n_kernels), dtype=np.float32)
+    chans = np.zeros(2 * n_kernels, dtype=int)
     for k in range(n_kernels):
         length = rng.choice([7, 9, 11])
         w = rng.normal(size=length)
@@ -113,11 +136,14 @@ def rocket_features(X: np.ndarray, n_kernels: int) -> np.ndarray:
         idx = np.arange(L - span + 1)[:, None] + dil * np.arange(length)[None, :]
         conv = X[:, ch, :][:, idx] @ w + rng.uniform(-1, 1)
         out[:, 2 * k], out[:, 2 * k + 1] = conv.max(1), (conv > 0).mean(1)
-    return out
+        chans[2 * k: 2 * k + 2] = ch
+    return out, chans
 
 
 def classification_featurize(arrays, tr, te, spec):
-    X = series_features(arrays["X"].astype(np.float32), spec)
+    X, channels = series_features_by_channel(arrays["X"].astype(np.float32), spec)
+    if spec.get("channel_select"):  # chosen on the training rows only
+        X = X[:, per_channel_select(X[tr], arrays["y"][tr], channels, float(spec["channel_select"]))]
     return X[tr], X[te], False
 
 
