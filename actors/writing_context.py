@@ -299,9 +299,11 @@ class PaperInputs:
 
     # ------------------------------------------------------------------ deterministic text
     def comparison_sentences(self) -> list[str]:
-        """One LaTeX sentence per analysis comparison; every number is an artifact value."""
+        """One LaTeX sentence per analysis comparison in the metrics the question asks about
+        (else the primary one; the table has the rest); every number is an artifact value."""
         out = []
-        for c in self.analysis.comparisons:
+        want = set(self.design.metrics or []) or {self.blueprint.primary_metric}
+        for c in [c for c in self.analysis.comparisons if c.metric in want] or self.analysis.comparisons:
             p = f" ($p = {fmt_num(c.p_value, 3).strip('$')}$)" if c.p_value is not None else ""
             out.append(
                 f"On {escape_latex(c.dataset)}, {escape_latex(c.method)} reaches a mean "
