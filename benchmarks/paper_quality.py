@@ -38,8 +38,8 @@ from nanoresearch.latex.prose import filler_reason, leak_reason, repeated_senten
 from nanoresearch.latex.tables import lower_is_better
 from nanoresearch.scaffolds import techniques
 from nanoresearch.scaffolds.build import named_blocks
-from nanoresearch.types import (IdeationResult, PlanningResult, ResearchTopic, RunsRecord, RunStatus,
-                                WritingResult)
+from nanoresearch.types import (CodingNotes, IdeationResult, PlanningResult, ResearchTopic, RunsRecord,
+                                RunStatus, WritingResult)
 
 TASKS = Path(__file__).parent / "tasks"
 DISPLAY = {"timeseries": "Time Series", "graph": "Graph ML", "cv": "CV", "nlp": "NLP",
@@ -139,16 +139,17 @@ def _arm_issues(project: Path, bp, ran: set[str]) -> list[str]:
     """Arms that ran without the technique their name states (cv_01's "random Fourier
     features" arm was a plain logistic regression), and named baselines that never ran
     (tab_02's "class-weighted" baseline was merged into the unweighted one)."""
-    def load(name: str) -> dict:  # the files as they last ran (after any debug patch)
-        try:
-            return json.loads((project / "experiment" / "code" / name).read_text())
-        except (OSError, ValueError):
-            return {}
-    cfg, notes = load("config.json"), " ".join(load("coding_notes.json").get("notes", []))
+    try:  # the config as it last ran (after any debug patch), beside the coding notes
+        cfg = json.loads((project / A.CODING_NOTES.rel()).parent.joinpath("config.json").read_text())
+    except (OSError, ValueError):
+        cfg = {}
+    coding: CodingNotes | None = A.read(project, A.CODING_NOTES)
+    notes = " ".join(coding.notes) if coding else ""
     out = []
     cards = [get_catalog()[d] for d in cfg.get("datasets", []) if d in get_catalog()]
     blocks = cards[0].feature_blocks if cards else {}
-    for spec in [*cfg.get("baselines", []), *([cfg["method"]] if cfg.get("method") else []), *cfg.get("ablations", [])]:
+    arms = [*cfg.get("baselines", []), *([cfg["method"]] if cfg.get("method") else []), *cfg.get("ablations", [])]
+    for spec in arms:
         if spec.get("name") in ran:
             out += [f"arm {spec['name']!r} names {t} but runs without it" for t in techniques.missing(spec)]
             want = sorted(blocks[b] for b in named_blocks(spec["name"], blocks))

@@ -86,7 +86,8 @@ def test_an_arm_without_its_technique_or_a_lost_named_baseline_fails_the_design_
         "named baseline 'class-weighted logistic regression' did not run"]
     cfg["method"]["steps"] = ["standardize", {"rff": 1000}]
     (project / "experiment" / "code" / "config.json").write_text(json.dumps(cfg))
-    (project / "experiment" / "code" / "coding_notes.json").write_text(json.dumps({"notes": [
+    (project / "experiment" / "code" / "coding_notes.json").write_text(json.dumps({
+        "kind": "coding_notes", "mode": "seeded", "notes": [
         "baseline 'class-weighted logistic regression' is the same configuration as "
         "'default threshold logistic regression'; it runs once"]}))
     assert pq._arm_issues(project, bp, ran) == []
