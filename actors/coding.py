@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from actors.coding_free import FreeFormFiles, FreeformWriter
 from nanoresearch import artifacts as A
-from nanoresearch.datasets import get_catalog, resolve_name, stage
+from nanoresearch.datasets import feature_blocks, get_catalog, resolve_name, stage
 from nanoresearch.errors import ModelError, StructuredOutputError, UserError
 from nanoresearch.execution.workdir import write_files
 from nanoresearch.llm.base import LLM
@@ -163,7 +163,7 @@ class CodingAgent:
         if source == "llm_code":
             files["method.py"] = fill.code
         # arms that name feature blocks of the data ("SVM on cepstrum means") run on those columns
-        blocks = self._feature_blocks(cfg["datasets"])
+        blocks = feature_blocks(cfg["datasets"])
         for b in cfg["baselines"]:
             select_blocks(b, blocks)
         select_blocks(method, blocks)
@@ -179,12 +179,6 @@ class CodingAgent:
                          + " realised as: " + ", ".join(a["name"] for a in cfg["ablations"]))
         files["config.json"] = dumps(cfg)
         return files, source
-
-    def _feature_blocks(self, datasets: list[str]) -> dict[str, list[int]]:
-        """The named column blocks every dataset of the run shares ({} when they differ)."""
-        cards = [self.catalog[d] for d in datasets if d in self.catalog]
-        blocks = cards[0].feature_blocks if cards else {}
-        return blocks if all(c.feature_blocks == blocks for c in cards) else {}
 
     def _ask_method(self, bp, plan, skills, cfg, notes) -> MethodFill | None:
         """Method mode: a strong model writes method.py (build_model) for the fixed harness."""

@@ -111,7 +111,7 @@ class PlanningAgent:
         # before Stage II, instead of a substitute running under the user's question
         topic, resolved = resolve_topic(topic, self.catalog, writes_code=self.writes_code)
         bp, path = self.draft(topic, profile, hypothesis, plan, skills, memories)
-        bp.resolved_inputs = resolved
+        bp.resolved_inputs = list(dict.fromkeys(resolved + bp.resolved_inputs))
         self.trace = [{"stage": "draft", "path": path, "version": bp.version, "resolved": resolved}]
         history: list[Critique] = []
         for rnd in range(1, self.budgets.blueprint_rounds + 1):
@@ -122,7 +122,7 @@ class PlanningAgent:
             if crit.passed or rnd == self.budgets.blueprint_rounds:
                 break
             bp, changes = self.refine(bp, crit, topic, profile, hypothesis)
-            bp.resolved_inputs = resolved
+            bp.resolved_inputs = list(dict.fromkeys(resolved + bp.resolved_inputs))
             crit.summary += "; then: " + "; ".join(changes)
             self.trace.append({"stage": "refine", "round": rnd, "changes": changes, "version": bp.version})
         log.info("planning: blueprint v%d %s after %d round(s)", bp.version,

@@ -231,6 +231,12 @@ def to_blueprint(d: DraftOut, topic: ResearchTopic, hyp: Hypothesis, profile: Us
         ablations=[MethodSpec(name=a) for a in clean(d.ablations)[:3] if usable_name(a, tuple(metrics))],
         seeds=list(range(required_seeds(topic))), compute_budget=budget_from(profile), version=version,
         design=design)
+    # rule repairs of the model's draft are said in the blueprint, not passed off as its text
+    if method != d.method.strip()[:120]:
+        bp.resolved_inputs.append(f"method name {d.method.strip()!r} -> {method!r} (rule: the question's subject)")
+    junk = [x for x in clean(d.baselines)[:6] + clean(d.ablations)[:3] if not usable_name(x, tuple(metrics))]
+    if junk:
+        bp.resolved_inputs.append(f"dropped unusable drafted names (rule): {', '.join(map(repr, junk))}")
     apply_design(bp, topic)
     add_missing_methods(bp)
     return bp

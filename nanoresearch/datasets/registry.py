@@ -69,6 +69,14 @@ def get_catalog() -> dict[str, DatasetCard]:
     return {name: e.card.model_copy() for name, e in sorted(_REGISTRY.items())}
 
 
+def feature_blocks(names: list[str]) -> dict[str, list[int]]:
+    """The named column blocks every listed dataset shares ({} when they differ or none has any)."""
+    cat = get_catalog()
+    cards = [cat[n] for n in names if n in cat]
+    blocks = cards[0].feature_blocks if cards else {}
+    return blocks if all(c.feature_blocks == blocks for c in cards) else {}
+
+
 def resolve_name(name: str, domain: str | None = None) -> str:
     """Catalog key for a name as researchers write it (key, display name, module path such
     as `statsmodels.datasets.co2`); raises a UserError naming the closest entries. No

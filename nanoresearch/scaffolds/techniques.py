@@ -57,6 +57,11 @@ def _drop_rff(spec: dict) -> None:
     spec["steps"] = [s for s in _steps(spec) if not (s == "rff" or (isinstance(s, dict) and "rff" in s))]
 
 
+def _flag(key: str, value) -> tuple[Callable[[dict], None], Callable[[dict], None], Callable[[dict], bool]]:
+    """set / unset / present for a technique that is one spec key (class_weight="balanced")."""
+    return (lambda s: s.update({key: value}), lambda s: s.pop(key, None), lambda s: s.get(key) == value)
+
+
 TECHNIQUES: tuple[Technique, ...] = (
     Technique("random Fourier features",
               re.compile(r"\brandom (?:fourier|kitchen[- ]sink)s?(?: features?)?\b|\bRFFs?\b", re.I),
@@ -67,22 +72,19 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique("class reweighting",
               re.compile(r"\bclass[- ]?(?:weight(?:ed|ing)?|re-?weight(?:ed|ing)?|balanced)\b|"
                          r"\bre-?weight(?:ed|ing)\b|\bcost[- ]sensitive\b|\bbalanced class weights?\b", re.I),
-              lambda s: s.update(class_weight="balanced"), lambda s: s.pop("class_weight", None),
-              lambda s: s.get("class_weight") == "balanced",
+              *_flag("class_weight", "balanced"),
               lambda s, kind: kind == "clf" and s.get("family") in WEIGHTED_FAMILIES,
               "each training example is weighted inversely to its class's frequency"),
     Technique("decision-threshold tuning",
               re.compile(r"\b(?:decision[- ])?threshold[- ](?:tuning|tuned|moving|selection|optimi[sz]\w*)\b|"
                          r"\btun(?:ed|ing|e) (?:the )?(?:decision[- ])?threshold\b|\bthreshold[- ]moving\b", re.I),
-              lambda s: s.update(threshold="tuned"), lambda s: s.pop("threshold", None),
-              lambda s: s.get("threshold") == "tuned",
+              *_flag("threshold", "tuned"),
               lambda s, kind: kind == "clf" and s.get("family") not in ("custom", "majority"),
               f"the decision threshold is tuned for the primary metric on a {int(THRESHOLD_VALIDATION * 100)}% "
               "validation split of the training data, and the classifier is then refitted on the whole training split"),
     Technique("per-channel feature selection",
               re.compile(r"\bper[- ]channel (?:feature )?selection\b|\bchannel[- ]wise (?:feature )?selection\b", re.I),
-              lambda s: s.update(channel_select=CHANNEL_KEEP), lambda s: s.pop("channel_select", None),
-              lambda s: bool(s.get("channel_select")),
+              *_flag("channel_select", CHANNEL_KEEP),
               lambda s, kind: kind == "clf" and s.get("family") not in ("custom", "majority"),
               f"within each channel, the {int(CHANNEL_KEEP * 100)}% of that channel's features with the highest "
               "ANOVA F-score on the training split are kept",

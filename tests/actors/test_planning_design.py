@@ -161,6 +161,8 @@ def test_technique_questions_name_their_arm_and_every_named_baseline_runs_it(tmp
         assert bp.primary_metric == {"tab_02": "macro_f1", "cv_01": "accuracy"}[qid]  # "... for macro-F1"
         names = [b.name for b in bp.baselines] + [a.name for a in bp.ablations]
         assert not [n for n in names if "_bias" in n or n == "accuracy"], names
+        said = " ".join(bp.resolved_inputs)  # the rule repairs are recorded, not passed off as model text
+        assert "'proposed method' -> " in said and "dropped unusable drafted names" in said
         assert not design_issues(bp, topic), (qid, design_issues(bp, topic))
         CodingAgent(None, CATALOG).write(bp, None, [], tmp_path / qid)
         cfg = json.loads((tmp_path / qid / "config.json").read_text())

@@ -122,15 +122,14 @@ def test_audio02_arms_run_on_the_feature_blocks_they_name():
     """audio_02 asks whether delta statistics added to LPC-cepstrum means help; its "SVM on
     cepstrum means" ran on all 48 statistics and the proposed arm on the same 48 with
     another C, so the question was never tested."""
-    from actors.coding import CodingAgent
-    from nanoresearch.datasets import get_catalog, load
+    from nanoresearch.datasets import feature_blocks, get_catalog, load
     from nanoresearch.scaffolds.build import select_blocks
     from nanoresearch.scaffolds.templates.nr_common import select_columns
 
     card = get_catalog()["japanese_vowels"]
     X = load("japanese_vowels").arrays["X"]
     assert X.shape[1] == max(e for _, e in card.feature_blocks.values()) == 72
-    blocks = CodingAgent(None)._feature_blocks(["japanese_vowels"])
+    blocks = feature_blocks(["japanese_vowels"])
     notes: list[str] = []
     base = select_blocks(choose_baselines("audio", "classification", ["SVM on cepstrum means"],
                                           _match("audio"), notes)[0], blocks)
@@ -142,3 +141,11 @@ def test_audio02_arms_run_on_the_feature_blocks_they_name():
     assert select_columns({"X": X}, method)["X"].shape[1] == 36
     # delta statistics are the mean/std of frame-to-frame differences, not a copy of the means
     assert not np.allclose(X[:, 48:60], X[:, 0:12])
+
+
+def test_the_harness_constants_match_what_the_paper_says():
+    """nr_common runs in the sandbox without nanoresearch, so it keeps its own copy."""
+    from nanoresearch.scaffolds.templates import nr_common
+
+    assert nr_common.THRESHOLD_VALIDATION == techniques.THRESHOLD_VALIDATION
+
