@@ -96,8 +96,9 @@ def test_hot_swap_under_concurrent_requests(setup, model_dir, tmp_path):
     def client(user):
         while not stop.is_set():
             try:
+                started = time.perf_counter()
                 r = eng.generate(MSGS, user, max_tokens=3)
-                seen.append((time.perf_counter(), r.adapter_version if user == "alice" else "other"))
+                seen.append((started, r.adapter_version if user == "alice" else "other"))
             except BaseException as e:  # noqa: BLE001
                 errors.append(e)
 
@@ -105,8 +106,8 @@ def test_hot_swap_under_concurrent_requests(setup, model_dir, tmp_path):
     [t.start() for t in threads]
     time.sleep(0.5)
     v2 = v2_src(reg, model_dir, tmp_path, "alice", seed=2)
-    t_pub = time.perf_counter()
     nxt = eng.generate(MSGS, "alice", max_tokens=2)  # the next request after publish
+    t_served = time.perf_counter()  # v2 is being served from here on
     time.sleep(0.5)
     stop.set()
     [t.join() for t in threads]
@@ -117,7 +118,8 @@ def test_hot_swap_under_concurrent_requests(setup, model_dir, tmp_path):
     # once v2 appeared, alice never went back to v1
     first_v2 = alice.index("v2")
     assert all(v == "v2" for v in alice[first_v2:])
-    assert all(v == "v2" for ts, v in seen if v != "other" and ts > t_pub + 0.2)
+    # every alice request that started after v2 was served gets v2 (ordering, not a time budget)
+    assert all(v == "v2" for started, v in seen if v != "other" and started > t_served)
     assert eng.loaded_adapters() == {"alice": 2}
 
 
