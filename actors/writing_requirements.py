@@ -3,12 +3,19 @@ model honours them too): the writer reads the paper forms the planner put at the
 its plan ("[standing requirement] paper table: efficiency") or that the caller passes,
 builds what each needs from the runs (storage/requirements.py checks and applies it), and
 records per form whether it was already met, enforced, or cannot be (and why) in
-writing/provenance.json.
+writing/provenance.json. Every number these sentences print is a mean, min, max or
+difference of means of the runs' records, so it traces in the number check.
 """
 from __future__ import annotations
 
 import re
+import statistics
+from collections import defaultdict
 from typing import Sequence
+
+from actors.writing_context import fmt_num
+from nanoresearch.latex import escape_latex
+from nanoresearch.latex.tables import lower_is_better
 
 from nanoresearch.types import PaperDraft, Plan
 from storage.requirements import check_paper, enforce_paper, form_key
@@ -55,7 +62,67 @@ def material(inp) -> dict[str, tuple[str, str] | str]:
                                                    "given with each comparison above.")
     else:
         out["mentions:significance"] = "no comparison had two or more paired seeds: no significance test was run"
+    for key, build in (("worst_case", worst_case_text), ("best_per_dataset", best_per_dataset_text),
+                       ("gain_attribution", ablation_text)):
+        got = build(inp)
+        out[f"mentions:{key}"] = ("results", got[1]) if got[0] else got[1]
     return out
+
+
+def _scores(inp) -> dict[str, dict[str, list[float]]]:
+    """dataset -> method -> the primary metric's test values over seeds."""
+    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for m in inp.metrics:
+        if m.metric == inp.primary:
+            out[m.dataset][m.method].append(m.value)
+    return out
+
+
+def worst_case_text(inp) -> tuple[bool, str]:
+    """The worst seed of every method next to its mean (min for higher-is-better metrics)."""
+    e, scores, low = escape_latex, _scores(inp), lower_is_better(inp.primary)
+    out = []
+    for ds, by_method in scores.items():
+        if max(len(v) for v in by_method.values()) < 2:
+            continue
+        n = max(len(v) for v in by_method.values())
+        parts = [f"{e(meth)} {fmt_num(max(v) if low else min(v))} (mean {fmt_num(statistics.fmean(v))})"
+                 for meth, v in by_method.items()]
+        out.append(f"Worst case over the {n} seeds on {e(ds)} ({e(inp.primary)}, "
+                   f"{'highest' if low else 'lowest'} seed): {'; '.join(parts)}.")
+    return (True, " ".join(out)) if out else (False, "every method ran one seed: there is no worst case to report")
+
+
+def best_per_dataset_text(inp) -> tuple[bool, str]:
+    """The best method by mean primary metric on each dataset."""
+    e, scores, low = escape_latex, _scores(inp), lower_is_better(inp.primary)
+    out = []
+    for ds, by_method in scores.items():
+        means = {meth: statistics.fmean(v) for meth, v in by_method.items() if v}
+        if len(means) < 2:
+            continue
+        best = (min if low else max)(means, key=means.get)
+        out.append(f"On {e(ds)}, the best method by mean {e(inp.primary)} is {e(best)} ({fmt_num(means[best])}).")
+    return (True, " ".join(out)) if out else (False, "no dataset has two methods with results to rank")
+
+
+def ablation_text(inp) -> tuple[bool, str]:
+    """What removing each ablated component changes, from the ablation arms' runs."""
+    e, scores = escape_latex, _scores(inp)
+    abls = [a.name for a in inp.blueprint.ablations]
+    out = []
+    for ds, by_method in scores.items():
+        full = by_method.get(inp.method)
+        for a in abls:
+            if full and by_method.get(a):
+                mf, ma = statistics.fmean(full), statistics.fmean(by_method[a])
+                out.append(f"Ablation on {e(ds)}: {e(a)} reaches a mean {e(inp.primary)} of {fmt_num(ma)} against "
+                           f"{fmt_num(mf)} for {e(inp.method)}, a difference of {fmt_num(mf - ma)} attributable to "
+                           "the component it removes.")
+    if out:
+        return True, " ".join(out)
+    why = "the blueprint has no ablation" if not abls else "no ablation arm ran beside the proposed method"
+    return False, why
 
 
 def enforce(draft: PaperDraft, inp, forms: Sequence[dict]) -> list[dict]:

@@ -203,7 +203,8 @@ def _methods_like(words: tuple[str, ...], ev: Evidence) -> list[str]:
 
 def rule_best_per_dataset(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
     ds = sorted({r.dataset for r in ev.metrics})
-    named = [d for d in ds if any("best" in s.lower() and d.lower() in s.lower() for s in _SENT.split(ev.text))]
+    plain = [s.replace("\\_", "_").lower() for s in _SENT.split(ev.text)]  # "breast\_cancer" names breast_cancer
+    named = [d for d in ds if any("best" in s and d.lower() in s for s in plain)]
     return bool(ds) and len(named) == len(ds), f"datasets whose best method the text names: {named} of {ds}"
 
 

@@ -24,6 +24,14 @@ PHASE_FOCUS = {
 }
 
 
+def _stages_of(pref: str) -> set[Phase]:
+    """The stage gates at which a researcher voices a preference: those whose focus words
+    it names; one that names none ("explain which part causes the gain", "worst-case
+    metrics next to averages") is about the paper, so it is voiced at the writing gate."""
+    low = pref.lower()
+    return {ph for ph, focus in PHASE_FOCUS.items() if any(f in low for f in focus)} or {Phase.WRITING}
+
+
 class Persona(BaseModel):
     id: str
     name: str
@@ -51,9 +59,7 @@ class DeterministicPersona:
 
     def __call__(self, phase: Phase, summary: str) -> str:
         s = summary.lower()
-        focus = PHASE_FOCUS[phase]
-        prefs = [p for p in self.persona.preferences if any(f in p.lower() for f in focus)] \
-            or self.persona.preferences[:1]
+        prefs = [p for p in self.persona.preferences if phase in _stages_of(p)] or self.persona.preferences[:1]
         missing = [p for p in prefs if not any(w in s for w in p.lower().split() if len(w) > 4)]
         parts = [f"Please make sure of: {'; '.join(missing)}." if missing else
                  f"Good: this respects {prefs[0]}. Keep doing that."]

@@ -11,13 +11,15 @@ says "this project") whose `form` says which artifact must show what:
     blueprint seeds      5                       at least that many seeds
     paper     table      efficiency              a LaTeX table whose text names the subject
     paper     section    limitations             a section titled or opening with the subject
-    paper     mentions   mean_std / significance / efficiency   the section text shows it
+    paper     mentions   mean_std / significance / efficiency /   the section text shows it
+                         worst_case / best_per_dataset / gain_attribution
     blueprint min_baselines / min_datasets  2    at least that many planned
 
 Planning, coding and writing retrieve them; the orchestrator enforces blueprint forms by
 rule (so even the embedded model honours them), the writer enforces paper forms by rule
 from the artifacts (`enforce_paper`: an efficiency table from the runs' recorded fit time
-and memory, a limitations section, mean +- std, the significance test stated) and the
+and memory, a limitations section, mean +- std, the significance test stated, each
+method's worst seed, the best method per dataset, what each ablation arm changes) and the
 orchestrator checks them after writing; every project records met/unmet/enforced in
 `requirements.json`. Text that fits no form stays an ordinary
 preference memory: nothing is claimed checkable that is not.
@@ -46,6 +48,11 @@ _MENTIONS = {
     "significance": (r"significance|statistical test", r"significan|p-value|t-test|wilcoxon|confidence interval"),
     "efficiency": (r"efficiency (?:analysis|comparison)|training time|inference time|time and memory",
                    r"(?:time|seconds|runtime|latency|memory|efficien)[^.\n]{0,80}\d|\d[^.\n]{0,40}(?:seconds|\bs\b|ms|mb)"),
+    "worst_case": (r"worst[- ]case|worst seed|minimum over seeds", r"worst[- ]case[^.\n]{0,160}\d"),
+    "best_per_dataset": (r"best (?:configuration|method|model) (?:per|for each|on each) dataset",
+                         r"\bbest (?:method|configuration|model)\b[^.\n]{0,120}\d"),
+    "gain_attribution": (r"which (?:part|component)s? causes?|attribut\w* the gain|explain the gain",
+                         r"(?:ablat|without|removing)[^.\n&]{0,200}\d"),
 }
 _MIN_COUNT = {"baselines": r"strong baselines|more baselines", "datasets": r"more datasets|several datasets"}
 _NOT_A_METHOD = {"strong", "stronger", "more", "simple", "simpler", "weak", "several", "standard",
@@ -72,6 +79,15 @@ def _clean(v: str) -> str:
     return v.lower()
 
 
+def _wants_ablations(text: str) -> bool:
+    """Asks for ablations and nowhere for fewer; "avoid methods without ablations" is a
+    double negative: it asks for them."""
+    said = [t for t in re.split(r"(?<=[.;!?])\s+", text) if re.search(r"\bablations?\b", t, re.I)]
+    fewer = [t for t in said if (m := _FEWER_ABLATIONS.search(t))
+             and not (m.group(1).lower() == "without" and re.match(r"\s*(?:avoid|no)\b", t, re.I))]
+    return bool(said) and not fewer
+
+
 def parse_forms(text: str) -> list[dict[str, str]]:
     """Every verifiable form the feedback text states (may be several, may be none)."""
     forms: list[dict[str, str]] = []
@@ -87,7 +103,7 @@ def parse_forms(text: str) -> list[dict[str, str]]:
         forms.append({"artifact": "paper", "field": "table", "value": _clean(m.group(1))})
     for m in _SEEDS.finditer(text):
         forms.append({"artifact": "blueprint", "field": "seeds", "value": m.group(1)})
-    if re.search(r"\bablations?\b", text, re.I) and not _FEWER_ABLATIONS.search(text):
+    if _wants_ablations(text):
         forms.append({"artifact": "blueprint", "field": "ablations", "value": "1"})
     for m in _SECTION.finditer(text):
         forms.append({"artifact": "paper", "field": "section", "value": _clean(m.group(1))})

@@ -108,14 +108,17 @@ def test_every_persona_preference_has_a_rule():
 
 
 def _ev(**kw) -> Evidence:
-    ms = [MetricRecord(method=m, dataset=d, metric="accuracy", value=0.8, seed=0)
-          for m in kw.pop("methods", ["m", "logistic regression"]) for d in kw.pop("datasets", ["wine"])]
+    methods, datasets = kw.pop("methods", ["m", "logistic regression"]), kw.pop("datasets", ["wine"])
+    ms = [MetricRecord(method=m, dataset=d, metric="accuracy", value=0.8, seed=0) for m in methods for d in datasets]
     return Evidence(metrics=ms, **kw)
 
 
 @pytest.mark.parametrize("pref,good,bad", [
     ("report the best configuration per dataset",
      dict(sections={"R": "On wine the best method is m (0.80)."}), dict(sections={"R": "m reaches 0.80 on wine."})),
+    ("report the best configuration per dataset",  # the paper escapes "_" in a dataset's name
+     dict(datasets=["breast_cancer"], sections={"R": "On breast\\_cancer, the best method is m (0.80)."}),
+     dict(datasets=["breast_cancer"], sections={"R": "On breast\\_cancer, m reaches 0.80."})),
     ("methods that run on one CPU core", dict(cpus=1, runs=["succeeded"]), dict(cpus=4, runs=["succeeded"])),
     ("simple methods first", dict(), dict(methods=["m", "transformer"])),
     ("formal, measured writing", dict(sections={"R": "The method is 2 points better."}),

@@ -52,6 +52,18 @@ def test_personas_bind_tasks_and_give_feedback():
     assert fb2.startswith("Good")
 
 
+def test_a_preference_no_stage_names_is_voiced_at_the_writing_gate_as_a_form():
+    from storage.requirements import parse_forms
+
+    personas = load_personas()
+    fb = DeterministicPersona(personas["ablation_lover"])(Phase.WRITING, "the paper reports accuracy")
+    assert "which part causes the gain" in fb
+    assert {"artifact": "paper", "field": "mentions", "value": "gain_attribution"} in parse_forms(fb)
+    fb2 = DeterministicPersona(personas["robustness"])(Phase.WRITING, "the paper reports accuracy")
+    assert "worst-case" in fb2 and "worst-case" not in DeterministicPersona(personas["robustness"])(
+        Phase.EXPERIMENT, "the paper reports accuracy")
+
+
 def test_llm_persona_falls_back_when_model_says_nothing():
     p = load_personas()["repro_first"]
     assert LLMPersona(p, ScriptedModel(["Please add seeds and error bars now."]))(Phase.EXPERIMENT, "x") \

@@ -25,6 +25,19 @@ def test_feedback_texts_become_forms():
     assert parse_forms("the writing was nice") == []
 
 
+def test_reporting_asks_become_paper_mentions_and_double_negatives_still_ask_for_ablations():
+    mention = lambda v: {"artifact": "paper", "field": "mentions", "value": v}  # noqa: E731
+    assert parse_forms("Please make sure of: worst-case metrics next to averages.") == [mention("worst_case")]
+    assert mention("best_per_dataset") in parse_forms("report the best configuration per dataset")
+    assert parse_forms("explain which part causes the gain") == [mention("gain_attribution")]
+    abl = {"artifact": "blueprint", "field": "ablations", "value": "1"}
+    assert abl in parse_forms("An ablation for every component. Avoid monolithic methods without ablations.")
+    assert abl not in parse_forms("Avoid many ablations.") and abl not in parse_forms("no ablations please")
+    draft = PaperDraft(title="t", sections=[Section(name="results", latex=(
+        "\\begin{table}x & w/o smoothing & 0.95\\end{table}"))])
+    assert check_paper(mention("gain_attribution"), draft)[0] is False  # a table row attributes nothing
+
+
 def test_requirements_are_user_bound_unless_limited_to_this_project():
     (m,) = requirement_memories("use logistic regression as a baseline", "ana", "p1")
     assert m.category == "requirement" and m.project_id is None and m.form["field"] == "baselines"
