@@ -235,13 +235,20 @@ class PaperInputs:
     def baselines(self) -> list[str]:
         return [b.name for b in self.blueprint.baselines]
 
+    def coding_notes(self) -> dict:
+        """experiment/code/coding_notes.json, or {} when the project has none."""
+        root = Path(self.workspace_root) / "experiment" if self.workspace_root else None
+        if root is None or not A.CODING_NOTES.at(root).is_file():
+            return {}
+        return json.loads(A.CODING_NOTES.at(root).read_text())
+
     def code_provenance(self) -> list[str]:
         """What code actually ran (experiment/code/coding_notes.json, experiment/tree.json):
         the coding mode, who wrote the method, any fallback, the code search's selection."""
-        root = Path(self.workspace_root) / "experiment" if self.workspace_root else None
-        if root is None or not A.CODING_NOTES.at(root).is_file():
+        n = self.coding_notes()
+        if not n:
             return []
-        n = json.loads(A.CODING_NOTES.at(root).read_text())
+        root = Path(self.workspace_root) / "experiment"
         who = {"llm_files": f"written entirely by the coding model ({n.get('model') or 'configured model'})",
                "llm_code": "the coding model's method module inside the scaffold's fixed harness",
                "llm": "a scaffold model family chosen by the coding model",

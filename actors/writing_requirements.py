@@ -16,6 +16,7 @@ from typing import Sequence
 from actors.writing_context import fmt_num
 from nanoresearch.latex import escape_latex
 from nanoresearch.latex.tables import lower_is_better
+from nanoresearch.scaffolds.build import technique_pairs
 
 from nanoresearch.types import PaperDraft, Plan
 from storage.requirements import check_paper, enforce_paper, form_key
@@ -107,22 +108,25 @@ def best_per_dataset_text(inp) -> tuple[bool, str]:
 
 
 def ablation_text(inp) -> tuple[bool, str]:
-    """What removing each ablated component changes, from the ablation arms' runs."""
+    """What removing each ablated component changes: the blueprint's ablation arms against
+    the proposed method, and a technique arm against the plain arm whose configuration it
+    copied (the coding notes record the pair; they differ in the technique alone)."""
     e, scores = escape_latex, _scores(inp)
-    abls = [a.name for a in inp.blueprint.ablations]
+    pairs = [(inp.method, a.name, "the component it removes") for a in inp.blueprint.ablations]
+    pairs += [(arm, plain, f"what {e(arm)} adds to it")
+              for arm, plain in technique_pairs(inp.coding_notes().get("notes", [])).items()]
     out = []
     for ds, by_method in scores.items():
-        full = by_method.get(inp.method)
-        for a in abls:
-            if full and by_method.get(a):
-                mf, ma = statistics.fmean(full), statistics.fmean(by_method[a])
-                out.append(f"Ablation on {e(ds)}: {e(a)} reaches a mean {e(inp.primary)} of {fmt_num(ma)} against "
-                           f"{fmt_num(mf)} for {e(inp.method)}, a difference of {fmt_num(mf - ma)} attributable to "
-                           "the component it removes.")
+        for arm, abl, what in pairs:
+            if by_method.get(arm) and by_method.get(abl):
+                mf, ma = statistics.fmean(by_method[arm]), statistics.fmean(by_method[abl])
+                out.append(f"Ablation on {e(ds)}: {e(abl)} reaches a mean {e(inp.primary)} of {fmt_num(ma)} "
+                           f"against {fmt_num(mf)} for {e(arm)}, a difference of {fmt_num(mf - ma)} "
+                           f"attributable to {what}.")
     if out:
         return True, " ".join(out)
-    why = "the blueprint has no ablation" if not abls else "no ablation arm ran beside the proposed method"
-    return False, why
+    return False, ("the blueprint has no ablation and no technique arm" if not pairs else
+                   "no ablation arm ran beside the arm it ablates")
 
 
 def enforce(draft: PaperDraft, inp, forms: Sequence[dict]) -> list[dict]:

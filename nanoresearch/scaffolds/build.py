@@ -3,6 +3,7 @@ blueprint, metrics mapped to what the task reports, ablation variants) and the r
 scripts (run.sh for a shell / sandbox, job.sbatch for SLURM)."""
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -190,8 +191,23 @@ def align_technique_arm(method: dict, baselines: list[dict], domain: str, task: 
     if plain is None:
         return method
     out = dict(copy.deepcopy({k: v for k, v in plain.items() if k != "name"}), name=method["name"])
-    notes.append(f"{method['name']!r} runs {plain['name']!r}'s configuration plus what its name states")
+    notes.append(_PLAIN_NOTE.format(arm=method["name"], plain=plain["name"]))
     return select_blocks(apply_condition(out, out["name"], domain, task, notes), blocks or {})
+
+
+_PLAIN_NOTE = "{arm!r} runs {plain!r}'s configuration plus what its name states"
+_REPR = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_PLAIN_RX = re.compile(rf"^{_REPR} runs {_REPR}'s configuration plus what its name states$")
+
+
+def technique_pairs(notes: list[str]) -> dict[str, str]:
+    """technique arm -> the plain arm whose configuration it copied (from the coding notes):
+    the pair differs in the technique alone, so it is that technique's ablation."""
+    out = {}
+    for n in notes:
+        if m := _PLAIN_RX.match(n):
+            out[ast.literal_eval(m.group(1))] = ast.literal_eval(m.group(2))
+    return out
 
 
 def _same_arm(a: dict, b: dict) -> bool:
