@@ -7,6 +7,7 @@ sweeps, and every report that used it says so (`kind` = "deterministic").
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ def _stages_of(pref: str) -> set[Phase]:
     metrics next to averages") is about the paper, so it is voiced at the writing gate."""
     low = pref.lower()
     return {ph for ph, focus in PHASE_FOCUS.items() if any(f in low for f in focus)} or {Phase.WRITING}
+
+
+_FILLER = {"which", "about", "their", "there", "every", "report", "methods", "metrics", "results", "other"}
+
+
+def _seen(pref: str, summary: str) -> bool:
+    """The stage result shows the preference when it names at least two thirds of the
+    preference's content words: one common word ("which", "metrics") is not enough."""
+    words = [w for w in re.findall(r"[a-z][a-z\-]{4,}", pref.lower()) if w not in _FILLER]
+    return not words or sum(w in summary for w in words) * 3 >= len(words) * 2
 
 
 class Persona(BaseModel):
@@ -60,7 +71,7 @@ class DeterministicPersona:
     def __call__(self, phase: Phase, summary: str) -> str:
         s = summary.lower()
         prefs = [p for p in self.persona.preferences if phase in _stages_of(p)] or self.persona.preferences[:1]
-        missing = [p for p in prefs if not any(w in s for w in p.lower().split() if len(w) > 4)]
+        missing = [p for p in prefs if not _seen(p, s)]
         parts = [f"Please make sure of: {'; '.join(missing)}." if missing else
                  f"Good: this respects {prefs[0]}. Keep doing that."]
         if self.persona.dislikes:

@@ -59,6 +59,9 @@ def test_a_preference_no_stage_names_is_voiced_at_the_writing_gate_as_a_form():
     fb = DeterministicPersona(personas["ablation_lover"])(Phase.WRITING, "the paper reports accuracy")
     assert "which part causes the gain" in fb
     assert {"artifact": "paper", "field": "mentions", "value": "gain_attribution"} in parse_forms(fb)
+    # one common word of the preference in the stage result does not make it met
+    assert "which part causes the gain" in DeterministicPersona(personas["ablation_lover"])(
+        Phase.WRITING, "the table shows which method is best")
     fb2 = DeterministicPersona(personas["robustness"])(Phase.WRITING, "the paper reports accuracy")
     assert "worst-case" in fb2 and "worst-case" not in DeterministicPersona(personas["robustness"])(
         Phase.EXPERIMENT, "the paper reports accuracy")
