@@ -106,7 +106,10 @@ def check_paper_requirements(o: Orchestrator, res: WritingResult) -> None:
     def run() -> RequirementsRecord:
         reqs = _requirements(o)  # the writer enforced paper forms by rule (provenance)
         prov = o.ws.read_json(A.PROVENANCE.path) if o.ws.exists(A.PROVENANCE.path) else {}
-        rec = RequirementsRecord(checks=check_all(reqs, draft=res.draft,
+        # a blueprint form said after the blueprint was made (at the ideation gate) is
+        # checked on the blueprint that ran, so the project's record says whether it held
+        bp = o.ws.read_model(A.PLANNING.path, PlanningResult).blueprint if o.ws.exists(A.PLANNING.path) else None
+        rec = RequirementsRecord(checks=check_all(reqs, bp=bp, draft=res.draft,
                                                   enforced=enforced_ids(reqs, prov.get("requirements", []))))
         for c in rec.checks:
             if c.met is False:
@@ -125,9 +128,10 @@ def _write_project_record(o: Orchestrator) -> None:
         if o.ws.exists(rel):
             checks += o.ws.read_model(rel, RequirementsRecord).checks
     by_id: dict[str, Check] = {}
-    for c in checks:  # the paper's check is the later word on a paper form
+    for c in checks:  # the later check is the word on a form; enforcement by either step stays
         if c.met is not None or c.memory_id not in by_id:
-            by_id[c.memory_id] = c
+            prev = by_id.get(c.memory_id)
+            by_id[c.memory_id] = c.model_copy(update={"enforced": c.enforced or bool(prev and prev.enforced)})
     out = RequirementsRecord(checks=list(by_id.values()))
     o.ws.write_json(A.PROJECT_REQUIREMENTS.path, out)
 

@@ -140,6 +140,9 @@ def test_feedback_steers_the_next_stage_and_becomes_a_standing_requirement(tmp_p
     assert "[standing requirement] paper table: efficiency" in steps  # the writer reads these
     reqs = store.requirements("u1")
     assert sorted(m.form["field"] for m in reqs) == ["baselines", "table"]
+    # said at the ideation gate, after p1's blueprint was made: p1's record checks it on that blueprint
+    rec1 = {c["form"]["field"]: c for c in project(tmp_path, "p1").read_json("requirements.json")["checks"]}
+    assert rec1["baselines"]["met"] is False and "baselines" in rec1["baselines"]["evidence"]
     # a second project of the same user: the blueprint is made to meet it by rule
     team2 = real_team(store)
     ws2 = project(tmp_path, "p2")
