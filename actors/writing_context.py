@@ -41,6 +41,14 @@ def load_metrics(runs_metrics: Any) -> list[MetricRecord]:
     return [m if isinstance(m, MetricRecord) else MetricRecord.model_validate(m) for m in runs_metrics or []]
 
 
+def read_coding_notes(workspace_root: Path | str | None) -> dict:
+    """experiment/code/coding_notes.json, or {} when the project has none."""
+    root = Path(workspace_root) / "experiment" if workspace_root else None
+    if root is None or not A.CODING_NOTES.at(root).is_file():
+        return {}
+    return json.loads(A.CODING_NOTES.at(root).read_text())
+
+
 def fmt_num(x: float, digits: int = 3) -> str:
     """A number as LaTeX at fixed precision; tiny ones in scientific form."""
     if x != 0 and abs(x) < 10 ** -digits:
@@ -236,16 +244,12 @@ class PaperInputs:
         return [b.name for b in self.blueprint.baselines]
 
     def coding_notes(self) -> dict:
-        """experiment/code/coding_notes.json, or {} when the project has none."""
-        root = Path(self.workspace_root) / "experiment" if self.workspace_root else None
-        if root is None or not A.CODING_NOTES.at(root).is_file():
-            return {}
-        return json.loads(A.CODING_NOTES.at(root).read_text())
+        return read_coding_notes(self.workspace_root)
 
     def code_provenance(self) -> list[str]:
         """What code actually ran (experiment/code/coding_notes.json, experiment/tree.json):
         the coding mode, who wrote the method, any fallback, the code search's selection."""
-        n = self.coding_notes()
+        n = read_coding_notes(self.workspace_root)
         if not n:
             return []
         root = Path(self.workspace_root) / "experiment"
