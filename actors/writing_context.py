@@ -243,9 +243,6 @@ class PaperInputs:
     def baselines(self) -> list[str]:
         return [b.name for b in self.blueprint.baselines]
 
-    def coding_notes(self) -> dict:
-        return read_coding_notes(self.workspace_root)
-
     def code_provenance(self) -> list[str]:
         """What code actually ran (experiment/code/coding_notes.json, experiment/tree.json):
         the coding mode, who wrote the method, any fallback, the code search's selection."""

@@ -13,11 +13,10 @@ import statistics
 from collections import defaultdict
 from typing import Sequence
 
-from actors.writing_context import fmt_num
+from actors.writing_context import fmt_num, read_coding_notes
 from nanoresearch.latex import escape_latex
 from nanoresearch.latex.tables import lower_is_better
 from nanoresearch.scaffolds.build import technique_pairs
-
 from nanoresearch.types import PaperDraft, Plan
 from storage.requirements import check_paper, enforce_paper, form_key
 
@@ -84,9 +83,9 @@ def worst_case_text(inp) -> tuple[bool, str]:
     e, scores, low = escape_latex, _scores(inp), lower_is_better(inp.primary)
     out = []
     for ds, by_method in scores.items():
-        if max(len(v) for v in by_method.values()) < 2:
-            continue
         n = max(len(v) for v in by_method.values())
+        if n < 2:
+            continue
         parts = [f"{e(meth)} {fmt_num(max(v) if low else min(v))} (mean {fmt_num(statistics.fmean(v))})"
                  for meth, v in by_method.items()]
         out.append(f"Worst case over the {n} seeds on {e(ds)} ({e(inp.primary)}, "
@@ -114,7 +113,7 @@ def ablation_text(inp) -> tuple[bool, str]:
     e, scores = escape_latex, _scores(inp)
     pairs = [(inp.method, a.name, "the component it removes") for a in inp.blueprint.ablations]
     pairs += [(arm, plain, f"what {e(arm)} adds to it")
-              for arm, plain in technique_pairs(inp.coding_notes().get("notes", [])).items()]
+              for arm, plain in technique_pairs(read_coding_notes(inp.workspace_root).get("notes", [])).items()]
     out = []
     for ds, by_method in scores.items():
         for arm, abl, what in pairs:
