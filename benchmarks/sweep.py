@@ -352,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
             "persona_mode": mode, "dry_scripted": args.dry_scripted, "workers": workers,
             "models_default": base.models.default, "cells_total": total, "cells_run": n_todo,
             "wall_s": round(time.time() - t0, 1)}
+    if args.report_only:  # how the cells ran is in their records, not in this command's flags
+        meta = {k: v for k, v in meta.items() if k not in ("persona_mode", "dry_scripted", "workers")}
+        meta["report_only"] = True
     rep = write_report(layout, meta)
     print(rep["table"])
     print(rep["note"])
@@ -366,6 +369,8 @@ def closing_line(meta: dict[str, Any], rep: dict[str, Any]) -> dict[str, Any]:
     return {**meta, "persona_kinds": rep["aggregate"]["persona_kinds"],
             "cells_done": len(rep["records"]),
             "variants_mean": {v: {m: (s[m]["mean"] if s[m] else None) for m in pick} for v, s in per.items()},
+            "alignment_rise": {v: s["rise"] for v, s in rep["learning"]["per_variant"].items()},
+            "learning_verdict": rep["learning"]["verdict"],
             "files": rep["files"]}
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from pydantic import BaseModel
 
+from benchmarks.sweep_stats import bootstrap_ci, learning_markdown, learning_summary, per_task_markdown
 from nanoresearch.workspace import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -188,21 +189,6 @@ def _failed(result: Any) -> bool:
 
 
 # ---------------------------------------------------------------------- statistics
-def bootstrap_ci(values: Iterable[float], n_boot: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float, float] | None:
-    """(mean, low, high): percentile bootstrap of the mean with a fixed seed; None when
-    there is no value; a single value gives a zero-width interval."""
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
-    if v.size == 0:
-        return None
-    if v.size == 1:
-        return float(v[0]), float(v[0]), float(v[0])
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
-    a = (1 - level) / 2
-    return float(v.mean()), float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
-
-
 def _summ(recs: list[CellRecord], seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(recs)}
     for m in METRICS:
@@ -296,6 +282,7 @@ def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
     if not records:
         raise ValueError(f"no finished cells under {layout.root}; nothing to report")
     agg = aggregate(records)
+    learning = learning_summary(records)
     note = persona_note(records)
     table = markdown_table(agg)
     pngs = plot_curves(agg, layout.root, note)
@@ -312,12 +299,14 @@ def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
           "(compliance, innovation, expression); executability = E2E (a compiled PDF and every "
           "planned run finished); "
           "cells: mean [95% bootstrap CI].", "", table, "",
+          learning_markdown(learning), "", per_task_markdown(records), "",
           *[f"![{p.stem}]({p.name})" for p in pngs], "",
           "```json", json.dumps(meta, indent=1, default=str), "```", ""]
     atomic_write_text(layout.root / "report.md", "\n".join(md))
-    full = {"meta": meta, "persona_note": note, "aggregate": agg, "errored_cells": errored,
+    full = {"meta": meta, "persona_note": note, "aggregate": agg, "learning": learning,
+            "errored_cells": errored,
             "cells": [r.model_dump() for r in records]}
     atomic_write_text(layout.root / "results.json", json.dumps(full, indent=1, default=str))
-    return {"table": table, "note": note, "aggregate": agg, "records": records,
+    return {"table": table, "note": note, "aggregate": agg, "learning": learning, "records": records,
             "files": [str(layout.root / "report.md"), str(layout.root / "results.json"),
                       *map(str, pngs)]}

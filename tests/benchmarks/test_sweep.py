@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks import sweep
+from benchmarks.sweep_stats import learning_markdown, learning_summary, per_task_markdown
 from benchmarks.sweep_cells import (
     Cell, CellRecord, ChainScheduler, SweepLayout, aggregate, bootstrap_ci, make_chains,
     markdown_table, pending, write_report,
@@ -113,6 +114,43 @@ def test_aggregate_per_variant_and_round():
     assert agg["per_round"]["full"]["1"]["alignment"]["mean"] == 0.75
 
 
+def chain(task, variant, aligns):
+    return [rec(task, variant, i + 1, align=a) for i, a in enumerate(aligns)]
+
+
+def test_learning_rise_is_paired_per_task_and_judged_against_base_ci():
+    recs = (chain("a", "base", (0.5, 0.5, 0.5)) + chain("b", "base", (0.5, 0.5, 1.0)) +
+            chain("c", "base", (1.0, 1.0, 1.0)) +
+            chain("a", "full", (0.5, 1.0, 1.0)) + chain("b", "full", (0.0, 0.5, 1.0)) +
+            chain("c", "full", (0.5, 1.0, 1.0)) +
+            chain("d", "full", (0.5, 1.0)))  # an unfinished chain is no rise
+    s = learning_summary(recs)
+    assert s["last_round"] == 3
+    assert s["per_variant"]["base"]["tasks"] == {"a": 0.0, "b": 0.5, "c": 0.0}
+    assert s["per_variant"]["full"]["tasks"] == {"a": 0.5, "b": 1.0, "c": 0.5}
+    full, base = s["per_variant"]["full"]["rise"], s["per_variant"]["base"]["rise"]
+    assert full["mean"] == pytest.approx(2 / 3) and base["mean"] == pytest.approx(1 / 6)
+    assert base["lo"] == 0.0 and base["hi"] == 0.5 and full["n"] == 3
+    v = s["verdict"]
+    assert v["paired_tasks"] == ["a", "b", "c"] and v["difference"]["mean"] == pytest.approx(0.5)
+    assert v["mean_above_control_ci"] and v["cis_disjoint"] is False and v["difference_ci_excludes_0"]
+    md = learning_markdown(s)
+    assert "| full | +0.67 [" in md and "CI excludes 0: yes" in md and "disjoint: no" in md
+    assert "| d | - | 0.50 / 1.00 |" in per_task_markdown(recs)
+
+
+def test_learning_verdict_says_no_when_full_does_not_rise_and_na_for_one_task():
+    flat = chain("a", "base", (0.5, 0.5, 1.0)) + chain("b", "base", (0.5, 0.5, 0.5)) + \
+        chain("a", "full", (0.5, 0.5, 0.5)) + chain("b", "full", (1.0, 1.0, 1.0))
+    v = learning_summary(flat)["verdict"]
+    assert v["mean_above_control_ci"] is False and v["difference_ci_excludes_0"] is False
+    one = learning_summary(chain("a", "base", (0.5, 0.5, 0.5)) + chain("a", "full", (0.5, 1.0, 1.0)))
+    assert one["verdict"]["cis_disjoint"] is None and one["verdict"]["difference"]["mean"] == 0.5
+    assert "n/a" in learning_markdown(one)
+    assert learning_summary(chain("a", "full", (0.5,)))["per_variant"] == {}  # round 1 only: no rise
+    assert learning_markdown(learning_summary(chain("a", "full", (0.5,)))) == ""
+
+
 def test_report_files_and_deterministic_label(tmp_path):
     layout = SweepLayout(tmp_path)
     for r in (rec("a", "base", 1), rec("a", "base", 2, q=(6, 7, 8)), rec("a", "full", 1),
@@ -121,8 +159,10 @@ def test_report_files_and_deterministic_label(tmp_path):
     out = write_report(layout, {"sweep": "t"})
     md = (tmp_path / "report.md").read_text()
     assert "DETERMINISTIC personas" in md and "| base | 2 |" in md
+    assert "## Learning: alignment rise from round 1 to round 2" not in md  # no alignment recorded
     data = json.loads((tmp_path / "results.json").read_text())
     assert len(data["cells"]) == 4 and "DETERMINISTIC" in data["persona_note"]
+    assert data["learning"]["metric"] == "alignment" and data["learning"]["verdict"] is None
     for name in ("quality", "tokens", "debug_iterations"):
         png = tmp_path / f"curve_{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
