@@ -61,6 +61,11 @@ class QueuedFeedback:
         self._q: dict[tuple[str, str], "queue.Queue[Feedback]"] = {}
         self._lock = threading.Lock()
 
+    def __reduce__(self):
+        """Sent to a project's orchestrator actor as its policy (wait, inbox): the copy
+        starts with an empty queue; posts reach it by `submit` there or through the inbox."""
+        return (QueuedFeedback, (self.wait_s, self.inbox, self.poll_s))
+
     def _queue(self, project_id: str, phase: Phase) -> "queue.Queue[Feedback]":
         with self._lock:
             return self._q.setdefault((project_id, phase.value), queue.Queue())

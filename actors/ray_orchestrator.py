@@ -9,8 +9,9 @@ every finished step. Events are kept in the actor and appended to the project's
 
 Feedback: when the attached driver answers it (`relay=True`, the CLI's interactive mode)
 the actor asks by emitting `feedback_wanted` and waits for `submit_feedback`; otherwise
-feedback posted with `submit_feedback` before the stage ends is used (the HTTP mode) and
-the cycle never blocks on a person.
+the run's own `source` decides: `feedback: http` waits at each gate up to its deadline
+for feedback posted with `submit_feedback` or written to the project's inbox, `skip`
+asks nobody.
 """
 from __future__ import annotations
 
@@ -56,13 +57,16 @@ class RelayFeedback:
 
 @ray.remote(max_restarts=3, max_task_retries=0, max_concurrency=16)
 class OrchestratorActor:
-    def __init__(self, project_id: str, events_path: str, cycle: Cycle, relay: bool, run_id: str):
+    def __init__(self, project_id: str, events_path: str, cycle: Cycle, relay: bool, run_id: str,
+                 source: Any = None):
         self.project_id, self.path, self.run_id = project_id, Path(events_path), run_id
         self.events: list[dict] = self._replay()
         self.result: str | None = None
         self.error: str | None = None
         self.done = threading.Event()
-        self.feedback = RelayFeedback(self.emit) if relay else QueuedFeedback(wait_s=0)
+        # relay: the driver answers; else the run's own source (posted feedback, waiting
+        # `wait_s` at each gate, or skip); none given: take what is posted, never wait
+        self.feedback = RelayFeedback(self.emit) if relay else source or QueuedFeedback(wait_s=0)
         if self.events:  # rebuilt by Ray after a crash: say so, then resume
             self.emit("orchestrator_restarted", {"pid": _pid()})
         threading.Thread(target=self._work, args=(cycle,), daemon=True,
@@ -102,7 +106,8 @@ class OrchestratorActor:
                 "result": self.result, "error": self.error}
 
     def submit_feedback(self, fb: Feedback | None) -> None:
-        if fb is not None or isinstance(self.feedback, RelayFeedback):  # None: "no comment"
+        # None: "no comment"; a skip source takes none (the service keeps the post on disk)
+        if (fb is not None or isinstance(self.feedback, RelayFeedback)) and hasattr(self.feedback, "submit"):
             self.feedback.submit(fb)
 
     def ping(self) -> dict[str, Any]:
@@ -116,7 +121,7 @@ def _pid() -> int:
 
 
 def launch(project_id: str, events_path: Path, cycle: Cycle, *, relay: bool = False,
-           detached: bool = False, resources: dict[str, float] | None = None) -> Any:
+           source: Any = None, detached: bool = False, resources: dict[str, float] | None = None) -> Any:
     """Start the project's orchestrator actor, or return the one already running it (a
     finished one, kept by a detached lifetime, is replaced)."""
     handle = _named(project_id)
@@ -129,7 +134,7 @@ def launch(project_id: str, events_path: Path, cycle: Cycle, *, relay: bool = Fa
     return OrchestratorActor.options(
         name=actor_name(project_id), namespace=NAMESPACE, get_if_exists=True,
         lifetime="detached" if detached else None, **opts,
-    ).remote(project_id, str(events_path), cycle, relay, uuid.uuid4().hex[:12])
+    ).remote(project_id, str(events_path), cycle, relay, uuid.uuid4().hex[:12], source)
 
 
 def _named(project_id: str) -> Any | None:

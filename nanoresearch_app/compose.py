@@ -195,14 +195,20 @@ def feedback_trainer(settings: Settings, use_ray: bool, variant: Variant,
     return on_feedback
 
 
-def feedback_source(settings: Settings) -> FeedbackSource:
+def feedback_source(settings: Settings, following: bool = True) -> FeedbackSource:
     """The configured source, never silently another: `http` waits at each stage gate for
     feedback posted over HTTP or with `nanoresearch feedback` (settings.feedback_wait_s);
-    `simulated` needs a persona, which only the benchmarks pass in."""
+    `simulated` needs a persona, which only the benchmarks pass in; `interactive` needs
+    this terminal to follow the run (`following`), so a detached run refuses it."""
     from actors.feedback import QueuedFeedback
     from nanoresearch.errors import UserError
 
     if settings.feedback == "interactive":
+        if not following:
+            raise UserError("feedback: interactive asks on the terminal that follows the run, and "
+                            "a detached run has none; choose feedback: http (each stage waits "
+                            "for feedback posted on the web page or with `nanoresearch feedback`) "
+                            "or skip, or run without --detach")
         return InteractiveFeedback()
     if settings.feedback == "http":
         return QueuedFeedback(wait_s=settings.feedback_wait_s, inbox=settings.projects_dir)

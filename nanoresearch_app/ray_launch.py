@@ -2,8 +2,10 @@
 
 `launch_and_follow` starts (or joins) Ray, launches the project's `OrchestratorActor`
 (detached when the server or `ray job submit` launched it, so it outlives its driver),
-then streams its events until the cycle ends. When this process has someone to ask
-(the CLI's interactive mode, a simulated user), feedback is relayed: the actor emits
+then streams its events until the cycle ends. Feedback follows `settings.feedback` as
+it does without Ray: `http` and `skip` run in the actor (an http gate waits for posted
+feedback up to `feedback_wait_s`); when this process has someone to ask (the CLI's
+interactive mode, a simulated user), feedback is relayed: the actor emits
 `feedback_wanted`, this process asks and sends the answer back. `attach` follows a
 project started elsewhere (`nanoresearch run --detach`, the web page, another shell).
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from actors.feedback import FeedbackSource, InteractiveFeedback
+from actors.feedback import FeedbackSource, QueuedFeedback, SkipFeedback
 from nanoresearch import artifacts as A
 from nanoresearch.config import Settings
 from nanoresearch.errors import RunFailure, UserError
@@ -28,18 +30,22 @@ def launch_and_follow(settings: Settings, state: ProjectState, cycle: Callable, 
                       detached: bool, wait: bool) -> ProjectState:
     from actors import ray_orchestrator as ro
     from nanoresearch.ray_runtime import init_ray_for
+    from nanoresearch_app.compose import feedback_source, orchestrator_resources
 
+    # the configured source, the same as without Ray (refused before anything starts)
+    feedback = feedback if feedback is not None else feedback_source(settings, following=wait)
+    # posted feedback (http) and skip need no driver: the actor holds that source itself,
+    # so its gates wait (with the deadline in the status) however the run was started
+    in_actor = isinstance(feedback, (QueuedFeedback, SkipFeedback))
     init_ray_for(settings)
-    if feedback is None and settings.feedback == "interactive":
-        feedback = InteractiveFeedback()
     ws = Workspace(settings.projects_dir / state.project_id)
-    from nanoresearch_app.compose import orchestrator_resources
-    handle = ro.launch(state.project_id, ws.path(EVENTS_FILE), cycle, relay=feedback is not None,
-                       detached=detached, resources=orchestrator_resources(settings))
+    handle = ro.launch(state.project_id, ws.path(EVENTS_FILE), cycle, relay=not in_actor,
+                       source=feedback if in_actor else None, detached=detached,
+                       resources=orchestrator_resources(settings))
     if not wait:
         return ws.read_model(A.PROJECT.path, ProjectState)
     answer = None
-    if feedback is not None:
+    if not in_actor:
         def answer(data: dict) -> Any:
             return feedback.ask(state.user_id, state.project_id, Phase(data["phase"]), data["summary"])
     result, error = ro.follow(handle, on_event or (lambda k, d: None), answer=answer)

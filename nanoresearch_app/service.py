@@ -38,7 +38,15 @@ class SystemProjectService:
         self.use_ray = use_ray
         self._store = store
         self.auth = TokenAuth(tokens_path(settings.data_dir))
-        # `feedback: http` waits at each stage gate (the deadline shows in the status)
+        # `feedback: http` waits at each stage gate (the deadline shows in the status); the
+        # service has no terminal and no persona, so it says what it does with the others
+        if settings.feedback == "simulated":
+            raise UserError("feedback: simulated needs a simulated researcher (persona), which "
+                            "only the benchmarks pass in; for the service choose http or skip")
+        if settings.feedback == "interactive":
+            log.warning("feedback: interactive has no terminal in the HTTP service: feedback "
+                        "posted on the page is used when it arrives, never waited for; set "
+                        "feedback: http to make each stage wait for it")
         self.feedback = QueuedFeedback(
             wait_s=settings.feedback_wait_s if settings.feedback == "http" else 0,
             inbox=settings.projects_dir)
@@ -97,9 +105,10 @@ class SystemProjectService:
     def _start(self, state: ProjectState) -> None:
         from nanoresearch_app.compose import run_project
 
-        if self.use_ray:  # the cycle runs in its detached orchestrator actor, not here
-            run_project(self.settings, state, use_ray=True, wait_training=False,
-                        detached=True, wait=False)
+        if self.use_ray:  # the cycle runs in its detached orchestrator actor, not here,
+            # with the service's gate policy (a copy: posts reach it by send_feedback / inbox)
+            run_project(self.settings, state, use_ray=True, feedback=self.feedback,
+                        wait_training=False, detached=True, wait=False)
             return
 
         events = EventLog(self._ws(state.project_id).path(A.EVENTS.path))

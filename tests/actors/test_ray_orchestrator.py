@@ -13,7 +13,9 @@ ray = pytest.importorskip("ray")
 from actors import ray_orchestrator as ro  # noqa: E402
 from nanoresearch.errors import UserError  # noqa: E402
 from nanoresearch.types import Feedback, Phase, ProjectState, ResearchTopic  # noqa: E402
-from nanoresearch_app.ray_launch import attach, send_feedback  # noqa: E402
+from nanoresearch import artifacts as A  # noqa: E402
+from nanoresearch.workspace import Workspace  # noqa: E402
+from nanoresearch_app.ray_launch import attach, launch_and_follow, send_feedback  # noqa: E402
 from tests.cluster.cycles import scripted_cycle  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -48,6 +50,50 @@ def test_detached_orchestrator_is_reattached_and_takes_posted_feedback(local_ray
         attach(settings, "p-att", lambda k, d: None)
 
 
+def test_http_feedback_gate_waits_in_the_actor_with_a_visible_deadline(local_ray, settings, tmp_path):
+    """`feedback: http` on Ray: the actor's stage gate waits for feedback posted while it
+    waits (status waiting_feedback with a deadline), and the stage records that feedback;
+    before, the actor took only what was already posted and never waited."""
+    settings.feedback, settings.feedback_wait_s = "http", 600.0
+    state = ProjectState(project_id="p-http", user_id="u1",
+                         topic=ResearchTopic(problem_statement="does scaling help?", domain="tabular"))
+    root, gate = settings.projects_dir, tmp_path / "gate"
+    gate.touch()  # the experiment runs straight through
+    cycle = functools.partial(scripted_cycle, str(root), state.model_dump_json(), str(gate))
+    from actors.orchestrator import new_project
+    ws = new_project(root, state)  # as run_project does before it launches
+    for phase in (Phase.EXPERIMENT, Phase.WRITING):  # later gates find theirs in the inbox
+        fb = Feedback(user_id="u1", project_id="p-http", phase=phase, text=f"note on {phase.value}",
+                      source="http")
+        ws.write_json(A.FEEDBACK.rel(phase=phase, feedback_id=fb.feedback_id), fb)
+    launch_and_follow(settings, state, cycle, on_event=None, feedback=None, detached=True, wait=False)
+    handle = ro.find("p-http")
+    ev = _wait_for_event(handle, "waiting_feedback")
+    assert ev["data"] == {"phase": "ideation", "wait_s": 600.0}
+    st = ws.read_model(A.PROJECT.path, ProjectState)
+    assert st.status.value == "waiting_feedback" and st.feedback_deadline is not None
+    fb = Feedback(user_id="u1", project_id="p-http", phase=Phase.IDEATION,
+                  text="use logistic regression as a baseline", source="http")
+    assert send_feedback(settings, "p-http", fb)
+    final = attach(settings, "p-http", lambda kind, data: None)
+    assert final.status.value == "done"
+    for phase, text in ((Phase.IDEATION, fb.text), (Phase.EXPERIMENT, "note on experiment")):
+        rec = json.loads((root / "p-http" / phase.value / "feedback.json").read_text())
+        assert rec["feedback"]["text"] == text
+
+
+def test_a_run_nobody_can_answer_is_refused_before_it_starts(settings):
+    state = ProjectState(project_id="p-ref", user_id="u1",
+                         topic=ResearchTopic(problem_statement="does scaling help?", domain="tabular"))
+    settings.feedback = "interactive"  # a detached run has no terminal to ask on
+    with pytest.raises(UserError, match="detached run has none"):
+        launch_and_follow(settings, state, print, on_event=None, feedback=None, detached=True, wait=False)
+    settings.feedback = "simulated"
+    with pytest.raises(UserError, match="simulated researcher"):
+        launch_and_follow(settings, state, print, on_event=None, feedback=None, detached=False, wait=True)
+    assert not ray.is_initialized()  # refused before Ray or an actor started
+
+
 def test_stopping_a_running_orchestrator_keeps_its_finished_steps(local_ray, settings, tmp_path):
     from nanoresearch.workspace import Workspace
     from nanoresearch_app.ray_launch import stop
@@ -71,4 +117,15 @@ def _wait_for_step(handle, step: str) -> None:
             since = ev["seq"] + 1
             if ev["kind"] == "step_start" and ev["data"].get("step") == step:
                 return
+        assert not out["done"], out["error"]
+
+
+def _wait_for_event(handle, kind: str) -> dict:
+    since = 0
+    while True:
+        out = ray.get(handle.poll.remote(since, wait_s=1.0))
+        for ev in out["events"]:
+            since = ev["seq"] + 1
+            if ev["kind"] == kind:
+                return ev
         assert not out["done"], out["error"]
