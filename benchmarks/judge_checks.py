@@ -264,7 +264,7 @@ def rule_methods(words: tuple[str, ...], what: str) -> Rule:
 
 CATALOG += [
     (re.compile(r"best configuration"), "best_per_dataset", rule_best_per_dataset),
-    (re.compile(r"one cpu core|single core"), "one_core", rule_one_core),
+    (re.compile(r"\b(?:one|single) (?:cpu )?core\b"), "one_core", rule_one_core),
     (re.compile(r"simple methods"), "simple_first", rule_simple_first),
     (re.compile(r"formal|measured writing|hype"), "formal", rule_formal),
     (re.compile(r"working experiment early"), "working_early", rule_working_early),
@@ -279,6 +279,20 @@ CATALOG += [
 
 
 def check_text(text: str, ev: Evidence) -> Verdict:
+    """The first rule whose pattern the requirement matches decides; a requirement of
+    comma-separated clauses that each have a rule ("single CPU core, under 10 minutes")
+    needs every clause met."""
+    clauses = [c.strip() for c in re.split(r"[,;]", text) if c.strip()]
+    if len(clauses) > 1:
+        parts = [_check_one(c, ev) for c in clauses]
+        if all(v.status != "unchecked" for v in parts):
+            met = all(v.status == "met" for v in parts)
+            return Verdict(text=text, status="met" if met else "unmet",
+                           rule="+".join(v.rule for v in parts), evidence="; ".join(v.evidence for v in parts))
+    return _check_one(text, ev)
+
+
+def _check_one(text: str, ev: Evidence) -> Verdict:
     low = text.lower()
     for rx, name, rule in CATALOG:
         if m := rx.search(low):

@@ -296,7 +296,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--workers", type=int, default=0, help="chains at once (default: min(chains, CPUs))")
     ap.add_argument("--no-ray", action="store_true", help="run chains one by one in this process")
     ap.add_argument("--dry-scripted", action="store_true", help="scripted models: test the machinery fast")
-    ap.add_argument("--retry-failed", action="store_true", help="rerun cells whose cycle raised")
     ap.add_argument("--report-only", action="store_true",
                     help="write the report from the cells finished so far; run nothing")
     ap.add_argument("--config", default=None)
@@ -330,10 +329,6 @@ def main(argv: list[str] | None = None) -> int:
     cfg = SweepConfig(str(out), base.model_dump_json(), mode, str(base.data_dir),
                       IN_PROCESS if args.no_ray else RAY_TRAIN)
     layout = SweepLayout(out)
-    if args.retry_failed:
-        for r in layout.records():
-            if r.status == "error":
-                layout.record_path(Cell(r.task, r.variant, r.round)).unlink()
     chains = make_chains(tasks, variants, args.rounds)
     todo = pending(layout, chains)
     total, n_todo = sum(map(len, chains)), sum(map(len, todo))
@@ -359,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     print(rep["table"])
     print(rep["note"])
     print(json.dumps(closing_line(meta, rep)))
-    return 0 if progress.failed == 0 else 1
+    # a cell that errored and was not rerun since is not done, in a report-only run too
+    return 0 if progress.failed == 0 and not rep["errored_cells"] else 1
 
 
 def closing_line(meta: dict[str, Any], rep: dict[str, Any]) -> dict[str, Any]:

@@ -308,5 +308,6 @@ def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
             "cells": [r.model_dump() for r in records]}
     atomic_write_text(layout.root / "results.json", json.dumps(full, indent=1, default=str))
     return {"table": table, "note": note, "aggregate": agg, "learning": learning, "records": records,
+            "errored_cells": errored,
             "files": [str(layout.root / "report.md"), str(layout.root / "results.json"),
                       *map(str, pngs)]}

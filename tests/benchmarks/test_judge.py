@@ -138,3 +138,17 @@ def _ev(**kw) -> Evidence:
 def test_the_new_preference_rules_can_pass_and_fail(pref, good, bad):
     assert check_text(pref, _ev(**good)).status == "met"
     assert check_text(pref, _ev(**bad)).status == "unmet"
+
+
+def test_task_core_requirements_are_checked_and_every_clause_counts():
+    """'single CPU core' was unchecked (the rule wanted 'one cpu core|single core') and in
+    'single CPU core, under 10 minutes' only the first matching rule (duration) decided."""
+    one = dict(cpus=1, runs=["succeeded"], durations=[300.0])
+    assert check_text("single CPU core", _ev(**one)).status == "met"
+    assert check_text("single CPU core", _ev(**dict(one, cpus=4))).status == "unmet"
+    both = check_text("single CPU core, under 10 minutes", _ev(**one))
+    assert both.status == "met" and both.rule == "one_core+duration"
+    assert check_text("single CPU core, under 10 minutes", _ev(**dict(one, cpus=4))).status == "unmet"
+    assert check_text("single CPU core, under 10 minutes", _ev(**dict(one, durations=[900.0]))).status == "unmet"
+    # a comma inside one requirement that is not a list of checkable clauses keeps one rule
+    assert check_text("MAE at horizons 1, 5 and 10", _ev()).rule == "metrics"

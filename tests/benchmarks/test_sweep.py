@@ -291,6 +291,7 @@ def test_a_cell_whose_cycle_raised_is_not_done_and_fails_the_sweep(tmp_path, mon
     def mixed(cfg, c):
         calls.append(c.key)
         if c.task == "tab_01":
+            SweepLayout(cfg.out_dir).save_error(r)
             return r
         good = rec(c.task, c.variant, c.round)
         SweepLayout(cfg.out_dir).save(good)
@@ -301,6 +302,9 @@ def test_a_cell_whose_cycle_raised_is_not_done_and_fails_the_sweep(tmp_path, mon
             "--out", str(tmp_path / "sw"), "--dry-scripted"]
     assert sweep.main(argv) == 1
     assert "tab_01/base/r2" not in calls and "nlp_01/base/r2" in calls
+    n = len(calls)
+    assert sweep.main(argv + ["--report-only"]) == 1 and len(calls) == n  # still not done, nothing run
+    assert "base/tab_01/round_1/error.json" in (tmp_path / "sw" / "report.md").read_text()
 
 
 def test_sdpo_that_publishes_nothing_and_a_raising_judge_leave_the_cell_undone(tmp_path, monkeypatch):
