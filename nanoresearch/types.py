@@ -919,6 +919,8 @@ class KnowledgeView(Artifact):
     memories: list[MemoryEntry] = Field(default_factory=list)  # what the system learned
     skills: list[SkillEntry] = Field(default_factory=list)  # the user's own skills
     shared_skills: list[SkillEntry] = Field(default_factory=list)  # global skills they can use
+    adapters: list[AdapterVersion] = Field(default_factory=list)  # the planner LoRA's versions
+    current_adapter: int | None = None  # the version served to them (None: the base model)
 
 
 class PlanBundle(Artifact):

@@ -231,7 +231,17 @@ class SystemProjectService:
         return self.store.retrieve_memories(query=query, user_id=user_id, k=k)
 
     def knowledge(self, user_id: str) -> KnowledgeView:
-        return knowledge_view(self.store, user_id)
+        from storage.adapters import AdapterRegistry
+        reg = AdapterRegistry(self.settings.adapters_dir)
+        return knowledge_view(self.store, user_id).model_copy(update={
+            "adapters": reg.list(user_id), "current_adapter": reg.current_version(user_id)})
+
+    def rollback_adapter(self, user_id: str, to_version: int | None) -> int | None:
+        """Serve an earlier planner adapter (`to_version`, else the current one's parent;
+        None: the base model); the serving planner picks the pointer up on its next call."""
+        from storage.adapters import AdapterRegistry
+        rec = AdapterRegistry(self.settings.adapters_dir).rollback(user_id, to_version)
+        return None if rec is None else rec.version
 
     def delete_memory(self, user_id: str, memory_id: str) -> bool:
         return bool(self.store.delete_memory(memory_id, user_id))

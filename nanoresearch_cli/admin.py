@@ -53,8 +53,33 @@ def show_learned(settings: Settings, store: Any, user: str, console: Console) ->
     out["adapters"] = [a.model_dump(mode="json", include={"version", "status", "created_at"})
                        for a in AdapterRegistry(settings.adapters_dir).list(user)]
     console.print("learned about this user (delete with `nanoresearch memories delete ID "
-                  f"--user {user}` / `nanoresearch skills delete ID`):", markup=False)
+                  f"--user {user}` / `nanoresearch skills delete ID`; serve an earlier planner "
+                  f"adapter with `nanoresearch adapters rollback --user {user} [--to N]`):", markup=False)
     console.print_json(json.dumps(out, default=str))
+
+
+def adapters_command(settings: Settings, action: str, user: str, to_version: int | None,
+                     console: Console) -> int:
+    """List the user's planner adapter versions (the served one marked), or serve an
+    earlier one; a serving planner follows the registry's pointer on its next call."""
+    from storage.adapters import AdapterRegistry
+
+    reg = AdapterRegistry(settings.adapters_dir)
+    if action == "rollback":
+        rec = reg.rollback(user, to_version)  # UserError when there is nothing to roll back to
+        console.print(f"{user} is now served " + (f"adapter v{rec.version}" if rec else "the base model"))
+        return 0
+    current = reg.current_version(user)
+    t = Table(title=f"planner adapters of {user} (served: {f'v{current}' if current else 'base model'})")
+    for col in ("version", "status", "parent", "created", "metrics"):
+        t.add_column(col)
+    for a in reg.list(user):
+        t.add_row(f"v{a.version}" + (" *" if a.version == current else ""), a.status,
+                  f"v{a.parent_version}" if a.parent_version else "-",
+                  time.strftime("%Y-%m-%d %H:%M", time.localtime(a.created_at)),
+                  escape(", ".join(f"{k} {v:.3g}" for k, v in sorted(a.metrics.items()))[:60]))
+    console.print(t)
+    return 0
 
 
 def store_command(settings: Settings, kind: str, action: str, arg: str | None, user: str,

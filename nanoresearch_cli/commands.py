@@ -224,6 +224,12 @@ def cmd_profile(args: Any) -> int:
     return admin.profile_command(settings_from(args), args.action, args.user, console)
 
 
+def cmd_adapters(args: Any) -> int:
+    from nanoresearch_cli import admin
+
+    return admin.adapters_command(settings_from(args), args.action, args.user, args.to_version, console)
+
+
 def cmd_store(args: Any) -> int:
     from nanoresearch_cli import admin
 
@@ -258,6 +264,7 @@ def dispatch(args: Any) -> int:
     table = {"doctor": cmd_doctor, "run": cmd_run, "ideate": cmd_ideate, "resume": cmd_resume,
              "attach": cmd_attach,
              "status": cmd_status, "feedback": cmd_feedback, "profile": cmd_profile,
-             "skills": cmd_store, "memories": cmd_store, "serve": cmd_serve, "submit": cmd_submit,
+             "skills": cmd_store, "memories": cmd_store, "adapters": cmd_adapters,
+             "serve": cmd_serve, "submit": cmd_submit,
              "admin": cmd_admin}
     return table[args.cmd](args)

@@ -11,6 +11,7 @@
     nanoresearch feedback PROJECT --phase ideation --text "prefer simpler baselines"
     nanoresearch skills list|search|show|delete ...   # the skill bank
     nanoresearch memories list|search|delete ...      # the memory module
+    nanoresearch adapters list|rollback --user alice  # the planner adapter's versions
     nanoresearch serve                                # Ray Serve: planner + HTTP API + web page
     nanoresearch submit -- run --topic "..."          # the same entry point via `ray job submit`
     nanoresearch admin users|issue|revoke|remove ...  # API users and tokens
@@ -101,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("arg", nargs="?", help="query, id, or file (export/import)")
         p.add_argument("--user", default="default")
         p.add_argument("-k", type=int, default=10)
+
+    p = sub.add_parser("adapters", help="the user's planner LoRA versions; serve an earlier one")
+    _common(p)
+    p.add_argument("action", choices=["list", "rollback"])
+    p.add_argument("--user", default="default")
+    p.add_argument("--to", type=int, default=None, dest="to_version",
+                   help="rollback: the version to serve (default: the current one's parent; "
+                        "rolling back from v1 serves the base model)")
 
     p = sub.add_parser("serve", help="start Ray Serve: planner route + HTTP API + web page")
     _common(p)

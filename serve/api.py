@@ -65,7 +65,8 @@ class ProjectService(Protocol):
     def search_skills(self, user_id: str, query: str, k: int) -> list[SkillEntry]: ...
     def search_memories(self, user_id: str, query: str, k: int) -> list[MemoryEntry]: ...
     def list_adapters(self, user_id: str) -> list[AdapterVersion]: ...  # this user's planner LoRA
-    def knowledge(self, user_id: str) -> KnowledgeView: ...  # requirements, memories, skills
+    def knowledge(self, user_id: str) -> KnowledgeView: ...  # requirements, memories, skills, adapters
+    def rollback_adapter(self, user_id: str, to_version: int | None) -> int | None: ...  # served now
     def delete_memory(self, user_id: str, memory_id: str) -> bool: ...  # False: not theirs
     def delete_skill(self, user_id: str, skill_id: str) -> bool: ...  # own skills only
 

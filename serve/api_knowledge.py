@@ -1,7 +1,8 @@
 """Routes of the knowledge panel: what the system keeps about you, and deleting it.
 
-GET /knowledge lists (not searches) your requirements, memories and skills, so the page
-shows everything it will use; DELETE removes one memory, or one of your own skills.
+GET /knowledge lists (not searches) your requirements, memories, skills and planner
+adapter versions, so the page shows everything it will use; DELETE removes one memory,
+or one of your own skills; POST /adapters/rollback serves an earlier adapter version.
 Search stays at GET /skills and GET /memories (serve/api_users.py).
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Depends
 
 from nanoresearch.types import KnowledgeView
 from serve.api_deps import ApiError, current_user_dep
-from serve.api_models import ErrorBody
+from serve.api_models import AdapterRollback, AdapterServed, ErrorBody
 from serve.auth import TokenAuth
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ def knowledge_router(service: Any, auth: TokenAuth) -> APIRouter:
             "requirements": [m for m in kv.requirements if m.user_id == user],
             "memories": [m for m in kv.memories if m.user_id == user],
             "skills": [s for s in kv.skills if s.scope == user],
-            "shared_skills": [s for s in kv.shared_skills if s.scope == "global"]})
+            "shared_skills": [s for s in kv.shared_skills if s.scope == "global"],
+            "adapters": [a for a in kv.adapters if a.user_id == user]})
 
     @r.delete("/memories/{memory_id}", status_code=204, summary="Forget one of your memories")
     def delete_memory(memory_id: str, user: str = Depends(user_dep)) -> None:
@@ -47,5 +49,12 @@ def knowledge_router(service: Any, auth: TokenAuth) -> APIRouter:
             raise ApiError(404, "not_found", f"no skill {skill_id!r} of yours (shared skills "
                            "can only be removed by the admin)")
         log.info("user %s deleted skill %s", user, skill_id)
+
+    @r.post("/adapters/rollback", response_model=AdapterServed,
+            summary="Serve an earlier version of your planner adapter (or the base model)")
+    def rollback_adapter(body: AdapterRollback, user: str = Depends(user_dep)) -> AdapterServed:
+        served = service.rollback_adapter(user, body.to_version)  # UserError -> 400, says why
+        log.info("user %s rolled the planner adapter back to %s", user, served or "the base model")
+        return AdapterServed(current_version=served)
 
     return r

@@ -77,6 +77,16 @@ class FeedbackAccepted(BaseModel):
     phase: Phase
 
 
+class AdapterRollback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_version: int | None = Field(default=None, ge=1, description=(
+        "the version to serve; omitted: the current version's parent (or the base model)"))
+
+
+class AdapterServed(BaseModel):
+    current_version: int | None = Field(description="the version now served; null: the base model")
+
+
 class Accepted(BaseModel):
     project_id: str
     action: str

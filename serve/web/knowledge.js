@@ -1,6 +1,8 @@
 // "What it knows about you": the requirements you stated, what it learned from your
-// projects (memories) and the skills it may use, read from GET /knowledge; each memory
-// and each of your own skills can be deleted. The box filters what is listed.
+// projects (memories), the skills it may use and the versions of your planner adapter
+// (trained by SDPO on your feedback), read from GET /knowledge; each memory and each of
+// your own skills can be deleted, and an earlier adapter (or the base model) can be
+// served again. The box filters what is listed.
 // Uses h/api/state/notify from app.js.
 "use strict";
 
@@ -30,6 +32,29 @@ function skillItem(s, own) {
     own ? () => forget(`/skills/${encodeURIComponent(s.id)}`, "skill") : null);
 }
 
+function adapterItem(a, current) {
+  const served = a.version === current;
+  const metrics = Object.entries(a.metrics || {}).map(([k, v]) => `${k} ${Number(v).toPrecision(3)}`).join(", ");
+  const when = new Date(a.created_at * 1000).toLocaleString();
+  return h("li", { class: "k-item" },
+    h("div", { class: "k-row" },
+      h("div", { class: "k-title" }, `v${a.version}${served ? " (served to you)" : ""}`),
+      served || a.status === "failed" || a.status === "training" ? null :
+        h("button", { class: "btn ghost tiny", onclick: () => serveAdapter(a.version) }, "serve this one")),
+    h("div", { class: "muted small" },
+      `${a.status} · ${a.parent_version ? `from v${a.parent_version}` : "first update"} · ${when}` +
+      (metrics ? ` · ${metrics}` : "")));
+}
+
+function adapterGroup(adapters, current) {
+  const undo = current === null || current === undefined ? null :
+    h("li", { class: "k-item" }, h("button", { class: "btn ghost tiny", onclick: () => serveAdapter(null) },
+      `undo v${current} (serve its parent, or the base model)`));
+  const items = adapters.slice().reverse().map((a) => adapterItem(a, current));
+  return group(`Your planner adapter (${current ? `v${current} served` : "base model served"})`,
+    "adapter-list", undo ? [undo, ...items] : items, false);
+}
+
 function group(label, id, items, open = true) {
   return h("details", { class: "k-group", open: open || null },
     h("summary", { class: "label" }, `${label} (${items.length})`),
@@ -48,7 +73,8 @@ function renderKnowledge() {
     group("Your requirements", "requirement-list", req.map(memoryItem)),
     group("What it learned", "memory-list", mem.map(memoryItem)),
     group("Your skills", "skill-list", own.map((s) => skillItem(s, true))),
-    group("Shared skills it may use", "shared-skill-list", shared.map((s) => skillItem(s, false)), false));
+    group("Shared skills it may use", "shared-skill-list", shared.map((s) => skillItem(s, false)), false),
+    adapterGroup(knowledge.adapters || [], knowledge.current_adapter));
 }
 
 async function loadKnowledge() {
@@ -68,6 +94,19 @@ async function forget(path, what) {
     notify(`The ${what} was deleted.`, "ok");
   } catch (e) {
     notify(`Delete failed: ${e.message}`, "error");
+  }
+  await loadKnowledge();
+}
+
+async function serveAdapter(version) {
+  const what = version === null ? "the previous adapter (or the base model)" : `adapter v${version}`;
+  if (!confirm(`Serve ${what} to your planner from its next call?`)) return;
+  try {
+    const r = await api("/adapters/rollback", { method: "POST",
+      json: version === null ? {} : { to_version: version } });
+    notify(r.current_version ? `Adapter v${r.current_version} is served.` : "The base model is served.", "ok");
+  } catch (e) {
+    notify(`Could not change the adapter: ${e.message}`, "error");
   }
   await loadKnowledge();
 }

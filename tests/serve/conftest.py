@@ -97,6 +97,7 @@ class FakeProjectService:
                                   trigger="ConvergenceWarning", scope="global")]
         self.memories: list[MemoryEntry] = []
         self.adapters: list[AdapterVersion] = []
+        self.rollbacks: list[tuple[str, int | None]] = []
 
     # ----------------------------------------------------------------- users
     def create_user(self, user_id: str, name: str = "") -> str:
@@ -248,7 +249,19 @@ class FakeProjectService:
             requirements=[m for m in mine if m.category in ("preference", "resource_limit")],
             memories=[m for m in mine if m.category not in ("preference", "resource_limit")],
             skills=[s for s in self.skills if s.scope == user_id],
-            shared_skills=[s for s in self.skills if s.scope == "global"])
+            shared_skills=[s for s in self.skills if s.scope == "global"],
+            adapters=self.list_adapters(user_id),
+            current_adapter=max((a.version for a in self.list_adapters(user_id) if a.status == "published"),
+                                default=None))
+
+    def rollback_adapter(self, user_id: str, to_version: int | None) -> int | None:
+        served = [a for a in self.list_adapters(user_id) if a.status == "published"]
+        if not served:
+            raise UserError(f"user {user_id!r} has no published adapter to roll back from")
+        self.rollbacks.append((user_id, to_version))
+        for a in served:
+            a.status = "retired"
+        return to_version
 
     def delete_memory(self, user_id: str, memory_id: str) -> bool:
         before = len(self.memories)

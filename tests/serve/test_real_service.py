@@ -189,6 +189,33 @@ def test_knowledge_lists_and_deletes(real):
     assert "Ana wants 5 seeds" not in json.dumps(k2) and not k2["skills"]
 
 
+def test_adapter_versions_are_listed_and_rolled_back(real, tmp_path):
+    """The knowledge panel shows the planner adapter's versions and which one is served;
+    the user can serve an earlier one (or the base model), never another user's."""
+    from storage.adapters import AdapterRegistry
+
+    client, service, headers, _, _, _ = real
+    reg = AdapterRegistry(service.settings.adapters_dir)
+    for i, user in enumerate(("ana", "ana", "bob")):
+        src = tmp_path / f"a{i}"
+        src.mkdir()
+        (src / "adapter_config.json").write_text(json.dumps({"r": 8}))
+        (src / "adapter_model.safetensors").write_bytes(b"w%d" % i)
+        reg.publish(user, src, parent_version=1 if i == 1 else None)
+    k = client.get("/api/v1/knowledge", headers=headers).json()
+    assert [a["version"] for a in k["adapters"]] == [1, 2] and k["current_adapter"] == 2
+    assert {a["user_id"] for a in k["adapters"]} == {"ana"}
+    r = client.post("/api/v1/adapters/rollback", json={}, headers=headers)  # to v2's parent
+    assert r.status_code == 200 and r.json() == {"current_version": 1}
+    assert reg.current_version("ana") == 1 and reg.get("ana", 2).status == "retired"
+    assert reg.current_version("bob") == 1  # untouched
+    r = client.post("/api/v1/adapters/rollback", json={"to_version": 2}, headers=headers)
+    assert r.json() == {"current_version": 2}
+    r = client.post("/api/v1/adapters/rollback", json={"to_version": 7}, headers=headers)
+    assert r.status_code == 400 and "no adapter version 7" in r.json()["detail"]
+    assert client.get("/api/v1/knowledge", headers=headers).json()["current_adapter"] == 2
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (scripts/install_system.sh)")
 def test_page_shows_the_research_of_a_finished_project(real, tmp_path):

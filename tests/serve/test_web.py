@@ -72,6 +72,16 @@ def test_page_shows_timeline_reviews_and_sends_feedback(live, service, make_user
     assert "alice likes short abstracts" in skills and "bob" not in skills
     assert "scale features before LR" in browser.js("document.getElementById('shared-skill-list').textContent")
     assert browser.js("document.querySelectorAll('#project-list .project-item').length") == 1
+    # the planner adapter's versions, and undoing the served one
+    adapters = browser.js("document.getElementById('adapter-list').textContent")
+    assert "v1 (served to you)" in adapters and "first update" in adapters
+    browser.js("""(() => { window.confirm = () => true;
+        [...document.querySelectorAll('#adapter-list button')].find(b => b.textContent.startsWith('undo v1')).click(); })()""")
+    end = time.time() + 10
+    while not service.rollbacks and time.time() < end:
+        time.sleep(0.05)
+    assert service.rollbacks == [("alice", None)]
+    browser.wait_js("document.getElementById('knowledge-results').textContent.includes('(base model served)')")
     hrefs = browser.js("[...document.querySelectorAll('a.artifact-link')].map(a => a.getAttribute('href'))")
     assert f"/api/v1/projects/{pid}/artifacts/writing/paper.pdf" in hrefs
     assert f"/api/v1/projects/{pid}/artifacts/experiment/figures/accuracy.png" in hrefs

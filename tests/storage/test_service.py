@@ -193,3 +193,39 @@ def test_profile_show_lists_what_was_learned_with_ids(tmp_path):
     assert profile_command(s, "show", "ana", Console(file=buf, width=200)) == 0
     out = buf.getvalue()
     assert "logistic regression" in out and '"adapters": []' in out and "memories delete" in out
+
+
+def test_adapters_command_lists_versions_and_rolls_back(tmp_path):
+    """`nanoresearch adapters list|rollback`: the served version is marked; a rollback
+    serves the parent, then the base model, and says so; nothing to roll back is an error."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from nanoresearch.config import Settings
+    from nanoresearch.errors import UserError
+    from nanoresearch_cli.main import main
+    from storage.adapters import AdapterRegistry
+
+    s = Settings(data_dir=tmp_path / "data")
+    reg = AdapterRegistry(s.adapters_dir)
+    for i in (1, 2):
+        src = tmp_path / f"a{i}"
+        src.mkdir()
+        (src / "adapter_config.json").write_text(json.dumps({"r": 8}))
+        (src / "adapter_model.safetensors").write_bytes(b"w%d" % i)
+        reg.publish("ana", src, parent_version=1 if i == 2 else None, metrics={"loss": 1.0 / i})
+    from nanoresearch_cli.admin import adapters_command
+
+    buf = io.StringIO()
+    con = Console(file=buf, width=200)
+    assert adapters_command(s, "list", "ana", None, con) == 0
+    assert "served: v2" in buf.getvalue() and "v2 *" in buf.getvalue() and "loss 0.5" in buf.getvalue()
+    assert adapters_command(s, "rollback", "ana", None, con) == 0
+    assert reg.current_version("ana") == 1 and "now served adapter v1" in buf.getvalue()
+    assert adapters_command(s, "rollback", "ana", None, con) == 0
+    assert reg.current_version("ana") is None and "now served the base model" in buf.getvalue()
+    with pytest.raises(UserError, match="no published adapter"):
+        adapters_command(s, "rollback", "ana", None, con)
+    assert main(["adapters", "rollback", "--user", "bob", "--set", f"data_dir={tmp_path / 'data'}"]) == 2
