@@ -50,6 +50,9 @@ class FixRecord(BaseModel):
     llm_valid: bool = False  # the model's patch applied cleanly and parsed
     llm_reason: str = ""
     llm_error: str = ""
+    # the offered skills a model patch followed (named in its "skills" or its reason): their
+    # usage is counted with this patch's outcome, as a rule fix counts its "skill:<id>"
+    skills_cited: list[str] = []
 
     @property
     def generalizable(self) -> bool:
@@ -90,15 +93,26 @@ def numbered_snippet(text: str, line: int | None, radius: int = 15, whole_below:
     return "\n".join(f"{i + 1:4d}| {lines[i]}" for i in range(lo, hi))
 
 
-def _skill_hints(skills: Iterable[SkillEntry], failure: FailureInfo, n: int = 3) -> list[str]:
+def _offered(skills: Iterable[SkillEntry], failure: FailureInfo, n: int = 3) -> list[SkillEntry]:
+    """The skills whose trigger matches this failure (or that have none), at most n."""
     out = []
     for sk in skills:
         if sk.trigger and not _matches(sk.trigger, f"{failure.category}: {failure.message}"):
             continue
-        out.append(f"{sk.name}: {'; '.join(sk.instructions)[:300]}")
+        out.append(sk)
         if len(out) >= n:
             break
     return out
+
+
+def _skill_hints(skills: Iterable[SkillEntry], failure: FailureInfo, n: int = 3) -> list[str]:
+    return [f"[{sk.id}] {sk.name}: {'; '.join(sk.instructions)[:300]}" for sk in _offered(skills, failure, n)]
+
+
+def cited_skills(reply: FixReply, offered: list[SkillEntry]) -> list[str]:
+    """The offered skills the model says it followed: named in "skills" or in its reason."""
+    named = set(reply.skills)
+    return [sk.id for sk in offered if sk.id in named or sk.id in reply.reason]
 
 
 def _matches(trigger: str, text: str) -> bool:
@@ -172,6 +186,7 @@ class DebuggingAgent:
                              error=str(e), file=target)}]
                 continue
             rec.llm_valid, rec.source, rec.summary = True, "llm", summary
+            rec.skills_cited = cited_skills(reply, _offered(skills, failure))
             return new_files
         return None
 

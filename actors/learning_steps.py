@@ -146,7 +146,9 @@ def record_debug(o: Orchestrator, kind: str, data: dict) -> None:
                  f"{fail_class}: {data.get('message', '')}"[:1500], ok=False, failure=fail_class)
     elif kind == "outcome":
         src = str(data.get("source", ""))
-        extra = {"skill_id": src.split(":", 1)[1]} if src.startswith("skill:") else {}
+        extra: dict = {"skill_id": src.split(":", 1)[1]} if src.startswith("skill:") else {}
+        if data.get("skills_cited"):  # a model patch that followed offered skills cites them
+            extra["skill_ids"] = list(data["skills_cited"])
         o.record(P, "run", f"fix ({src}): {data.get('summary', '')}"[:600],
                  f"{'resolved' if data.get('resolved') else 'not resolved'} "
                  f"({data.get('status_after', '')}) {fail_class}: {f.get('message', '')}"[:1500],

@@ -230,9 +230,11 @@ class Orchestrator:
                         store.reinforce_memory(mid, ok)
             rel = A.TRAJECTORY.rel(phase=phase)
             traj = self.ws.read_model(rel, Trajectory) if self.ws.exists(rel) else None
-            # a debug patch that applied a skill cites it; success = the rerun succeeded
-            uses += [(e.detail["skill_id"], e.ok) for e in (traj.events if traj else [])
-                     if e.detail.get("skill_id")]
+            # a debug patch that applied a skill (rule) or followed one (model) cites it;
+            # success = the rerun succeeded
+            for e in traj.events if traj else []:
+                uses += [(sid, e.ok) for sid in ([e.detail["skill_id"]] if e.detail.get("skill_id") else [])
+                         + list(e.detail.get("skill_ids") or [])]
             for sid, ok in uses:
                 try:
                     store.record_skill_usage(sid, ok)

@@ -40,6 +40,8 @@ class FixReply(BaseModel):
     edits: list[FileEdit] = Field(default_factory=list)
     diff: str = Field(default="", description="a unified diff over one or more files")
     reason: str = ""
+    skills: list[str] = Field(default_factory=list,
+                              description="ids of the known fixes offered that this patch follows")
 
 
 def _safe_path(path: str) -> str:

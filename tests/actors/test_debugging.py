@@ -122,6 +122,32 @@ def test_repeated_failure_prefers_rules_over_the_model(tmp_path):
     assert "len(vals)" in final.files["run.py"]
 
 
+def test_a_model_patch_that_follows_an_offered_skill_cites_it(tmp_path):
+    """A distilled debug skill is prose (no replace rule), so only a model can apply it: the
+    prompt names it by id, the patch says it followed it, and the outcome event carries the
+    id, so the skill's usage and success are counted like a rule fix's."""
+    follow = SkillEntry(stage=SkillStage.DEBUGGING, name="transpose the weight",
+                        trigger=r"shapes \(\d+,\d+\) and \(\d+,\d+\) not aligned",
+                        instructions=["np.dot of an input and a weight of the wrong orientation: use w.T"])
+    other = SkillEntry(stage=SkillStage.DEBUGGING, name="scale inputs", trigger="",
+                       instructions=["add StandardScaler before a linear model"])
+    elsewhere = SkillEntry(stage=SkillStage.DEBUGGING, name="import numpy", trigger="NameError",
+                           instructions=["add import numpy as np"])
+    llm = ScriptedModel([{**PATCH, "skills": [follow.id, elsewhere.id, "made-up-id"]}])
+    agent = DebuggingAgent(llm, Budgets())
+    events, on_event = events_recorder()
+    final, runs = debug_loop(CodeArtifact(files={"run.py": SHAPE_BUG}), tmp_path / "wd", executor(), agent,
+                             attempts=2, on_event=on_event, skills=[follow, other, elsewhere])
+    assert runs[-1].status == RunStatus.SUCCEEDED
+    prompt = llm.calls[0][-1].content
+    assert f"[{follow.id}] transpose the weight" in prompt and f"[{other.id}]" in prompt
+    assert elsewhere.id not in prompt  # its trigger does not match this failure: not offered
+    rec = agent.history[0]
+    assert rec.source == "llm" and rec.skills_cited == [follow.id]  # only offered ones count
+    outcome = next(d for k, d in events if k == "outcome")
+    assert outcome["skills_cited"] == [follow.id] and outcome["resolved"]
+
+
 def test_skill_rule_fixes_known_shape_pattern():
     skill = SkillEntry(stage=SkillStage.DEBUGGING, name="transpose weight in np.dot",
                        trigger=r"shapes \(\d+,\d+\) and \(\d+,\d+\) not aligned",

@@ -247,3 +247,22 @@ def test_cited_memories_are_reinforced_by_the_step_outcome(ws):
     team.store, team.planner = Store(), Cites()
     Orchestrator(team, ws, Budgets()).run()
     assert team.store.reinforced and all(mid == cfg.id and ok for mid, ok in team.store.reinforced)
+
+
+def test_debug_fixes_count_the_skills_they_applied_or_followed(ws):
+    """A rule fix from a skill (source skill:<id>) and a model patch that followed offered
+    skills (skills_cited) both count those skills' usage, with the rerun's outcome."""
+    from actors.learning_steps import record_debug
+
+    team = make_team()
+    team.planner = type("Ignores", (fakes.FakePlanner,), {
+        "plan": lambda self, **kw: fakes.FakePlanner.plan(self, **kw).model_copy(
+            update={"selected_skill_ids": []})})()
+    o = Orchestrator(team, ws, Budgets())
+    fail = {"category": "exception", "message": "ValueError: shapes not aligned"}
+    record_debug(o, "outcome", {"source": "skill:s-rule", "summary": "w.T", "resolved": False,
+                                "status_after": "failed", "failure": fail})
+    record_debug(o, "outcome", {"source": "llm", "summary": "w.T", "resolved": True, "status_after": "succeeded",
+                                "failure": fail, "skills_cited": ["s-a", "s-b"]})
+    o.finish_phase(Phase.EXPERIMENT, "summary", [])
+    assert sorted(team.store.usage) == [("s-a", True), ("s-b", True), ("s-rule", False)]
