@@ -28,7 +28,7 @@ from nanoresearch.types import (
 )
 from nanoresearch.workspace import ProjectCancelled, Workspace
 from storage.conditions import condition_tags, filter_conditions, task_conditions
-from storage.requirements import requirement_memories, unique_forms
+from storage.requirements import requirement_memories, standing_preference, unique_forms
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -273,14 +273,20 @@ class Orchestrator:
         return FeedbackRecord(feedback=fb, memories=learned)
 
     def _learn_feedback(self, fb: Feedback) -> list[str]:
-        """Feedback -> standing requirements (user-bound, verifiable form) + a project-bound
-        preference memory, so the next stage's retrieval and plan see it."""
+        """Feedback -> standing requirements (user-bound, verifiable form) + a preference
+        memory (user-bound when phrased as a standing preference, else this project's), so
+        the next stage's retrieval and plan see it."""
         conds = filter_conditions(self.conditions())
         have = {tuple(sorted(m.form.items())) for m in self.requirements()}
         mems = [m for m in requirement_memories(fb.text, fb.user_id, fb.project_id)
                 if tuple(sorted(m.form.items())) not in have]  # said again: already standing
-        mems.append(MemoryEntry(user_id=fb.user_id, project_id=fb.project_id, category="preference",
-                                content=f"feedback on {fb.phase.value}: {fb.text[:400]}",
+        # a standing preference ("I prefer ...", "always ...") is kept for all the user's
+        # projects under this task's conditions; other remarks stay with this project
+        standing = standing_preference(fb.text)
+        mems.append(MemoryEntry(user_id=fb.user_id, project_id=None if standing else fb.project_id,
+                                category="preference",
+                                content=f"{'standing preference' if standing else 'feedback'} on "
+                                        f"{fb.phase.value}: {fb.text[:400]}",
                                 conditions=conds, importance=0.8))
         stored = self.team.store.add_memories(mems)
         return [m.id for m in (mems if stored is None else stored)]

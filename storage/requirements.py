@@ -124,6 +124,18 @@ def parse_forms(text: str) -> list[dict[str, str]]:
     return out
 
 
+_STANDING = re.compile(r"\b(always|never|in general|generally|by default|from now on|in (the )?future|"
+                       r"going forward|every (paper|project|time|study)|all (of )?my (papers|projects)|"
+                       r"i (usually |generally )?(prefer|like|want|dislike|hate|expect))\b", re.I)
+
+
+def standing_preference(text: str) -> bool:
+    """Free-text feedback phrased as a standing preference ("I prefer short related-work
+    sections", "never use accuracy alone") that does not limit itself to this project:
+    kept for all the user's projects even when it has no verifiable form."""
+    return bool(_STANDING.search(text)) and not _PROJECT_ONLY.search(text)
+
+
 def requirement_memories(text: str, user_id: str, project_id: str,
                          conditions: dict[str, str] | None = None) -> list[MemoryEntry]:
     """One requirement memory per form: user-bound unless the text limits it to this project."""

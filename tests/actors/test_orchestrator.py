@@ -266,3 +266,24 @@ def test_debug_fixes_count_the_skills_they_applied_or_followed(ws):
                                 "failure": fail, "skills_cited": ["s-a", "s-b"]})
     o.finish_phase(Phase.EXPERIMENT, "summary", [])
     assert sorted(team.store.usage) == [("s-a", True), ("s-b", True), ("s-rule", False)]
+
+
+def test_a_standing_preference_without_a_form_reaches_the_users_next_project(tmp_path, store):
+    """Free-text feedback with no verifiable form: phrased as a standing preference it is
+    kept for the user's later projects; a remark about this project stays with it."""
+    from storage.requirements import parse_forms
+
+    pref, remark = "I prefer a plain-spoken discussion section", "the abstract here reads too long"
+    assert parse_forms(pref) == [] and parse_forms(remark) == []
+    said = {Phase.IDEATION: pref, Phase.EXPERIMENT: remark}
+    team = real_team(store, feedback=CallbackFeedback(lambda ph, s: said.get(ph)))
+    Orchestrator(team, project(tmp_path, "p1"), Budgets()).run()
+    mems = {m.content: m for m in store.list_memories("u1") if m.category == "preference"}
+    standing = next(m for c, m in mems.items() if pref in c)
+    local = next(m for c, m in mems.items() if remark in c)
+    assert standing.project_id is None and standing.content.startswith("standing preference on ideation")
+    assert local.project_id == "p1"
+    team2 = real_team(store)
+    Orchestrator(team2, project(tmp_path, "p2"), Budgets()).run()
+    seen = [m.content for c in team2.planner.calls for m in c["memories"]]
+    assert any(pref in s for s in seen) and not any(remark in s for s in seen)

@@ -1,6 +1,8 @@
 """Standing requirements: feedback text -> verifiable forms -> rule checks on artifacts."""
 from __future__ import annotations
 
+import pytest
+
 from nanoresearch.types import Blueprint, DatasetSpec, MethodSpec, PaperDraft, Section
 from storage.requirements import (
     check_all, check_blueprint, check_paper, enforce_blueprint, parse_forms, requirement_memories,
@@ -99,3 +101,16 @@ def test_a_requirement_said_twice_stands_once():
     a = requirement_memories("use ridge as a baseline", "ana", "p1")
     b = requirement_memories("Again: use ridge as a baseline, please", "ana", "p2")
     assert len(unique_forms(a + b)) == 1
+
+
+@pytest.mark.parametrize("text,standing", [
+    ("I prefer short related-work sections", True),
+    ("never report accuracy alone", True),
+    ("from now on keep the discussion plain", True),
+    ("I prefer a shorter abstract in this paper", False),  # limited to this project
+    ("the abstract reads too long", False),
+    ("good job", False),
+])
+def test_standing_preference(text, standing):
+    from storage.requirements import standing_preference
+    assert standing_preference(text) is standing
