@@ -160,6 +160,11 @@ class Reflector:
             if not ev.ok and _is_review(ev):  # a reviewer's requests: feedback, not a dead end
                 text = f"{ev.step}: {_short(ev.action, 120)}; the reviewer asked: {_short(ev.outcome, 240)}"
                 memories.append(self._memory(tr, "outcome", text, 0.5, ev))
+                # requests a later round accepted as met: what the next draft should have
+                # from the start, a skill of the stage that writes that draft
+                if ev.outcome.strip() and any(e.ok and _is_review(e) and e.step == ev.step
+                                              for e in tr.events[i + 1:]):
+                    skills.append(self._review_skill(tr, ev))
             elif not ev.ok:
                 fix = next((e for e in tr.events[i + 1:] if e.ok and e.step == ev.step), None)
                 sig = _signature(ev.outcome)
@@ -196,6 +201,23 @@ class Reflector:
             when_to_use=f"when {failed.step} fails with: {sig}" + (f" ({where})" if where else ""),
             instructions=[_short(_fix_text(fix.action), 300)], tags=self._tags(tr, err_class),
             scope=self._scope(tr), confidence=0.6, source_trajectory_id=tr.id)
+
+    def _review_skill(self, tr: Trajectory, ev: TrajectoryEvent) -> SkillEntry:
+        """A blueprint critique (planning) or a paper review (writing) that a later round
+        passed: address those requests in the first draft of a study like this one."""
+        planning = ev.step == "blueprint"
+        what = "blueprint" if planning else "paper"
+        where = ", ".join(str(tr.conditions[k]) for k in ("task", "dataset") if tr.conditions.get(k))
+        issues = [str(i) for i in ev.detail.get("issues", []) if i]
+        return SkillEntry(
+            stage=SkillStage.PLANNING if planning else SkillStage.WRITING, domain=tr.domain,
+            name=_short(f"anticipate the {what} reviewer" + (f": {', '.join(issues)}" if issues else
+                                                             f" on {where or tr.domain}"), 100),
+            when_to_use=f"writing the first {what} of a {tr.domain} study" + (f" ({where})" if where else ""),
+            instructions=[_short(f"address from the first draft what the {what} reviewer asked for "
+                                 f"(accepted in a later round): {ev.outcome}", 300)],
+            tags=self._tags(tr, "review", *issues), scope=self._scope(tr), confidence=0.5,
+            source_trajectory_id=tr.id)
 
     @staticmethod
     def _tags(tr: Trajectory, *extra: str) -> list[str]:
