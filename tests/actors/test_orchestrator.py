@@ -287,3 +287,23 @@ def test_a_standing_preference_without_a_form_reaches_the_users_next_project(tmp
     Orchestrator(team2, project(tmp_path, "p2"), Budgets()).run()
     seen = [m.content for c in team2.planner.calls for m in c["memories"]]
     assert any(pref in s for s in seen) and not any(remark in s for s in seen)
+
+
+def test_every_agent_that_acts_retrieves_its_stage_s_skills(ws):
+    """Ideation (literature), planning, coding, debugging, analysis (experiment), writing
+    and review each query the skill bank under their own stage, with the task's tags."""
+    class Recording(fakes.FakeStore):
+        def __init__(self):
+            super().__init__()
+            self.queries: list[tuple[str, tuple]] = []
+
+        def retrieve_skills(self, query, stage, user_id, k=6, **kw):
+            self.queries.append((str(getattr(stage, "value", stage)), tuple(kw.get("tags") or ())))
+            return super().retrieve_skills(query, stage, user_id, k, **kw)
+
+    team = make_team(experiment=fakes.FakeExperiment())
+    team.store = Recording()
+    Orchestrator(team, ws, Budgets()).run()
+    stages = {s for s, _ in team.store.queries}
+    assert stages >= {"literature", "planning", "coding", "debugging", "experiment", "writing", "review"}
+    assert all(tags for s, tags in team.store.queries if s in ("coding", "debugging", "writing"))
