@@ -105,8 +105,8 @@ def _offered(skills: Iterable[SkillEntry], failure: FailureInfo, n: int = 3) -> 
     return out
 
 
-def _skill_hints(skills: Iterable[SkillEntry], failure: FailureInfo, n: int = 3) -> list[str]:
-    return [f"[{sk.id}] {sk.name}: {'; '.join(sk.instructions)[:300]}" for sk in _offered(skills, failure, n)]
+def _skill_hints(offered: Iterable[SkillEntry]) -> list[str]:
+    return [f"[{sk.id}] {sk.name}: {'; '.join(sk.instructions)[:300]}" for sk in offered]
 
 
 def cited_skills(reply: FixReply, offered: list[SkillEntry]) -> list[str]:
@@ -166,8 +166,9 @@ class DebuggingAgent:
     def _llm_fix(self, code, failure, skills, rec: FixRecord, repeat: bool) -> dict[str, str] | None:
         target = failure.file if failure.file in code.files else code.entrypoint
         previous = self.history[-1].summary if repeat and self.history else ""
+        offered = _offered(skills, failure)
         msgs = [{"role": "system", "content": PROMPTS["system"].strip()},
-                {"role": "user", "content": self._prompt(code, failure, skills, target, previous)}]
+                {"role": "user", "content": self._prompt(code, failure, offered, target, previous)}]
         rec.llm_attempted = True
         for _ in range(1 + self.patch_retries):
             try:
@@ -186,11 +187,11 @@ class DebuggingAgent:
                              error=str(e), file=target)}]
                 continue
             rec.llm_valid, rec.source, rec.summary = True, "llm", summary
-            rec.skills_cited = cited_skills(reply, _offered(skills, failure))
+            rec.skills_cited = cited_skills(reply, offered)
             return new_files
         return None
 
-    def _prompt(self, code: CodeArtifact, failure: FailureInfo, skills, target: str,
+    def _prompt(self, code: CodeArtifact, failure: FailureInfo, offered: list[SkillEntry], target: str,
                 previous: str) -> str:
         location = f"{failure.file}, line {failure.line}" if failure.file and failure.line else ""
         tb = "\n".join(failure.traceback.strip().splitlines()[-12:])
@@ -198,7 +199,7 @@ class DebuggingAgent:
         return _ENV.from_string(PROMPTS["fix"]).render(
             failing_line=failing, search_example=json.dumps(failing or "exact text from the code"),
             category=failure.category, message=failure.message[:600], location=location,
-            traceback=tb, skills=_skill_hints(skills, failure), previous=previous,
+            traceback=tb, skills=_skill_hints(offered), previous=previous,
             files=", ".join(sorted(code.files)), file=target,
             snippet=numbered_snippet(code.files[target], failure.line))
 

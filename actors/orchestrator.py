@@ -233,8 +233,8 @@ class Orchestrator:
             # a debug patch that applied a skill (rule) or followed one (model) cites it;
             # success = the rerun succeeded
             for e in traj.events if traj else []:
-                uses += [(sid, e.ok) for sid in ([e.detail["skill_id"]] if e.detail.get("skill_id") else [])
-                         + list(e.detail.get("skill_ids") or [])]
+                cited = [e.detail.get("skill_id"), *(e.detail.get("skill_ids") or [])]
+                uses += [(sid, e.ok) for sid in cited if sid]
             for sid, ok in uses:
                 try:
                     store.record_skill_usage(sid, ok)

@@ -230,17 +230,19 @@ class SystemProjectService:
     def search_memories(self, user_id: str, query: str, k: int) -> list[MemoryEntry]:
         return self.store.retrieve_memories(query=query, user_id=user_id, k=k)
 
-    def knowledge(self, user_id: str) -> KnowledgeView:
+    @property
+    def adapters(self) -> Any:
         from storage.adapters import AdapterRegistry
-        reg = AdapterRegistry(self.settings.adapters_dir)
+        return AdapterRegistry(self.settings.adapters_dir)
+
+    def knowledge(self, user_id: str) -> KnowledgeView:
         return knowledge_view(self.store, user_id).model_copy(update={
-            "adapters": reg.list(user_id), "current_adapter": reg.current_version(user_id)})
+            "adapters": self.list_adapters(user_id), "current_adapter": self.adapters.current_version(user_id)})
 
     def rollback_adapter(self, user_id: str, to_version: int | None) -> int | None:
         """Serve an earlier planner adapter (`to_version`, else the current one's parent;
         None: the base model); the serving planner picks the pointer up on its next call."""
-        from storage.adapters import AdapterRegistry
-        rec = AdapterRegistry(self.settings.adapters_dir).rollback(user_id, to_version)
+        rec = self.adapters.rollback(user_id, to_version)
         return None if rec is None else rec.version
 
     def delete_memory(self, user_id: str, memory_id: str) -> bool:
@@ -254,5 +256,4 @@ class SystemProjectService:
         return bool(self.store.delete_skill(skill_id, user_id))
 
     def list_adapters(self, user_id: str) -> list[AdapterVersion]:
-        from storage.adapters import AdapterRegistry
-        return AdapterRegistry(self.settings.adapters_dir).list(user_id)
+        return self.adapters.list(user_id)

@@ -110,22 +110,20 @@ def test_stopping_a_running_orchestrator_keeps_its_finished_steps(local_ray, set
 
 
 def _wait_for_step(handle, step: str) -> None:
-    since = 0
-    while True:
-        out = ray.get(handle.poll.remote(since, wait_s=1.0))
-        for ev in out["events"]:
-            since = ev["seq"] + 1
-            if ev["kind"] == "step_start" and ev["data"].get("step") == step:
-                return
-        assert not out["done"], out["error"]
+    _wait_for(handle, lambda ev: ev["kind"] == "step_start" and ev["data"].get("step") == step)
 
 
 def _wait_for_event(handle, kind: str) -> dict:
+    return _wait_for(handle, lambda ev: ev["kind"] == kind)
+
+
+def _wait_for(handle, match) -> dict:
+    """The first event (replayed from the start) that `match` accepts; fails if the cycle ends first."""
     since = 0
     while True:
         out = ray.get(handle.poll.remote(since, wait_s=1.0))
         for ev in out["events"]:
             since = ev["seq"] + 1
-            if ev["kind"] == kind:
+            if match(ev):
                 return ev
         assert not out["done"], out["error"]
