@@ -27,7 +27,7 @@ from actors.orchestrator import Orchestrator
 from nanoresearch import artifacts as A
 from nanoresearch.errors import UserError
 from nanoresearch.types import (
-    AnalysisReport, IdeationResult, MemoryEntry, Phase, PlanningResult, RequirementsRecord,
+    AnalysisReport, Blueprint, IdeationResult, MemoryEntry, Phase, PlanningResult, RequirementsRecord,
     SkillEntry, SkillStage, WritingResult,
 )
 from storage.conditions import condition_tags, filter_conditions
@@ -82,13 +82,36 @@ def _requirements(o: Orchestrator) -> list[MemoryEntry]:
     return unique_forms(o.requirements())
 
 
+def count_options(bp: Blueprint) -> dict[str, list[str]]:
+    """What a count requirement ("more datasets", "strong baselines") may add, best first:
+    catalog datasets of the blueprint's first dataset's domain and task, smallest first
+    (the experiment runs them all inside one budget), and the scaffold's baselines for it."""
+    from nanoresearch.datasets import get_catalog
+    from nanoresearch.scaffolds import task_spec
+
+    catalog = get_catalog()
+    first = next((catalog[d.name] for d in bp.datasets if d.name in catalog), None)
+    if first is None:
+        return {}
+    same = sorted((c for c in catalog.values() if (c.domain, c.task) == (first.domain, first.task)),
+                  key=lambda c: (c.n_samples or 10**9, c.name))
+    try:
+        baselines = sorted((b["name"] for b in task_spec(first.domain, first.task)["baselines"]),
+                           key=lambda n: "majority" in n.lower())  # a strong one first
+    except KeyError:
+        baselines = []
+    return {"datasets": [c.name for c in same], "baselines": baselines}
+
+
 def enforce_requirements(o: Orchestrator, pr: PlanningResult) -> PlanningResult:
     """Blueprint forms are met by rule: the blueprint gains the required baseline, metric,
-    ablation or seeds; planning.json is rewritten and the checks recorded."""
+    ablation, seeds, or datasets/baselines up to a required count; planning.json is
+    rewritten and the checks recorded."""
     def run() -> RequirementsRecord:
         reqs, bp, enforced = _requirements(o), pr.blueprint, set()
+        options = count_options(bp) if any(m.form.get("field", "").startswith("min_") for m in reqs) else {}
         for m in reqs:
-            new = enforce_blueprint(m.form, bp)
+            new = enforce_blueprint(m.form, bp, options)
             if new is not bp:
                 enforced.add(m.id)
                 bp = new

@@ -30,7 +30,7 @@ import re
 from typing import Iterable
 
 
-from nanoresearch.types import Blueprint, MemoryEntry, MethodSpec, PaperDraft, RequirementCheck
+from nanoresearch.types import Blueprint, DatasetSpec, MemoryEntry, MethodSpec, PaperDraft, RequirementCheck
 
 _BASELINE = re.compile(
     r"(?:use|include|add|compare (?:against|with|to)|always compare (?:against|with|to))\s+"
@@ -180,12 +180,30 @@ def check_blueprint(form: dict[str, str], bp: Blueprint) -> tuple[bool | None, s
     return None, f"unknown blueprint field {f!r}"
 
 
-def enforce_blueprint(form: dict[str, str], bp: Blueprint) -> Blueprint:
-    """Change the blueprint by rule so it meets the form (a no-op when it already does)."""
+def enforce_blueprint(form: dict[str, str], bp: Blueprint,
+                      options: dict[str, list[str]] | None = None) -> Blueprint:
+    """Change the blueprint by rule so it meets the form (a no-op when it already does).
+    `options` lists, best first, what a count form may add: "datasets" (catalog entries of
+    the blueprint's domain and task) and "baselines" (the scaffold's baseline names); a
+    count form with too few options is met as far as they go and stays unmet on record."""
     met, _ = check_blueprint(form, bp)
     if met is not False:
         return bp
     f, v = form["field"], form["value"]
+    if f in ("min_datasets", "min_baselines"):
+        what = f[4:]
+        have = bp.datasets if what == "datasets" else bp.baselines
+        names = {_norm(x.name) for x in have}
+        extra = [n for n in (options or {}).get(what, []) if _norm(n) not in names]
+        extra = list(dict.fromkeys(extra))[:max(0, int(v) - len(have))]
+        if not extra:
+            return bp
+        why = f"added by the researcher's standing requirement (at least {v} {what})"
+        if what == "datasets":
+            return bp.model_copy(update={"datasets": [*bp.datasets, *(DatasetSpec(name=n, notes=why)
+                                                                     for n in extra)]})
+        return bp.model_copy(update={"baselines": [*bp.baselines, *(MethodSpec(name=n, description=why)
+                                                                   for n in extra)]})
     if f == "baselines":
         return bp.model_copy(update={"baselines": [*bp.baselines, MethodSpec(
             name=v, description="required by the researcher's standing requirement")]})

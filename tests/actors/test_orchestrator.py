@@ -157,6 +157,21 @@ def test_feedback_steers_the_next_stage_and_becomes_a_standing_requirement(tmp_p
     assert store.requirements("u2") == []
 
 
+def test_more_datasets_is_met_by_rule_with_a_catalog_dataset_of_the_same_task(tmp_path, store):
+    fb = CallbackFeedback(lambda ph, s: "more datasets, always" if ph == Phase.IDEATION else None)
+    Orchestrator(real_team(store, feedback=fb), project(tmp_path, "p1"), Budgets()).run()
+    ws2 = project(tmp_path, "p2")
+    Orchestrator(real_team(store), ws2, Budgets()).run()
+    from nanoresearch.datasets import get_catalog
+    from nanoresearch.types import PlanningResult
+    names = [d.name for d in ws2.read_model("ideation/planning.json", PlanningResult).blueprint.datasets]
+    cat = get_catalog()
+    assert names[0] == "digits" and len(names) == 2  # the fake planner's one dataset, plus one
+    assert (cat[names[1]].domain, cat[names[1]].task) == (cat["digits"].domain, cat["digits"].task)
+    (check,) = [c for c in ws2.read_json("requirements.json")["checks"] if c["form"]["field"] == "min_datasets"]
+    assert check["met"] is True and check["enforced"] is True
+
+
 def test_a_second_project_on_the_same_topic_avoids_the_refuted_hypothesis(tmp_path, store):
     Orchestrator(real_team(store, experiment=Refuting()), project(tmp_path, "p1"), Budgets()).run()
     failed = [m for m in store.list_memories("u1") if m.category == "failed_direction"]

@@ -60,6 +60,32 @@ def test_blueprint_forms_are_checked_and_enforced_by_rule():
     assert check_blueprint(abl, enforce_blueprint(abl, b))[0] is True
 
 
+def test_count_forms_add_datasets_and_baselines_from_the_options_and_say_when_they_run_out():
+    more = {"artifact": "blueprint", "field": "min_datasets", "value": "2"}
+    b = bp(datasets=[DatasetSpec(name="wa_churn")])
+    assert enforce_blueprint(more, b) is b  # nothing to add from: left as is, stays unmet on record
+    b2 = enforce_blueprint(more, b, {"datasets": ["wa_churn", "iris", "wine"]})
+    assert [d.name for d in b2.datasets] == ["wa_churn", "iris"] and check_blueprint(more, b2)[0] is True
+    assert "standing requirement" in b2.datasets[1].notes
+    strong = {"artifact": "blueprint", "field": "min_baselines", "value": "2"}
+    b3 = enforce_blueprint(strong, b, {"baselines": ["majority class", "Logistic regression"]})
+    assert [m.name for m in b3.baselines] == ["Majority class", "Logistic regression"]  # no second majority
+    short = enforce_blueprint({**more, "value": "4"}, b, {"datasets": ["iris"]})
+    assert len(short.datasets) == 2 and check_blueprint({**more, "value": "4"}, short)[0] is False
+
+
+def test_count_options_come_from_the_catalog_of_the_blueprints_domain_and_task():
+    from actors.learning_steps import count_options
+    from nanoresearch.datasets import get_catalog
+
+    opts = count_options(bp(datasets=[DatasetSpec(name="wa_churn")]))
+    cat = get_catalog()
+    assert "wa_churn" in opts["datasets"] and len(opts["datasets"]) >= 2
+    assert all((cat[n].domain, cat[n].task) == ("tabular", "classification") for n in opts["datasets"])
+    assert "majority" not in opts["baselines"][0].lower()  # a strong baseline is offered first
+    assert count_options(bp(datasets=[DatasetSpec(name="not-in-the-catalog")])) == {}
+
+
 def test_paper_forms_read_section_tables_never_the_preamble():
     form = {"artifact": "paper", "field": "table", "value": "efficiency"}
     preamble_only = PaperDraft(title="t", sections=[Section(name="Results", latex=(
