@@ -151,6 +151,13 @@ class CodingAgent:
                 cfg["capacity_base"] = base
             notes.append(f"capacity curve: {base or 'the proposed method'} refitted at "
                          f"{', '.join(c['name'] for c in cfg['capacity'])}")
+        if bp.stress_tests:  # a standing robustness requirement: perturbed test sets beside the design
+            extra = design_config("robustness", bp.stress_tests, domain).get("test_perturbations", [])
+            have = {p["name"] for p in cfg.get("test_perturbations", [])}
+            cfg["test_perturbations"] = [*cfg.get("test_perturbations", []),
+                                         *(p for p in extra if p["name"] not in have)]
+            notes.append(f"perturbed test sets {[p['name'] for p in extra]} (a standing requirement)" if extra else
+                         f"the {domain} harness runs no perturbed test sets: {bp.stress_tests} were not run")
         return cfg
 
     # ------------------------------------------------------------------ seeded mode

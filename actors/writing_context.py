@@ -128,6 +128,9 @@ class PaperInputs:
             if r.p_value is not None:
                 self.evidence.add(r.p_value, f"interaction p-value on {r.dataset}", "p_value")
         wt.add_evidence(self.evidence, self.condition_records(), self.efficiency)
+        # perturbed test sets a standing requirement added beside another design: their
+        # scores are printed by the robustness sentence (writing_requirements)
+        wt.add_evidence(self.evidence, wt.perturbed_records(self.condition_metrics), [])
         if self.design.kind == "capacity":  # the capacity answer prints its tolerance and sizes
             self.evidence.add(self.tolerance, "tolerance the question names")
             for a in self.capacity_answers():

@@ -63,7 +63,7 @@ def material(inp) -> dict[str, tuple[str, str] | str]:
     else:
         out["mentions:significance"] = "no comparison had two or more paired seeds: no significance test was run"
     for key, build in (("worst_case", worst_case_text), ("best_per_dataset", best_per_dataset_text),
-                       ("gain_attribution", ablation_text)):
+                       ("gain_attribution", ablation_text), ("robustness", robustness_text)):
         got = build(inp)
         out[f"mentions:{key}"] = ("results", got[1]) if got[0] else got[1]
     return out
@@ -104,6 +104,24 @@ def best_per_dataset_text(inp) -> tuple[bool, str]:
         best = (min if low else max)(means, key=means.get)
         out.append(f"On {e(ds)}, the best method by mean {e(inp.primary)} is {e(best)} ({fmt_num(means[best])}).")
     return (True, " ".join(out)) if out else (False, "no dataset has two methods with results to rank")
+
+
+def robustness_text(inp) -> tuple[bool, str]:
+    """Each method's mean primary metric on the clean test set next to its mean under every
+    perturbed test set that ran (split "perturbed:NAME")."""
+    e, clean = escape_latex, _scores(inp)
+    pert: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for m in inp.condition_metrics:
+        if m.split.startswith("perturbed:") and m.metric == inp.primary:
+            pert[(m.dataset, m.split.split(":", 1)[1])][m.method].append(m.value)
+    out = []
+    for (ds, name), by_method in pert.items():
+        parts = [f"{e(meth)} from {fmt_num(statistics.fmean(clean[ds][meth]))} to {fmt_num(statistics.fmean(v))}"
+                 for meth, v in by_method.items() if clean.get(ds, {}).get(meth)]
+        if parts:
+            out.append(f"Robustness on {e(ds)}: under {e(name)} on the test features, the mean {e(inp.primary)} "
+                       f"moves from the clean test set to the perturbed one as follows: {'; '.join(parts)}.")
+    return (True, " ".join(out)) if out else (False, "no perturbed test set ran")
 
 
 def ablation_text(inp) -> tuple[bool, str]:

@@ -63,6 +63,12 @@ def condition_records(test: Sequence[MetricRecord], cond: Sequence[MetricRecord]
             for s in splits for m in recs if m.split == s and m.metric == metric]
 
 
+def perturbed_records(cond: Sequence[MetricRecord]) -> list[MetricRecord]:
+    """The perturbed-test-set scores, one group per (dataset, perturbation)."""
+    return [m.model_copy(update={"dataset": f"{m.dataset}, {m.split.split(':', 1)[1]}", "split": "test"})
+            for m in cond if m.split.startswith("perturbed:")]
+
+
 def capacity_base(cond: Sequence[MetricRecord]) -> str:
     """The method the capacity levels refitted (the harness's capacity_base)."""
     return next((m.method for m in cond if m.split.startswith("capacity:")), "")

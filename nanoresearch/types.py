@@ -286,6 +286,9 @@ class Blueprint(Artifact):
     compute_budget: ComputeBudget = Field(default_factory=ComputeBudget)
     version: int = 1
     design: "DesignSpec | None" = None  # how the experiment answers the question (planning_design)
+    # perturbed test sets a standing requirement adds beside the design, in the design's
+    # level form ("gaussian noise (level 1)", "shift (level 1)"): scored, never trained on
+    stress_tests: list[str] = Field(default_factory=list)
     resolved_inputs: list[str] = Field(default_factory=list)  # "'Time Series' -> timeseries (domain)"
 
 

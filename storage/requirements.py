@@ -14,6 +14,8 @@ says "this project") whose `form` says which artifact must show what:
     paper     mentions   mean_std / significance / efficiency /   the section text shows it
                          worst_case / best_per_dataset / gain_attribution
     blueprint min_baselines / min_datasets  2    at least that many planned
+    blueprint robustness gaussian noise,shift    a perturbed test set of each kind
+    paper     mentions   robustness              the text gives a perturbed score (a number)
 
 Planning, coding and writing retrieve them; the orchestrator enforces blueprint forms by
 rule (so even the embedded model honours them), the writer enforces paper forms by rule
@@ -51,6 +53,8 @@ _MENTIONS = {
     "worst_case": (r"worst[- ]case|worst seed|minimum over seeds", r"worst[- ]case[^.\n]{0,160}\d"),
     "best_per_dataset": (r"best (?:configuration|method|model) (?:per|for each|on each) dataset",
                          r"\bbest (?:method|configuration|model)\b[^.\n]{0,120}\d"),
+    "robustness": (r"robust\w* (?:to|against|under)|(?:noise|shift)s? (?:robustness|and shift)",
+                   r"(?:noise|shift|dropout|perturb)[^.\n]{0,160}\d"),
     "gain_attribution": (r"which (?:part|component)s? causes?|attribut\w* the gain|explain the gain",
                          r"(?:ablat|without|removing)[^.\n&]{0,200}\d"),
 }
@@ -66,6 +70,7 @@ _TABLE_TERMS = {"efficiency": ("efficien", "time", "runtime", "seconds", "latenc
                                "memory", "speed")}
 _ALIASES = {"logisticregression": ("logreg", "logistic"), "svm": ("linearsvc", "svc", "svm"),
             "randomforest": ("randomforest", "rf"), "naivebayes": ("multinomialnb", "naivebayes", "nb")}
+STRESS_LEVEL = 1.0  # a perturbation one training std strong, the harsher of the design's two levels
 _LEAD = re.compile(r"^(?:an?|the|always|also|please)\s+", re.I)
 
 
@@ -86,6 +91,17 @@ def _wants_ablations(text: str) -> bool:
     fewer = [t for t in said if (m := _FEWER_ABLATIONS.search(t))
              and not (m.group(1).lower() == "without" and re.match(r"\s*(?:avoid|no)\b", t, re.I))]
     return bool(said) and not fewer
+
+
+def _said(text: str, key: str) -> bool:
+    return bool(re.search(_MENTIONS[key][0], text, re.I))
+
+
+def robustness_kinds(text: str) -> list[str]:
+    """The harness's perturbation kinds a robustness request names (noise when none)."""
+    kinds = [k for k, rx in (("gaussian noise", r"\bnois"), ("shift", r"\bshift"),
+                             ("feature dropout", r"\bmissing|dropout|corrupt")) if re.search(rx, text, re.I)]
+    return kinds or ["gaussian noise"]
 
 
 def parse_forms(text: str) -> list[dict[str, str]]:
@@ -109,8 +125,10 @@ def parse_forms(text: str) -> list[dict[str, str]]:
         forms.append({"artifact": "paper", "field": "section", "value": _clean(m.group(1))})
     if re.search(r"\blimitations?\b", text, re.I) and not any(f["field"] == "section" for f in forms):
         forms.append({"artifact": "paper", "field": "section", "value": "limitations"})
-    for key, (said, _) in _MENTIONS.items():
-        if re.search(said, text, re.I):
+    if _said(text, "robustness"):  # perturbed test sets to run, and their scores in the text
+        forms.append({"artifact": "blueprint", "field": "robustness", "value": ",".join(robustness_kinds(text))})
+    for key in _MENTIONS:
+        if _said(text, key):
             forms.append({"artifact": "paper", "field": "mentions", "value": key})
     for field, said in _MIN_COUNT.items():
         if re.search(said, text, re.I):
@@ -177,7 +195,16 @@ def check_blueprint(form: dict[str, str], bp: Blueprint) -> tuple[bool | None, s
     if f in ("min_baselines", "min_datasets"):
         have = bp.baselines if f == "min_baselines" else bp.datasets
         return len(have) >= int(v), f"{len(have)} {f[4:]}"
+    if f == "robustness":
+        levels = _stress_levels(bp)
+        missing = [k for k in v.split(",") if not any(lv.startswith(k) for lv in levels)]
+        return not missing, f"perturbed test sets {levels}" + (f"; none for {missing}" if missing else "")
     return None, f"unknown blueprint field {f!r}"
+
+
+def _stress_levels(bp: Blueprint) -> list[str]:
+    design = bp.design.levels if bp.design is not None and bp.design.kind == "robustness" else []
+    return [lv for lv in [*design, *bp.stress_tests] if lv != "clean test set"]
 
 
 def enforce_blueprint(form: dict[str, str], bp: Blueprint,
@@ -213,6 +240,10 @@ def enforce_blueprint(form: dict[str, str], bp: Blueprint,
         return bp.model_copy(update={"ablations": [*bp.ablations, MethodSpec(
             name=f"{bp.proposed_method.name} without its key component",
             description="ablation required by the researcher's standing requirement")]})
+    if f == "robustness":
+        have = _stress_levels(bp)
+        add = [f"{k} (level {STRESS_LEVEL:g})" for k in v.split(",") if not any(lv.startswith(k) for lv in have)]
+        return bp.model_copy(update={"stress_tests": [*bp.stress_tests, *add]})
     if f == "seeds":
         n = int(v)
         return bp.model_copy(update={"seeds": sorted({*bp.seeds, *range(n)})[:max(n, len(bp.seeds))]})

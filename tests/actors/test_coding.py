@@ -143,3 +143,18 @@ def test_free_form_bad_files_fall_back_to_seeded(tmp_path):
                                           ({"run.py": "def f(:"}, "syntax")])
 def test_check_free_files(files, needle):
     assert any(needle in p for p in check_free_files(files))
+
+
+def test_a_robustness_requirement_adds_perturbed_test_sets_that_really_run(tmp_path):
+    """The blueprint's stress tests (a standing robustness requirement) become perturbed
+    test sets beside the design: scored on the perturbed test features, never trained on."""
+    bp = blueprint(stress_tests=["gaussian noise (level 1)", "shift (level 1)"], ablations=[])
+    art = CodingAgent(None).write(bp, None, [], tmp_path)
+    cfg = json.loads(art.files["config.json"])
+    assert [p["kind"] for p in cfg["test_perturbations"]] == ["gaussian_noise", "shift"]
+    assert any("a standing requirement" in n for n in json.loads(art.files["coding_notes.json"])["notes"])
+    recs = run(tmp_path)
+    clean = {(r.method, r.seed): r.value for r in recs if r.split == "test" and r.metric == "accuracy"}
+    noisy = {(r.method, r.seed): r.value for r in recs
+             if r.split == "perturbed:gaussian noise (level 1)" and r.metric == "accuracy"}
+    assert noisy.keys() == clean.keys() and noisy != clean  # every method and seed, really perturbed

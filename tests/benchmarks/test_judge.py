@@ -152,3 +152,15 @@ def test_task_core_requirements_are_checked_and_every_clause_counts():
     assert check_text("single CPU core, under 10 minutes", _ev(**dict(one, durations=[900.0]))).status == "unmet"
     # a comma inside one requirement that is not a list of checkable clauses keeps one rule
     assert check_text("MAE at horizons 1, 5 and 10", _ev()).rule == "metrics"
+
+
+def test_robustness_needs_perturbed_runs_and_their_scores_in_the_text():
+    from nanoresearch.types import MetricRecord
+    said = {"Results": "Under gaussian noise (level 1) the mean accuracy falls from 0.91 to 0.84."}
+    clean = [MetricRecord(method="svm", dataset="d", metric="accuracy", value=0.91, seed=0)]
+    noisy = [*clean, MetricRecord(method="svm", dataset="d", metric="accuracy", value=0.84, seed=0,
+                                  split="perturbed:gaussian noise (level 1)")]
+    pref = "robustness to noise and shift"
+    assert check_text(pref, Evidence(metrics=clean, sections=said)).status == "unmet"  # prose alone
+    assert check_text(pref, Evidence(metrics=noisy, sections={"Results": "We study noise."})).status == "unmet"
+    assert check_text(pref, Evidence(metrics=noisy, sections=said)).status == "met"

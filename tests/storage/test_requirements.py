@@ -86,6 +86,21 @@ def test_count_options_come_from_the_catalog_of_the_blueprints_domain_and_task()
     assert count_options(bp(datasets=[DatasetSpec(name="not-in-the-catalog")])) == {}
 
 
+def test_robustness_asks_for_perturbed_test_sets_and_their_scores_in_the_text():
+    from nanoresearch.types import DesignSpec
+    forms = parse_forms("Please make sure of: robustness to noise and shift.")
+    rob = {"artifact": "blueprint", "field": "robustness", "value": "gaussian noise,shift"}
+    assert forms == [rob, {"artifact": "paper", "field": "mentions", "value": "robustness"}]
+    assert parse_forms("the model is robust") == []
+    b = bp()
+    assert check_blueprint(rob, b)[0] is False
+    b2 = enforce_blueprint(rob, b)
+    assert b2.stress_tests == ["gaussian noise (level 1)", "shift (level 1)"] and check_blueprint(rob, b2)[0]
+    # a robustness design that already perturbs with noise only gains the shift
+    d = bp(design=DesignSpec(kind="robustness", levels=["clean test set", "gaussian noise (level 0.5)"]))
+    assert enforce_blueprint(rob, d).stress_tests == ["shift (level 1)"]
+
+
 def test_paper_forms_read_section_tables_never_the_preamble():
     form = {"artifact": "paper", "field": "table", "value": "efficiency"}
     preamble_only = PaperDraft(title="t", sections=[Section(name="Results", latex=(
