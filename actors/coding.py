@@ -98,7 +98,8 @@ class CodingAgent:
             capability=self.choice.get("capability", "small"), model=self.choice.get("model", ""),
             why=self.choice.get("why", ""), fallback=fallback, method_source=source,
             method_family="" if mode == "free" else str(cfg.get("method", {}).get("family", "")), domain=domain,
-            task=task, datasets=datasets, files=sorted(files), notes=notes).model_dump(mode="json")
+            task=task, datasets=datasets, files=sorted(files), notes=notes,
+            ablation_arms=[a["name"] for a in cfg.get("ablations", [])]).model_dump(mode="json")
         files[A.CODING_NOTES.name] = dumps(self.last_notes)
         # a reused work dir may hold links planted by an earlier run: never write through them
         write_files(workspace_dir, files, executable=("run.sh",))

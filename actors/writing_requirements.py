@@ -126,12 +126,16 @@ def robustness_text(inp) -> tuple[bool, str]:
 
 def ablation_text(inp) -> tuple[bool, str]:
     """What removing each ablated component changes: the blueprint's ablation arms against
-    the proposed method, and a technique arm against the plain arm whose configuration it
-    copied (the coding notes record the pair; they differ in the technique alone)."""
-    e, scores = escape_latex, _scores(inp)
+    the proposed method, the arms the coding agent realised them as (each varies the
+    proposed method by the one change its name states), and a technique arm against the
+    plain arm whose configuration it copied (the coding notes record the pair; they differ
+    in the technique alone)."""
+    e, scores, notes = escape_latex, _scores(inp), read_coding_notes(inp.workspace_root)
     pairs = [(inp.method, a.name, "the component it removes") for a in inp.blueprint.ablations]
+    pairs += [(inp.method, arm, "the one change its name states") for arm in notes.get("ablation_arms", [])
+              if arm not in {a.name for a in inp.blueprint.ablations}]
     pairs += [(arm, plain, f"what {e(arm)} adds to it")
-              for arm, plain in technique_pairs(read_coding_notes(inp.workspace_root).get("notes", [])).items()]
+              for arm, plain in technique_pairs(notes.get("notes", [])).items()]
     out = []
     for ds, by_method in scores.items():
         for arm, abl, what in pairs:

@@ -679,6 +679,9 @@ class CodingNotes(Artifact):
     datasets: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # the arms that vary the proposed method by one change their name states ("... w/o
+    # standardize", "... with word unigrams"): what the blueprint's ablations became
+    ablation_arms: list[str] = Field(default_factory=list)
 
 
 class SearchNode(BaseModel):

@@ -274,3 +274,29 @@ def test_a_robustness_requirement_reports_each_perturbed_test_set_from_the_runs(
     assert "gbdt\\_smoothed from 0.965 to 0.855" in text
     assert robustness_text(SimpleNamespace(metrics=inp.metrics, primary="accuracy", condition_metrics=[])) == (
         False, "no perturbed test set ran")
+
+
+def test_a_realised_ablation_arm_is_paired_with_the_proposed_method(tmp_path):
+    """nlp_01: the blueprint's "... without its key component" ran as the arm the coding
+    agent realised ("... w/o smoothing", recorded in coding_notes.ablation_arms); the
+    attribution pairs that arm with the proposed method instead of finding nothing."""
+    from nanoresearch import artifacts as A
+
+    stage2 = make_stage2(tmp_path / "ws")
+    notes = A.CODING_NOTES.at(tmp_path / "ws" / "experiment")
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    notes.write_text(json.dumps({"mode": "seeded", "notes": [], "ablation_arms": ["gbdt_smoothed w/o smoothing"]}))
+    recs = json.loads(Path(stage2["runs_metrics"]).read_text())
+    recs += [MetricRecord(method="gbdt_smoothed w/o smoothing", dataset="breast_cancer", metric="accuracy",
+                          value=v, seed=s).model_dump() for s, v in enumerate([0.9561, 0.9474, 0.9649])]
+    plan = Plan(stage="writing", steps=["[standing requirement] paper mentions: gain_attribution"])
+    d = WritingAgent(FunctionModel(_junk)).write(paper_dir=tmp_path / "paper", plan=plan,
+                                                 **dict(stage2, runs_metrics=recs))
+    assert d.compiled, d.problems
+    results = next(s.latex for s in d.sections if s.name == "results")
+    # mean(0.9649, 0.9561, 0.9737) - mean(0.9561, 0.9474, 0.9649) = 0.0088
+    assert ("Ablation on breast\\_cancer: gbdt\\_smoothed w/o smoothing reaches a mean accuracy of 0.956 against "
+            "0.965 for gbdt\\_smoothed, a difference of 0.009 attributable to the one change its name states") in results
+    prov = json.loads((tmp_path / "paper" / "provenance.json").read_text())
+    rec = next(r for r in prov["requirements"] if r["form"]["value"] == "gain_attribution")
+    assert rec["enforced"] and rec["met"], rec
