@@ -164,3 +164,12 @@ def test_robustness_needs_perturbed_runs_and_their_scores_in_the_text():
     assert check_text(pref, Evidence(metrics=clean, sections=said)).status == "unmet"  # prose alone
     assert check_text(pref, Evidence(metrics=noisy, sections={"Results": "We study noise."})).status == "unmet"
     assert check_text(pref, Evidence(metrics=noisy, sections=said)).status == "met"
+
+
+def test_seeds_are_counted_on_the_test_split_not_per_condition():
+    from nanoresearch.types import MetricRecord
+    one_seed = [MetricRecord(method="svm", dataset="d", metric="accuracy", value=0.9, seed=0, split=sp)
+                for sp in ("test", "perturbed:noise", "perturbed:shift", "train_fraction=0.5")]
+    assert check_text("3 seeds", Evidence(metrics=one_seed)).status == "unmet"  # one run under four conditions
+    three = [MetricRecord(method="svm", dataset="d", metric="accuracy", value=0.9, seed=s) for s in range(3)]
+    assert check_text("3 seeds", Evidence(metrics=three)).status == "met"
