@@ -216,26 +216,35 @@ def test_an_attribution_without_an_ablation_run_says_why(tmp_path):
     assert rec["met"] is False and not rec["enforced"] and "the blueprint has no ablation and no technique arm" in rec["how"]
 
 
-def test_a_technique_arm_is_ablated_against_the_plain_arm_it_copied(tmp_path):
-    """No blueprint ablation ran (ts_04's "without its key component" was realised as
-    nothing), but the coding notes record that the technique arm copied a plain arm's
-    configuration: that pair is the technique's ablation."""
+def _attribution_paper(tmp_path, coding_notes: dict, arm: str):
+    """The stage-2 project plus coding notes and a second arm's runs (0.9561, 0.9474,
+    0.9649), written with the gain-attribution requirement: (results text, its provenance)."""
     from nanoresearch import artifacts as A
-    from nanoresearch.scaffolds.build import _PLAIN_NOTE
 
     stage2 = make_stage2(tmp_path / "ws")
     notes = A.CODING_NOTES.at(tmp_path / "ws" / "experiment")
     notes.parent.mkdir(parents=True, exist_ok=True)
-    notes.write_text(json.dumps({"mode": "seeded", "notes": [
-        _PLAIN_NOTE.format(arm="gbdt_smoothed", plain="gbdt")]}))
+    notes.write_text(json.dumps({"mode": "seeded", **coding_notes}))
     recs = json.loads(Path(stage2["runs_metrics"]).read_text())
-    recs += [MetricRecord(method="gbdt", dataset="breast_cancer", metric="accuracy", value=v, seed=s).model_dump()
+    recs += [MetricRecord(method=arm, dataset="breast_cancer", metric="accuracy", value=v, seed=s).model_dump()
              for s, v in enumerate([0.9561, 0.9474, 0.9649])]
     plan = Plan(stage="writing", steps=["[standing requirement] paper mentions: gain_attribution"])
     d = WritingAgent(FunctionModel(_junk)).write(paper_dir=tmp_path / "paper", plan=plan,
                                                  **dict(stage2, runs_metrics=recs))
     assert d.compiled, d.problems
-    results = next(s.latex for s in d.sections if s.name == "results")
+    prov = json.loads((tmp_path / "paper" / "provenance.json").read_text())
+    rec = next(r for r in prov["requirements"] if r["form"]["value"] == "gain_attribution")
+    return next(s.latex for s in d.sections if s.name == "results"), rec
+
+
+def test_a_technique_arm_is_ablated_against_the_plain_arm_it_copied(tmp_path):
+    """No blueprint ablation ran (ts_04's "without its key component" was realised as
+    nothing), but the coding notes record that the technique arm copied a plain arm's
+    configuration: that pair is the technique's ablation."""
+    from nanoresearch.scaffolds.build import _PLAIN_NOTE
+
+    results, _ = _attribution_paper(tmp_path, {"notes": [_PLAIN_NOTE.format(arm="gbdt_smoothed", plain="gbdt")]},
+                                    "gbdt")
     # mean(0.9649, 0.9561, 0.9737) - mean(0.9561, 0.9474, 0.9649) = 0.0088
     assert ("Ablation on breast\\_cancer: gbdt reaches a mean accuracy of 0.956 against 0.965 for "
             "gbdt\\_smoothed, a difference of 0.009 attributable to what gbdt\\_smoothed adds to it.") in results
@@ -280,23 +289,9 @@ def test_a_realised_ablation_arm_is_paired_with_the_proposed_method(tmp_path):
     """nlp_01: the blueprint's "... without its key component" ran as the arm the coding
     agent realised ("... w/o smoothing", recorded in coding_notes.ablation_arms); the
     attribution pairs that arm with the proposed method instead of finding nothing."""
-    from nanoresearch import artifacts as A
-
-    stage2 = make_stage2(tmp_path / "ws")
-    notes = A.CODING_NOTES.at(tmp_path / "ws" / "experiment")
-    notes.parent.mkdir(parents=True, exist_ok=True)
-    notes.write_text(json.dumps({"mode": "seeded", "notes": [], "ablation_arms": ["gbdt_smoothed w/o smoothing"]}))
-    recs = json.loads(Path(stage2["runs_metrics"]).read_text())
-    recs += [MetricRecord(method="gbdt_smoothed w/o smoothing", dataset="breast_cancer", metric="accuracy",
-                          value=v, seed=s).model_dump() for s, v in enumerate([0.9561, 0.9474, 0.9649])]
-    plan = Plan(stage="writing", steps=["[standing requirement] paper mentions: gain_attribution"])
-    d = WritingAgent(FunctionModel(_junk)).write(paper_dir=tmp_path / "paper", plan=plan,
-                                                 **dict(stage2, runs_metrics=recs))
-    assert d.compiled, d.problems
-    results = next(s.latex for s in d.sections if s.name == "results")
+    results, rec = _attribution_paper(tmp_path, {"notes": [], "ablation_arms": ["gbdt_smoothed w/o smoothing"]},
+                                      "gbdt_smoothed w/o smoothing")
     # mean(0.9649, 0.9561, 0.9737) - mean(0.9561, 0.9474, 0.9649) = 0.0088
     assert ("Ablation on breast\\_cancer: gbdt\\_smoothed w/o smoothing reaches a mean accuracy of 0.956 against "
             "0.965 for gbdt\\_smoothed, a difference of 0.009 attributable to the one change its name states") in results
-    prov = json.loads((tmp_path / "paper" / "provenance.json").read_text())
-    rec = next(r for r in prov["requirements"] if r["form"]["value"] == "gain_attribution")
     assert rec["enforced"] and rec["met"], rec
