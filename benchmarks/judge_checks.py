@@ -149,6 +149,15 @@ def rule_robustness(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
     return bool(ran) and bool(said), f"perturbed test sets run: {ran}; {len(said)} sentence(s) report one"
 
 
+def _sentence_rule(pattern: str, what: str, number: bool = True) -> Rule:
+    """A sentence (or table row / caption) of the section text that matches `pattern`
+    (and gives a number): the paper states it, where a bare keyword anywhere would not."""
+    def rule(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
+        hits = [s for s in _SENT.split(ev.text) if re.search(pattern, s, re.I) and (not number or _NUM.search(s))]
+        return bool(hits), f"{len(hits)} sentence(s) that state {what}"
+    return rule
+
+
 def rule_baselines(m: re.Match, text: str, ev: Evidence) -> tuple[bool, str]:
     ran = {r.method for r in ev.metrics if r.method != ev.proposed}
     return len(ran) >= 2, f"baselines with results: {sorted(ran)}"
@@ -184,14 +193,16 @@ CATALOG: list[tuple[re.Pattern, str, Rule]] = [
     (re.compile(r"significan"), "significance", _text_rule(r"significan", r"p\s*[<=]", r"t-test", r"wilcoxon",
                                                            r"confidence interval")),
     (re.compile(r"fixed seeds|reproducib"), "reproducibility", _text_rule(r"\bseeds?\b.*\d", r"random state")),
-    (re.compile(r"stated split|split"), "split", _text_rule(r"\bsplit", r"train/test", r"held[- ]out")),
+    (re.compile(r"stated split|split"), "split",
+     _sentence_rule(r"\bsplits?\b|train/test|held[- ]out|test fraction", "the split with its size")),
     (re.compile(r"robust|noise"), "robustness", rule_robustness),
     (re.compile(r"strong baselines"), "baselines", rule_baselines),
     (re.compile(r"more datasets"), "datasets", rule_datasets),
     (re.compile(r"(limitation)s?"), "section", rule_section),
     (re.compile(r"related work"), "related", rule_related),
-    (re.compile(r"confusion"), "confusion", _text_rule(r"confusion")),
-    (re.compile(r"bias-variance"), "bias_variance", _text_rule(r"bias", r"variance")),
+    (re.compile(r"confusion"), "confusion", _sentence_rule(r"confus", "a per-class confusion figure")),
+    (re.compile(r"bias-variance"), "bias_variance",
+     _sentence_rule(r"\bbias\b.*\bvariance\b|\bvariance\b.*\bbias\b", "bias and variance together", False)),
 ]
 
 

@@ -173,3 +173,14 @@ def test_seeds_are_counted_on_the_test_split_not_per_condition():
     assert check_text("3 seeds", Evidence(metrics=one_seed)).status == "unmet"  # one run under four conditions
     three = [MetricRecord(method="svm", dataset="d", metric="accuracy", value=0.9, seed=s) for s in range(3)]
     assert check_text("3 seeds", Evidence(metrics=three)).status == "met"
+
+
+def test_split_confusion_and_bias_variance_need_a_stated_sentence_not_a_keyword():
+    bare = Evidence(sections={"Setup": "We split the data.", "Results": "The confusion is small. Bias matters.\n\n"
+                                                                      "Variance too."})
+    stated = Evidence(sections={"Setup": "Each seed draws a stratified 70/30 train/test split.",
+                                "Results": "The confusion matrix puts 12 of 40 errors on class 3. "
+                                           "Capacity trades bias for variance here."})
+    for pref in ("report over several splits", "per-class confusion analysis", "connect results to bias-variance"):
+        assert check_text(pref, bare).status == "unmet", pref
+        assert check_text(pref, stated).status == "met", pref
