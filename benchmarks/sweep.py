@@ -8,7 +8,9 @@ Each (task, variant) chain runs its rounds one after the other with the same sim
 user (the persona bound to the task in personas.yaml), in its own data dir, so what a
 round learns (skills, memories, the planner adapter) carries into the next round and no
 two variants share state. Chains run in parallel as Ray tasks (benchmarks/ray_sweep.py,
-num_cpus=1 each; `--no-ray` runs them here one by one); inside a task a cycle runs
+num_cpus=1 each; `--no-ray` runs them here one by one, and several `--no-ray` processes
+on the same --out, one per core, share the chains: each claims a chain before running it,
+and takes over one whose process died); inside a task a cycle runs
 in-process (run_project(use_ray=False)): nested Ray actors do not fit 2 cores. Its SDPO
 rounds still go through the Ray Train job (training/ray_job.py) on the sweep's Ray, run
 on the task's own thread so Ray lends the task's CPU to the Train worker while it waits;
@@ -36,7 +38,7 @@ from typing import Any
 
 from benchmarks.personas import PERSONAS_FILE, DeterministicPersona, LLMPersona, Persona, load_personas
 from benchmarks.sweep_cells import (
-    Cell, CellRecord, ChainScheduler, SweepLayout, make_chains, pending, quality_of, write_report,
+    Cell, CellRecord, SweepLayout, chain_stops, make_chains, pending, quality_of, write_report,
 )
 from nanoresearch import offline
 from nanoresearch.artifacts import LEDGER, PROJECT, RUNS
@@ -256,20 +258,31 @@ def judge_cell(settings: Settings, layout: SweepLayout, cell: Cell, topic: Resea
 
 
 # ---------------------------------------------------------------------- the sweep
-def run_inline(cfg: SweepConfig, chains: list[list[Cell]], on_result, on_start=None) -> None:
-    """Chains one after the other in this process (`--no-ray`, debugging)."""
-    results: dict[int, Any] = {}
-
-    def submit(cell: Cell) -> int:
-        on_start(cell) if on_start else None
+def run_inline(cfg: SweepConfig, chains: list[list[Cell]], on_result, on_start=None, on_skip=None) -> None:
+    """Chains one after the other in this process (`--no-ray`). Each chain is claimed
+    first, so several such processes on one out dir (one per core) share the chains: a
+    chain another live process holds is skipped; a failed cell stops its chain only."""
+    layout = SweepLayout(cfg.out_dir)
+    for chain in chains:
+        task, variant = chain[0].task, chain[0].variant
+        if not layout.claim(task, variant):
+            on_skip(chain) if on_skip else None
+            continue
         try:
-            results[id(cell)] = run_cell(cfg, cell)
-        except Exception as e:  # noqa: BLE001 - the scheduler stops this chain only
-            log.exception("%s failed", cell.key)
-            results[id(cell)] = e
-        return id(cell)
-
-    ChainScheduler(chains, 1).run(submit, lambda hs: (hs[0], results.pop(hs[0])), on_result)
+            for cell in chain:
+                if layout.is_done(cell):  # another process finished it since this one listed it
+                    continue
+                on_start(cell) if on_start else None
+                try:
+                    result: Any = run_cell(cfg, cell)
+                except Exception as e:  # noqa: BLE001 - this chain stops, the others go on
+                    log.exception("%s failed", cell.key)
+                    result = e
+                on_result(cell, result)
+                if chain_stops(result):
+                    break
+        finally:
+            layout.release(task, variant)
 
 
 def base_settings(args: argparse.Namespace, out: Path) -> Settings:
@@ -294,7 +307,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", default=None, help="results dir (default results/sweep-<date>)")
     ap.add_argument("--persona-mode", choices=("deterministic", "llm"), default="llm")
     ap.add_argument("--workers", type=int, default=0, help="chains at once (default: min(chains, CPUs))")
-    ap.add_argument("--no-ray", action="store_true", help="run chains one by one in this process")
+    ap.add_argument("--no-ray", action="store_true", help="run chains one by one in this process (start one per core on the same --out: "
+                         "they share the chains)")
     ap.add_argument("--dry-scripted", action="store_true", help="scripted models: test the machinery fast")
     ap.add_argument("--report-only", action="store_true",
                     help="write the report from the cells finished so far; run nothing")
@@ -339,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(n_todo, n_done)
     t0 = time.time()
     if todo and args.no_ray:
-        run_inline(cfg, todo, progress.done, progress.started)
+        run_inline(cfg, todo, progress.done, progress.started, progress.skipped)
     elif todo:
         from benchmarks.ray_sweep import run_chains_ray
         run_chains_ray(cfg, todo, workers, progress.done, progress.started)
@@ -383,6 +397,10 @@ class Progress:
 
     def started(self, cell: Cell) -> None:
         self._say(f"start {cell.key}")
+
+    def skipped(self, chain: list[Cell]) -> None:
+        self.todo -= len(chain)
+        self._say(f"{chain[0].task}/{chain[0].variant}: another process runs this chain, skipped")
 
     def done(self, cell: Cell, result: Any) -> None:
         self.n += 1

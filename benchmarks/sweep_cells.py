@@ -7,6 +7,7 @@ planner adapter) is what the next round starts from. Layout under the out dir:
 
     <out>/<variant>/<task>/home/               the chain's private data dir
     <out>/<variant>/<task>/round_<r>/cell.json  the finished cell (judgement + measures)
+    <out>/<variant>/<task>/claim.json          the process running the chain (`--no-ray`)
 
 `cell.json` is written last and atomically, so its presence marks a cell done: a rerun
 skips it, and an unfinished round resumes its project (same project id) where it stopped.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -127,6 +130,37 @@ class SweepLayout:
         atomic_write_text(path, rec.model_dump_json(indent=2))
         return path
 
+    def claim(self, task: str, variant: str) -> bool:
+        """Claim a chain for this process (several `--no-ray` processes share one out dir:
+        each runs the chains it claims). A claim held by a live process is refused; one
+        left by a process that died is taken over (its round resumes)."""
+        path = self.chain_dir(task, variant) / "claim.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(json.loads(path.read_text())["pid"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    pid = 0  # half-written by a process that died: stale
+                if pid == os.getpid() or (pid and _alive(pid)):
+                    return pid == os.getpid()
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "since": time.time()}, f)
+            return True
+        return False
+
+    def release(self, task: str, variant: str) -> None:
+        path = self.chain_dir(task, variant) / "claim.json"
+        try:
+            if int(json.loads(path.read_text())["pid"]) == os.getpid():
+                path.unlink()
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
     def load(self, cell: Cell) -> CellRecord | None:
         p = self.record_path(cell)
         return CellRecord.model_validate_json(p.read_text()) if p.exists() else None
@@ -135,6 +169,16 @@ class SweepLayout:
         out = [CellRecord.model_validate_json(p.read_text())
                for p in sorted(self.root.glob("*/*/round_*/cell.json"))]
         return sorted(out, key=lambda r: (r.variant, r.task, r.round))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def make_chains(tasks: Iterable[str], variants: Iterable[str], rounds: int) -> list[list[Cell]]:
@@ -178,13 +222,13 @@ class ChainScheduler:
             handle, result = wait(list(flight))
             i, cell = flight.pop(handle)
             on_result(cell, result)
-            if self.queues[i] and not _failed(result):
+            if self.queues[i] and not chain_stops(result):
                 idle.append(i)
             elif self.queues[i]:
                 log.error("%s failed; later rounds of this chain are left for a rerun", cell.key)
 
 
-def _failed(result: Any) -> bool:
+def chain_stops(result: Any) -> bool:
     return isinstance(result, BaseException) or bool(getattr(result, "errored", False))
 
 

@@ -393,3 +393,32 @@ def test_the_cli_picks_the_sdpo_path_from_no_ray(tmp_path, monkeypatch):
     layout.record_path(Cell("tab_01", "sdpo", 1)).unlink()
     sweep.main(argv)
     assert got == [("inline", "in_process"), ("ray", "ray_train")]
+
+
+def test_a_chain_claimed_by_a_live_process_is_skipped_and_a_dead_ones_claim_is_taken_over(tmp_path, monkeypatch):
+    """Several `--no-ray` processes on one out dir (one per core) share the chains."""
+    import subprocess
+    import sys
+
+    layout = SweepLayout(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = layout.chain_dir("tab_01", "base") / "claim.json"
+        claim.parent.mkdir(parents=True)
+        claim.write_text(json.dumps({"pid": other.pid}))
+        calls: list[str] = []
+        monkeypatch.setattr(sweep, "run_cell", _fake_cell(calls))
+        skipped: list[str] = []
+        cfg = _cfg(tmp_path)
+        sweep.run_inline(cfg, make_chains(["tab_01", "nlp_01"], ["base"], 2), lambda c, r: None,
+                         on_skip=lambda ch: skipped.append(ch[0].task))
+        assert skipped == ["tab_01"] and calls == ["nlp_01/base/r1", "nlp_01/base/r2"]
+        assert not (layout.chain_dir("nlp_01", "base") / "claim.json").exists()  # released when done
+    finally:
+        other.kill()
+        other.wait()
+    # the holder died mid-chain: the next process takes the chain over
+    calls.clear()
+    sweep.run_inline(cfg, pending(layout, make_chains(["tab_01", "nlp_01"], ["base"], 2)), lambda c, r: None)
+    assert calls == ["tab_01/base/r1", "tab_01/base/r2"]
+    assert layout.claim("tab_01", "base") and layout.claim("tab_01", "base")  # this process's own claim holds
