@@ -32,9 +32,9 @@ from nanoresearch.llm.structured import extract_json, generate_structured
 from nanoresearch.scaffolds import (DOMAIN_SPECS, FREE_IMPORTS, METHOD_IMPORTS, MethodFill, check_code,
                                     default_config, match_baseline, scaffold_files,
                                     scaffold_skills, validate_fill)
-from nanoresearch.scaffolds.build import (RUN_SH, ablation_variants, align_technique_arm, capacity_base,
-                                          choose_baselines, design_config, dumps, job_sbatch, map_metrics,
-                                          mirror_arms, select_blocks)
+from nanoresearch.scaffolds.build import (RUN_SH, ablation_changes, ablation_variants, align_technique_arm,
+                                          capacity_base, choose_baselines, design_config, dumps, job_sbatch,
+                                          map_metrics, mirror_arms, select_blocks)
 from nanoresearch.scaffolds.slots import fill_model, to_fill
 from nanoresearch.scaffolds.specs import feature_spec
 from nanoresearch.scaffolds.templates.nr_common import FAMILIES
@@ -99,7 +99,9 @@ class CodingAgent:
             why=self.choice.get("why", ""), fallback=fallback, method_source=source,
             method_family="" if mode == "free" else str(cfg.get("method", {}).get("family", "")), domain=domain,
             task=task, datasets=datasets, files=sorted(files), notes=notes,
-            ablation_arms=[a["name"] for a in cfg.get("ablations", [])]).model_dump(mode="json")
+            ablation_arms={} if mode == "free" else ablation_changes(
+                domain, task, cfg["method"], cfg.get("ablations", []), cfg.get("baselines", [])),
+        ).model_dump(mode="json")
         files[A.CODING_NOTES.name] = dumps(self.last_notes)
         # a reused work dir may hold links planted by an earlier run: never write through them
         write_files(workspace_dir, files, executable=("run.sh",))

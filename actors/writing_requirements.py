@@ -126,13 +126,14 @@ def robustness_text(inp) -> tuple[bool, str]:
 
 def ablation_text(inp) -> tuple[bool, str]:
     """What removing each ablated component changes: the blueprint's ablation arms against
-    the proposed method, the arms the coding agent realised them as (each varies the
-    proposed method by the one change its name states), and a technique arm against the
+    the proposed method, the arms the coding agent ran them as (each varies the proposed
+    method by one recorded change; a baseline that is such a variant stands in), and a technique arm against the
     plain arm whose configuration it copied (the coding notes record the pair; they differ
     in the technique alone)."""
     e, scores, notes = escape_latex, _scores(inp), read_coding_notes(inp.workspace_root)
     pairs = [(inp.method, a.name, "the component it removes") for a in inp.blueprint.ablations]
-    pairs += [(inp.method, arm, "the one change its name states") for arm in notes.get("ablation_arms", [])
+    pairs += [(inp.method, arm, f"that one change ({e(change)})")
+              for arm, change in notes.get("ablation_arms", {}).items()
               if arm not in {a.name for a in inp.blueprint.ablations}]
     pairs += [(arm, plain, f"what {e(arm)} adds to it")
               for arm, plain in technique_pairs(notes.get("notes", [])).items()]

@@ -679,9 +679,9 @@ class CodingNotes(Artifact):
     datasets: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
-    # the arms that vary the proposed method by one change their name states ("... w/o
-    # standardize", "... with word unigrams"): what the blueprint's ablations became
-    ablation_arms: list[str] = Field(default_factory=list)
+    # arm -> the one change it makes to the proposed method ("w/o standardize", "with word
+    # unigrams"): what the blueprint's ablations ran as, a baseline that is such a variant included
+    ablation_arms: dict[str, str] = Field(default_factory=dict)
 
 
 class SearchNode(BaseModel):

@@ -261,21 +261,43 @@ def _feature_variants(domain: str, task: str, feats: Any) -> list[tuple[str, Any
     return []
 
 
+def _ablation_candidates(method: dict, domain: str, task: str) -> list[tuple[str, dict]]:
+    """(what it changes, the variant) for every one-change variant of the proposed method."""
+    out: list[tuple[str, dict]] = []
+    for label, feats in _feature_variants(domain, task, method.get("features")):
+        out.append((label, dict(copy.deepcopy(method), name=f"{method['name']} {label}", features=feats)))
+    for st in method.get("steps", []):
+        label = st if isinstance(st, str) else next(iter(st))
+        out.append((f"w/o {label}", dict(copy.deepcopy(method), name=f"{method['name']} w/o {label}",
+                                         steps=[s for s in method["steps"] if s != st])))
+    if method.get("params") and method.get("family") != "custom":
+        out.append(("default hyperparameters", dict(copy.deepcopy(method), params={},
+                                                    name=f"{method['name']} (default hyperparameters)")))
+    return out
+
+
 def ablation_variants(domain: str, task: str, method: dict, n: int, baselines: list[dict] = ()) -> list[dict]:
     """Up to n honest variants of the proposed method, each named by what it changes; a
     variant that is a baseline under another name (audio_01's "... w/o minmax" was the
     log-mel logistic regression baseline: the same model, reported twice) is left out."""
-    out: list[dict] = []
-    for label, feats in _feature_variants(domain, task, method.get("features")):
-        out.append(dict(copy.deepcopy(method), name=f"{method['name']} {label}", features=feats))
-    for st in method.get("steps", []):
-        label = st if isinstance(st, str) else next(iter(st))
-        out.append(dict(copy.deepcopy(method), name=f"{method['name']} w/o {label}",
-                        steps=[s for s in method["steps"] if s != st]))
-    if method.get("params") and method.get("family") != "custom":
-        out.append(dict(copy.deepcopy(method), name=f"{method['name']} (default hyperparameters)",
-                        params={}))
-    return [v for v in out if not any(_same_arm(v, b) for b in baselines)][:n]
+    return [v for _, v in _ablation_candidates(method, domain, task)
+            if not any(_same_arm(v, b) for b in baselines)][:n]
+
+
+def ablation_changes(domain: str, task: str, method: dict, arms: list[dict],
+                     baselines: list[dict] = ()) -> dict[str, str]:
+    """arm -> the one change it makes to the proposed method, for every arm that runs as
+    an ablation: the variants in `arms`, and a baseline that *is* a variant (nlp_01's
+    word TF-IDF logistic regression is the char-n-gram method with word unigrams), which
+    then stands in for it."""
+    ran, out = {a["name"] for a in arms}, {}
+    for label, v in _ablation_candidates(method, domain, task):
+        twin = next((b for b in baselines if _same_arm(v, b)), None)
+        if twin is not None:
+            out.setdefault(twin["name"], label)
+        elif v["name"] in ran:
+            out[v["name"]] = label
+    return out
 
 
 RUN_SH = """#!/usr/bin/env bash
@@ -305,5 +327,5 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=2) + "\n"
 
 
-__all__ = ["ablation_variants", "choose_baselines", "design_config", "job_sbatch", "map_metrics", "RUN_SH",
+__all__ = ["ablation_changes", "ablation_variants", "choose_baselines", "design_config", "job_sbatch", "map_metrics", "RUN_SH",
            "SUPERVISED_DOMAINS"]

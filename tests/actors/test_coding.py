@@ -42,7 +42,7 @@ def test_valid_fill_is_used_and_runs(tmp_path):
     notes = json.loads(art.files["coding_notes.json"])
     assert notes["method_source"] == "llm" and any("BERT-large" in n for n in notes["notes"])
     # the blueprint's "no scaling" ablation, as the arm that really runs (the writer pairs it)
-    assert notes["ablation_arms"] == ["Shallow forest w/o standardize"]
+    assert notes["ablation_arms"] == {"Shallow forest w/o standardize": "w/o standardize"}
     assert "use few trees" in llm.calls[0][-1].content
     assert (tmp_path / "data" / "wine.npz").exists() and os.access(tmp_path / "run.sh", os.X_OK)
     assert "#SBATCH --cpus-per-task=1" in art.files["job.sbatch"]

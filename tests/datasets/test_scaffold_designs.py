@@ -231,6 +231,12 @@ def test_an_ablation_that_is_a_baseline_under_another_name_is_not_run_twice():
             "steps": ["standardize"], "features": None}
     names = [a["name"] for a in ablation_variants("audio", "classification", method, 3, [base])]
     assert names == ["MFCC statistics with a linear classifier w/o standardize"]
+    # what each ablation arm changes; the baseline that is "... w/o minmax" stands in for it
+    from nanoresearch.scaffolds.build import ablation_changes
+    arms = ablation_variants("audio", "classification", method, 3, [base])
+    assert ablation_changes("audio", "classification", method, arms, [base]) == {
+        "MFCC statistics with a linear classifier w/o standardize": "w/o standardize",
+        "logistic regression on log-mel statistics": "w/o minmax"}
 
 
 def test_noise_on_a_modality_a_method_does_not_see_leaves_its_input_clean():
