@@ -30,6 +30,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class SweepConfig:
     persona_mode: str = "llm"
     shared_dir: str = ""  # models/ and cache/ (converted weights, literature index) shared by chains
     sdpo_path: str = IN_PROCESS  # RAY_TRAIN when the chains are Ray tasks: rounds as Ray Train jobs
+    code: str = ""  # the commit that runs the cells (code_version()), into every cell record
 
     def chain_settings(self, task: str, variant: str) -> Settings:
         s = Settings.model_validate_json(self.settings_json)
@@ -137,6 +139,21 @@ def ensure_profile(settings: Settings, persona: Persona, cell: Cell) -> str:
 
 
 # ---------------------------------------------------------------------- one cell
+def code_version(root: Path = Path(__file__).resolve().parents[1]) -> str:
+    """The short commit of the checkout that runs the sweep, "+changes" when tracked files
+    differ from it; "" outside a git checkout."""
+    try:
+        git = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True,  # noqa: E731
+                                         text=True, timeout=20)
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode:
+            return ""
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        return head.stdout.strip() + ("+changes" if dirty else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
 def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
     """Run (or resume) one round of one chain, judge it and save its record."""
     from actors.feedback import CallbackFeedback
@@ -175,7 +192,7 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> CellRecord:
     rec = CellRecord(task=cell.task, variant=cell.variant, round=cell.round,
                      project_id=cell.project_id, persona=persona.id, persona_kind=user.kind,
                      status=status, error=error, wall_s=round(wall, 2), resumed=resumed,
-                     feedback=user.counts, sdpo=sdpo, **measure(ws))
+                     feedback=user.counts, sdpo=sdpo, code=cfg.code, **measure(ws))
     try:
         rec = judge_cell(settings, layout, cell, topic, ws, rec, persona.preferences)
     except Exception as e:  # noqa: BLE001 - a judge that cannot judge leaves the cell undone
@@ -341,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     base = base_settings(args, out)
     mode = "deterministic" if args.dry_scripted else args.persona_mode
     cfg = SweepConfig(str(out), base.model_dump_json(), mode, str(base.data_dir),
-                      IN_PROCESS if args.no_ray else RAY_TRAIN)
+                      IN_PROCESS if args.no_ray else RAY_TRAIN, code_version())
     layout = SweepLayout(out)
     chains = make_chains(tasks, variants, args.rounds)
     todo = pending(layout, chains)

@@ -79,6 +79,7 @@ class CellRecord(BaseModel):
     judge_failures: list[str] = []  # every failed rubric call (the axis is then None)
     judge_error: str | None = None  # the judge itself raised: the cell is not done
     sdpo: dict[str, Any] = {}  # enabled, feedback, adapters before/after, failed
+    code: str = ""  # the commit that ran the cell ("+changes": with uncommitted edits; "": unknown)
 
     @property
     def errored(self) -> bool:
@@ -334,7 +335,9 @@ def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
                      if not (p.parent / "cell.json").exists())
     judges = sorted({r.judge_model for r in records if r.judge_model})
     n_fail = sum(len(r.judge_failures) for r in records)
+    codes = sorted({r.code or "unrecorded" for r in records})
     md = [f"# Sweep {layout.root.name}", "", f"**{note}**", "",
+          f"Code (commit per cell): {', '.join(codes)}.", "",
           f"Judge model(s): {', '.join(judges) or 'none'}; failed rubric calls: {n_fail} "
           "(the axis is left out, never scored 0); cells not done (error.json): "
           f"{len(errored)}{': ' + ', '.join(errored) if errored else ''}.", "",

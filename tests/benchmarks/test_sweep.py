@@ -209,6 +209,7 @@ def test_main_skips_done_cells_and_writes_report(tmp_path, monkeypatch, capsys):
             "--out", str(tmp_path / "sw"), "--dry-scripted"]
     assert sweep.main(argv) == 0
     assert len(calls) == 8
+    assert "Code (commit per cell): unrecorded." in (tmp_path / "sw" / "report.md").read_text()  # fake cells
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["cells_run"] == 8 and last["persona_kinds"] == ["deterministic"]
     assert (tmp_path / "sw" / "curve_quality.png").exists()
@@ -422,3 +423,21 @@ def test_a_chain_claimed_by_a_live_process_is_skipped_and_a_dead_ones_claim_is_t
     sweep.run_inline(cfg, pending(layout, make_chains(["tab_01", "nlp_01"], ["base"], 2)), lambda c, r: None)
     assert calls == ["tab_01/base/r1", "tab_01/base/r2"]
     assert layout.claim("tab_01", "base") and layout.claim("tab_01", "base")  # this process's own claim holds
+
+
+def test_cells_record_the_commit_that_ran_them(tmp_path):
+    import subprocess
+
+    code = sweep.code_version()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        assert code == ""  # not a git checkout (a source tarball): said as unknown
+    else:
+        assert code.split("+")[0] == head.stdout.strip()
+    assert sweep.code_version(tmp_path) == ""  # outside any checkout
+    r = rec().model_copy(update={"code": "abc1234"})
+    layout = SweepLayout(tmp_path / "sw")
+    layout.save(r)
+    assert layout.records()[0].code == "abc1234"
+    write_report(layout, {"sweep": "sw"})
+    assert "Code (commit per cell): abc1234." in (tmp_path / "sw" / "report.md").read_text()
