@@ -294,7 +294,10 @@ def run_inline(cfg: SweepConfig, chains: list[list[Cell]], on_result, on_start=N
                     result: Any = run_cell(cfg, cell)
                 except Exception as e:  # noqa: BLE001 - this chain stops, the others go on
                     log.exception("%s failed", cell.key)
-                    result = e
+                    result = e  # said on stderr (FAILED) and in the cell's error.json; exit code 1
+                    layout.save_error(CellRecord(task=task, variant=variant, round=cell.round,
+                                                 project_id=cell.project_id, persona="", persona_kind="",
+                                                 status="error", error=f"{type(e).__name__}: {e}"))
                 on_result(cell, result)
                 if chain_stops(result):
                     break

@@ -441,3 +441,15 @@ def test_cells_record_the_commit_that_ran_them(tmp_path):
     assert layout.records()[0].code == "abc1234"
     write_report(layout, {"sweep": "sw"})
     assert "Code (commit per cell): abc1234." in (tmp_path / "sw" / "report.md").read_text()
+
+
+def test_a_cell_that_raises_outside_its_cycle_leaves_an_error_record(tmp_path, monkeypatch):
+    def boom(cfg, cell):
+        raise RuntimeError("judge setup exploded")
+
+    monkeypatch.setattr(sweep, "run_cell", boom)
+    got = []
+    sweep.run_inline(_cfg(tmp_path), make_chains(["tab_01"], ["base"], 2), lambda c, r: got.append(c.key))
+    assert got == ["tab_01/base/r1"]  # the chain stopped at its failed cell
+    err = json.loads((SweepLayout(tmp_path).cell_dir(Cell("tab_01", "base", 1)) / "error.json").read_text())
+    assert err["error"] == "RuntimeError: judge setup exploded"
