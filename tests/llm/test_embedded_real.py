@@ -86,3 +86,13 @@ def test_hf_conversion_is_reused_and_checksummed(settings):
         assert not _valid(path, smollm2_gguf())  # a bad copy would be converted again
     finally:
         (path / CHECKSUM_FILE).write_text(json.dumps(meta))
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("llama_cpp"), reason="llama-cpp-python not installed")
+def test_llama_cpp_prompt_processing_keeps_to_the_configured_threads(settings):
+    """Prompt processing ("batch") threads follow embedded_threads: unset, llama-cpp-python
+    takes every CPU, and engines that are meant to share the cores spin against each other."""
+    from nanoresearch.llm.engines.llama_cpp_engine import LlamaCppLLM
+    llm = LlamaCppLLM(smollm2_gguf(), threads=1)
+    assert llm.llama.context_params.n_threads == 1
+    assert llm.llama.context_params.n_threads_batch == 1

@@ -65,9 +65,14 @@ class LlamaCppLLM(LLM):
             raise ModelError(f"the llama.cpp engine needs a .gguf file, got {path}; use "
                              "providers.embedded_engine=transformers for an HF model dir")
         self.model, self.path, self.engine = model_name, path, "llama_cpp"
+        # n_threads_batch too: left unset, llama-cpp-python gives prompt processing every
+        # CPU of the machine, so two engines "on one thread each" spin four threads on two
+        # cores (measured here: a 504-token prompt took 8 s per engine side by side vs
+        # 2.9 s alone; with both set to 1, 6 s side by side)
         t0 = time.perf_counter()
         self.llama = _load_without_extra_buffers(llama_cpp, model_path=str(path), chat_format="chatml",
-                                                 n_ctx=n_ctx, n_threads=threads, seed=seed, verbose=False)
+                                                 n_ctx=n_ctx, n_threads=threads,
+                                                 n_threads_batch=threads, seed=seed, verbose=False)
         self.load_s = time.perf_counter() - t0
         self._lock = threading.Lock()  # a Llama context is not thread-safe
         log.info("llama.cpp engine loaded %s in %.2fs", path.name, self.load_s)
