@@ -320,6 +320,19 @@ def plot_curves(agg: dict[str, Any], out_dir: Path, title_note: str) -> list[Pat
     return paths
 
 
+def judge_caveat(judges: list[str]) -> list[str]:
+    """A rubric scored by the embedded model is said to be no measurement: a 135M model
+    cannot read a paper critically, so quality's LLM axes are reported, not evidence."""
+    small = [j for j in judges if j.startswith("embedded:")]
+    if not small:
+        return []
+    return [f"**The rubric axes (innovation, expression, the LLM half of compliance) were scored by "
+            f"{', '.join(small)}, a small embedded model that cannot judge research writing: "
+            "quality is reported, not evidence. Alignment, E2E, tokens and debug iterations are "
+            "measured by rule from the runs, metrics and paper text; a strong judge "
+            "(`--set models.per_agent.judge=<model>`) gives a quality that means something.**", ""]
+
+
 def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
     """Aggregate every finished cell under the out dir into report.md, results.json and
     the curve PNGs; returns the summary (also the closing JSON line's content)."""
@@ -341,6 +354,7 @@ def write_report(layout: SweepLayout, meta: dict[str, Any]) -> dict[str, Any]:
           f"Judge model(s): {', '.join(judges) or 'none'}; failed rubric calls: {n_fail} "
           "(the axis is left out, never scored 0); cells not done (error.json): "
           f"{len(errored)}{': ' + ', '.join(errored) if errored else ''}.", "",
+          *judge_caveat(judges),
           "alignment = share of the persona's checkable preferences met in the runs, metrics "
           "and paper text (0-1); quality = mean of the 1-10 axes the judge could score "
           "(compliance, innovation, expression); executability = E2E (a compiled PDF and every "

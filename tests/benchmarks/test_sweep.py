@@ -453,3 +453,13 @@ def test_a_cell_that_raises_outside_its_cycle_leaves_an_error_record(tmp_path, m
     assert got == ["tab_01/base/r1"]  # the chain stopped at its failed cell
     err = json.loads((SweepLayout(tmp_path).cell_dir(Cell("tab_01", "base", 1)) / "error.json").read_text())
     assert err["error"] == "RuntimeError: judge setup exploded"
+
+
+def test_report_says_an_embedded_judge_s_quality_is_no_evidence(tmp_path):
+    from benchmarks.sweep_cells import judge_caveat
+    assert judge_caveat(["anthropic:claude-sonnet"]) == []
+    assert "not evidence" in judge_caveat(["embedded:smollm2", "openai:gpt"])[0]
+    layout = SweepLayout(tmp_path)
+    layout.save(rec("a", "base", 1).model_copy(update={"judge_model": "embedded:smollm2"}))
+    md = write_report(layout, {"sweep": "t"}) and (tmp_path / "report.md").read_text()
+    assert "scored by embedded:smollm2" in md and "quality is reported, not evidence" in md
