@@ -142,15 +142,17 @@ class SweepLayout:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 try:
-                    pid = int(json.loads(path.read_text())["pid"])
+                    held = json.loads(path.read_text())
+                    pid = int(held["pid"])
                 except (OSError, ValueError, KeyError, TypeError):
-                    pid = 0  # half-written by a process that died: stale
-                if pid == os.getpid() or (pid and _alive(pid)):
+                    held, pid = {}, 0  # half-written by a process that died: stale
+                if pid == os.getpid() or (pid and _alive(pid, held.get("started"))):
                     return pid == os.getpid()
                 path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
             with os.fdopen(fd, "w") as f:
-                json.dump({"pid": os.getpid(), "since": time.time()}, f)
+                json.dump({"pid": os.getpid(), "since": time.time(),
+                           "started": _process_start(os.getpid())}, f)
             return True
         return False
 
@@ -172,7 +174,20 @@ class SweepLayout:
         return sorted(out, key=lambda r: (r.variant, r.task, r.round))
 
 
-def _alive(pid: int) -> bool:
+def _process_start(pid: int) -> str | None:
+    """Boot id + the process's start tick: a pid that a later process (or a rebooted
+    machine) reuses has another one, so its claim is not mistaken for a live holder."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, after the comm
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
+    if started and _process_start(pid) not in (None, started):
+        return False  # the pid now names another process: the holder is gone
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

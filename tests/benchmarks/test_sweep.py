@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 
 import numpy as np
@@ -423,6 +424,28 @@ def test_a_chain_claimed_by_a_live_process_is_skipped_and_a_dead_ones_claim_is_t
     sweep.run_inline(cfg, pending(layout, make_chains(["tab_01", "nlp_01"], ["base"], 2)), lambda c, r: None)
     assert calls == ["tab_01/base/r1", "tab_01/base/r2"]
     assert layout.claim("tab_01", "base") and layout.claim("tab_01", "base")  # this process's own claim holds
+
+
+def test_a_claim_whose_pid_now_names_another_process_is_taken_over(tmp_path):
+    """After a restart a dead holder's pid can belong to some other live process: the
+    claim's recorded start (boot id + start tick) tells them apart."""
+    import subprocess
+    import sys
+
+    from benchmarks.sweep_cells import _process_start
+    layout = SweepLayout(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = layout.chain_dir("tab_01", "base") / "claim.json"
+        claim.parent.mkdir(parents=True)
+        claim.write_text(json.dumps({"pid": other.pid, "started": _process_start(other.pid)}))
+        assert not layout.claim("tab_01", "base")  # its real holder is alive
+        claim.write_text(json.dumps({"pid": other.pid, "started": "another-boot:123"}))
+        assert layout.claim("tab_01", "base")  # the pid was reused: stale, taken over
+        assert json.loads(claim.read_text())["started"] == _process_start(os.getpid())
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_cells_record_the_commit_that_ran_them(tmp_path):
